@@ -1,0 +1,41 @@
+"""Choose the Keras backend once, at the edge, before anything imports keras."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+from benchmarks.errors import UserError
+
+BACKENDS = ("tensorflow", "jax")
+DEFAULT_BACKEND = "tensorflow"  # fastest on CPU; jax is the GPU backend
+
+
+def requested_backend(argv: list[str]) -> str | None:
+    """The value of --backend in argv, if given (``--backend X`` or ``--backend=X``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def select_backend(argv: list[str]) -> str:
+    """--backend wins, then an explicit $KERAS_BACKEND, then tensorflow; sets $KERAS_BACKEND."""
+    if "keras" in sys.modules:  # too late to choose: keras reads the variable at import
+        import keras
+
+        return keras.backend.backend()
+    name = requested_backend(argv) or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}")
+    if importlib.util.find_spec(name) is None:
+        extra = "pip install -e '.[jax]'" if name == "jax" else "pip install -e ."
+        raise UserError(f"backend '{name}' is not installed here; install it ({extra}) "
+                        f"or choose --backend {'tensorflow' if name == 'jax' else 'jax'}")
+    os.environ["KERAS_BACKEND"] = name
+    if name == "tensorflow":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the terminal readable
+    return name

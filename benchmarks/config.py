@@ -1,0 +1,65 @@
+"""Run configuration: presets with a comment per budget, and frozen run settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Preset:
+    steps: int  # training steps per (model, seed)
+    batch_size: int  # images per step
+    seeds: int  # independent seeds per model (mean ± std in the report)
+    eval_every: int  # steps between cheap evaluations (curves); 0 = only the final one
+    eval_samples: int  # samples per cheap evaluation during training
+    samples: int  # samples for the final, full evaluation (FID etc. at 10k is the convention)
+    about: str
+
+
+PRESETS: dict[str, Preset] = {
+    # seconds: proves the pipeline end to end on tiny budgets (tests use it)
+    "smoke": Preset(steps=20, batch_size=32, seeds=1, eval_every=10, eval_samples=200,
+                    samples=500, about="pipeline check, numbers meaningless"),
+    # ~15 min on a 2-core CPU for dcgan,gan,ae x 1 seed: enough for DCGAN to draw all ten digits
+    "quick": Preset(steps=1500, batch_size=64, seeds=1, eval_every=500, eval_samples=2000,
+                    samples=10000, about="CPU budget: 96k images per model"),
+    # the large GAN study's budget (Lucic et al. 2018: 20 epochs at batch 64 on MNIST), 3 seeds
+    "standard": Preset(steps=18750, batch_size=64, seeds=3, eval_every=2500, eval_samples=5000,
+                       samples=10000, about="20 epochs of 60k at batch 64, 3 seeds"),
+}
+
+
+def default_preset() -> str:
+    """standard when a GPU is visible to the chosen backend, else quick."""
+    try:
+        import keras
+
+        if keras.backend.backend() == "jax":
+            import jax
+
+            return "standard" if any(d.platform == "gpu" for d in jax.devices()) else "quick"
+        import tensorflow as tf
+
+        return "standard" if tf.config.list_physical_devices("GPU") else "quick"
+    except Exception:
+        return "quick"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    models: tuple[str, ...]
+    dataset: str | None  # None: mnist, falling back to digits
+    data_dir: str | None
+    backend: str
+    preset: str
+    steps: int
+    batch_size: int
+    seeds: int
+    eval_every: int
+    eval_samples: int
+    samples: int
+    out: str | None
+    overrides: dict[str, dict[str, object]] = field(default_factory=dict)  # model -> key -> value
+    precision: str = "float32"
+    jit: bool = False
+    distribute: bool = False
