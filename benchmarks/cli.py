@@ -39,7 +39,10 @@ def positive_float(text: str) -> float:
 
 
 def dataset_name(text: str) -> str:
-    data.spec(text)  # unknown -> UserError listing the names
+    try:
+        data.spec(text)
+    except UserError as e:  # argparse turns this into the one-line error
+        raise argparse.ArgumentTypeError(str(e)) from None
     return text
 
 
@@ -87,7 +90,7 @@ def cmd_data(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    wanted = data.names() if args.name == "list" else [dataset_name(args.name)]
+    wanted = data.names() if args.name == "list" else [data.spec(args.name).name]
     table = Table(title="datasets")
     for col in ("name", "available", "from", "description"):
         table.add_column(col)

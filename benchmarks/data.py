@@ -19,6 +19,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -146,7 +147,8 @@ def parse_idx(raw: bytes, path: Path) -> np.ndarray:
 
 
 def _find_split_file(folder: Path, stem: str) -> Path | None:
-    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+    dotted = stem.replace("-idx", ".idx")  # some mirrors name them train-images.idx3-ubyte
+    for name in (stem + ".gz", stem, dotted + ".gz", dotted):
         if (folder / name).is_file():
             return folder / name
     return None
@@ -206,9 +208,10 @@ def _load_npz(path: Path, official_sha: str | None) -> tuple[np.ndarray, ...]:
 def _to_dataset(name, arrays, class_names, source) -> Dataset:
     x_tr, y_tr, x_te, y_te, checksum = arrays
 
+    lut = np.linspace(-1.0, 1.0, 256, dtype=np.float32)  # byte value -> [-1, 1], one pass
+
     def images(x):
-        x = np.asarray(x, dtype=np.float32)[..., None]
-        return x * np.float32(2 / 255) - np.float32(1)  # [0, 255] -> [-1, 1]
+        return lut[np.asarray(x, dtype=np.uint8)][..., None]
 
     return Dataset(
         name=name,
@@ -220,6 +223,14 @@ def _to_dataset(name, arrays, class_names, source) -> Dataset:
         source=source,
         checksum=checksum,
     )
+
+
+def _load_idx_dataset(name, files, class_names, source) -> Dataset:
+    return _to_dataset(name, load_idx_folder(name, files), class_names, source)
+
+
+def _load_npz_dataset(name, path, npz_sha, class_names) -> Dataset:
+    return _to_dataset(name, _load_npz(path, npz_sha), class_names, str(path))
 
 
 # --------------------------------------------------------------------------- locating
@@ -252,19 +263,19 @@ def _idx_locator(name: str, npz_name: str | None, npz_sha: str | None, class_nam
         for _, folder in candidates:
             files = _idx_folder_complete(folder) if folder.is_dir() else None
             if files:
-                src = str(folder)
-                return Found(src, lambda: _to_dataset(name, load_idx_folder(name, files),
-                                                      class_names, src)), tried
+                return Found(str(folder), partial(_load_idx_dataset, name, files, class_names,
+                                                  str(folder))), tried
             if npz_name and (folder / npz_name).is_file():
                 path = folder / npz_name
-                return Found(str(path), lambda: _to_dataset(name, _load_npz(path, npz_sha),
-                                                            class_names, str(path))), tried
+                return Found(str(path), partial(_load_npz_dataset, name, path, npz_sha,
+                                                class_names)), tried
             tried.append(str(folder))
         if os.environ.get(OFFLINE_ENV):
             tried.append(f"download (skipped: {OFFLINE_ENV} is set)")
             return None, tried
         tried.append(f"download from {KERAS_ORIGIN}")
-        return Found("download", lambda: _download(name, npz_name, npz_sha, class_names, tried)), tried
+        return Found("download", partial(_download, name, npz_name, npz_sha, class_names,
+                                         tried)), tried
 
     return locate
 
@@ -276,18 +287,20 @@ def _download(name, npz_name, npz_sha, class_names, tried) -> Dataset:
         if npz_name:
             path = Path(keras.utils.get_file(npz_name, origin=KERAS_ORIGIN + npz_name,
                                              file_hash=npz_sha))
-            return _to_dataset(name, _load_npz(path, npz_sha), class_names, f"{path} (downloaded)")
+            return _to_dataset(name, _load_npz(path, npz_sha), class_names,
+                               f"{path} (downloaded)")
         folder = None
         for stem in SPLIT_FILES.values():
             path = Path(keras.utils.get_file(stem + ".gz", origin=f"{KERAS_ORIGIN}{name}/{stem}.gz",
                                              cache_subdir=f"datasets/{name}"))
             folder = path.parent
         files = _idx_folder_complete(folder)
-        return _to_dataset(name, load_idx_folder(name, files), class_names, f"{folder} (downloaded)")
+        return _load_idx_dataset(name, files, class_names, f"{folder} (downloaded)")
     except DataError:
         raise
     except Exception as e:
-        raise DataNotFound(name, [*tried[:-1], f"download from {KERAS_ORIGIN} failed ({type(e).__name__})"]) from None
+        failed = f"download from {KERAS_ORIGIN} failed ({type(e).__name__})"
+        raise DataNotFound(name, [*tried[:-1], failed]) from None
 
 
 # --------------------------------------------------------------------------- digits
@@ -302,16 +315,21 @@ def _digits_locator(data_dir: Path | None):
 
 
 def frame_like_mnist(img8: np.ndarray) -> np.ndarray:
-    """Scale 8x8 digits (0..16) the way MNIST was made: into a 20x20 box, then centred by
-    centre of mass in a 28x28 frame. Returns float in [0, 1]."""
+    """Frame 8x8 digits (values 0..16) the way MNIST was made: the ink's bounding box scaled,
+    aspect kept, to fit a 20x20 box, then placed in a 28x28 frame so that its centre of mass
+    sits at the centre. Returns floats in [0, 1], shape (n, 28, 28)."""
     from scipy import ndimage
 
-    n = img8.shape[0]
-    box = ndimage.zoom(img8.reshape(n, 8, 8) / 16.0, (1, 2.5, 2.5), order=1)  # (n, 20, 20)
-    box = np.clip(box, 0.0, 1.0)
-    out = np.zeros((n, 28, 28), dtype=np.float64)
-    out[:, 4:24, 4:24] = box
-    for i in range(n):
+    out = np.zeros((len(img8), 28, 28), dtype=np.float64)
+    for i, img in enumerate(np.asarray(img8, dtype=np.float64).reshape(-1, 8, 8) / 16.0):
+        rows, cols = np.nonzero(img.any(axis=1))[0], np.nonzero(img.any(axis=0))[0]
+        box = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        scale = 20.0 / max(box.shape)
+        box = np.clip(ndimage.zoom(box, scale, order=1, grid_mode=True, mode="grid-constant"),
+                      0.0, 1.0)
+        h, w = box.shape
+        top, left = (28 - h) // 2, (28 - w) // 2
+        out[i, top:top + h, left:left + w] = box
         cy, cx = ndimage.center_of_mass(out[i])
         out[i] = ndimage.shift(out[i], (13.5 - cy, 13.5 - cx), order=1, mode="constant")
     return np.clip(out, 0.0, 1.0)

@@ -1,0 +1,26 @@
+# The README's two commands. Both create .venv and install the suite on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+ARGS   ?=
+
+.PHONY: bench test lint install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[jax,dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+bench: $(STAMP)  ## train and compare dcgan, gan, ae; writes runs/<time>-<dataset>/report.md
+	$(BIN)/python -m benchmarks run --models dcgan,gan,ae $(ARGS)
+
+test: $(STAMP)   ## the test suite (real-data tests run when BENCHMARKS_DATA_DIR is set)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,98 @@
+"""The command line as a user meets it: one line, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None, timeout=120):
+    full_env = {**os.environ, "BENCHMARKS_OFFLINE": "1", **(env or {})}
+    for key, value in list(full_env.items()):
+        if value is None:
+            del full_env[key]
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_and_version():
+    proc = cli("--help")
+    assert proc.returncode == 0 and "run" in proc.stdout and "data" in proc.stdout
+    proc = cli("--version")
+    assert proc.returncode == 0 and "0.1.0" in proc.stdout
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    (["data", "cifar"], ["unknown dataset 'cifar'", "digits, fashion-mnist, mnist"]),
+    (["run", "--dataset", "cifar"], ["unknown dataset 'cifar'"]),
+    (["run", "--steps", "abc"], ["'abc' is not a whole number"]),
+    (["run", "--steps", "-3"], ["-3 must be at least 1"]),
+    (["run", "--seeds", "0"], ["0 must be at least 1"]),
+    (["run", "--backend", "theano"], ["unknown backend 'theano'"]),
+])
+def test_bad_input_is_one_line_exit_2(args, fragments):
+    assert_one_line_error(cli(*args), *fragments)
+
+
+def test_explicit_mnist_missing_is_one_line_exit_2(tmp_path):
+    proc = cli("run", "--dataset", "mnist", "--data-dir", str(tmp_path), "--models", "gan",
+               env={"BENCHMARKS_DATA_DIR": None})
+    assert_one_line_error(proc, "dataset 'mnist' not found", str(tmp_path), "--data-dir")
+
+
+def test_uninstalled_backend_is_one_line_exit_2(tmp_path):
+    # a fake, empty site where 'jax' cannot be found: shadow it with a module that is not there
+    shim = tmp_path / "sitecustomize.py"
+    shim.write_text("import importlib.util as u\n_f = u.find_spec\n"
+                    "u.find_spec = lambda n, *a: None if n == 'jax' else _f(n, *a)\n")
+    proc = cli("list", "--backend", "jax", env={"PYTHONPATH": str(tmp_path)})
+    assert_one_line_error(proc, "backend 'jax' is not installed", "pip install")
+
+
+def test_env_backend_is_respected_and_flag_wins():
+    code = ("import sys; from benchmarks.backend import select_backend; "
+            "print(select_backend(sys.argv[1:]))")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                         text=True)
+    assert out.stdout.strip() == "jax"
+    out = subprocess.run([sys.executable, "-c", code, "--backend", "tensorflow"], env=env,
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "tensorflow"
+
+
+def test_data_lists_digits_available_without_files(tmp_path):
+    proc = cli("data", env={"BENCHMARKS_DATA_DIR": str(tmp_path), "KERAS_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if "digits" in line)
+    assert "yes" in row and "scikit-learn" in row
+    row = next(line for line in proc.stdout.splitlines() if "│ mnist" in line)
+    assert "no" in row
+
+
+def test_data_lists_mnist_from_data_dir(mnist_dir):
+    proc = cli("data", "mnist", env={"BENCHMARKS_DATA_DIR": str(mnist_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert "yes" in proc.stdout and "mnist" in proc.stdout
+
+
+def test_list_names_datasets_and_presets():
+    proc = cli("list")
+    assert proc.returncode == 0, proc.stderr
+    assert "digits, fashion-mnist, mnist" in proc.stdout and "quick" in proc.stdout
