@@ -31,12 +31,13 @@ FLOOR_LABEL = "*real data (floor)*"
 # ---- numbers -------------------------------------------------------------------------
 
 def _sig(x: float, digits: int = 3) -> str:
-    """x to `digits` significant figures, without scientific notation for 0.001 <= |x| < 1e15."""
+    """x to `digits` significant figures; from 10**digits up, whole with thousands separators
+    (1,234 images/s, not 1,230); below 0.001 in scientific notation."""
     if x == 0:
         return "0"
-    x = float(f"{x:.{digits}g}")
-    if abs(x) >= 10 ** digits:
+    if abs(x) >= 10 ** digits - 0.5:
         return f"{x:,.0f}"
+    x = float(f"{x:.{digits}g}")
     if abs(x) < 1e-3:
         return f"{x:.{digits - 1}e}"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
