@@ -190,9 +190,9 @@ class _quiet:
         return self._ctx.__exit__(*exc)
 
 
-def _plot_band(ax, series, color, label):
+def _plot_band(ax, series, color, label, marker=None):
     grid, mean, std, count = _band(series)
-    ax.plot(grid, mean, color=color, label=label, lw=1.6)
+    ax.plot(grid, mean, color=color, label=label, lw=1.6, marker=marker, ms=4)
     if len(series) > 1:
         ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
 
@@ -230,13 +230,15 @@ def _curve_plot(results: dict, path, keys: list[str], title_suffix: str = "") ->
     if not keys:
         return None
     colors = _colors(results)
+    markers = "osD^v<>ph*"  # evaluations are sparse: mark them, and tell overlapping lines apart
     fig, axes = _new_figure(len(keys))
     for ax, key in zip(axes[0], keys, strict=True):
-        for name, runs in records.runs_by_model(results).items():
+        for i, (name, runs) in enumerate(records.runs_by_model(results).items()):
             series = _curve_series(runs, key)
             if series:
                 n = len(series)
-                _plot_band(ax, series, colors[name], f"{name} ({n} seed{'s' * (n > 1)})")
+                _plot_band(ax, series, colors[name], f"{name} ({n} seed{'s' * (n > 1)})",
+                           marker=markers[i % len(markers)])
         _floor_line(ax, results, key)
         arrow = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(
             records.direction(results, key), "")
@@ -245,6 +247,9 @@ def _curve_plot(results: dict, path, keys: list[str], title_suffix: str = "") ->
         ax.grid(alpha=0.3)
         if key == "fid" and _positive(ax):
             ax.set_yscale("log")
+        k = records.num_classes(results)
+        if key == "modes_covered" and k:
+            ax.set_ylim(0, k + 0.5)  # collapse reads against the full range of classes
         ax.legend(fontsize=8)
     return _save(fig, path)
 

@@ -78,7 +78,8 @@ def best_models(stats: dict[str, Stat], direction: str | None) -> set[str]:
     if len(finite) < 2:
         return set()
     top = min(finite.values())
-    return {n for n, v in finite.items() if math.isclose(v, top, rel_tol=1e-12, abs_tol=1e-15)}
+    best = {n for n, v in finite.items() if math.isclose(v, top, rel_tol=1e-12, abs_tol=1e-15)}
+    return best if len(best) < len(finite) else set()  # all tied: nothing stands out
 
 
 def _bold(text: str, on: bool) -> str:
@@ -93,9 +94,11 @@ def _esc(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table: first column left-aligned, the rest right-aligned."""
-    align = [":---"] + ["---:"] * (len(header) - 1)
+def table(header: list[str], rows: list[list[str]], text_cols: tuple[int, ...] = (0,)
+          ) -> list[str]:
+    """A Markdown table: text_cols (indexes, negative allowed) left-aligned, numbers right."""
+    left = {i % len(header) for i in text_cols}
+    align = [":---" if i in left else "---:" for i in range(len(header))]
     return ["| " + " | ".join(r) + " |" for r in [header, align, *rows]]
 
 
@@ -230,7 +233,7 @@ def _header(results: dict) -> list[str]:
     if ds.get("source"):
         data += f" from `{ds['source']}`"
     preset = [f"preset **{cfg.get('preset', '?')}**"]
-    for key, word in (("steps", "steps"), ("seeds", "seed")):
+    for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
             preset.append(_plural(cfg[key], word))
     if cfg.get("batch_size"):
@@ -259,7 +262,7 @@ def _header(results: dict) -> list[str]:
     ]
     if env.get("platform"):
         rows.insert(3, ["Platform", _esc(env["platform"])])
-    return lines + table(["", ""], rows)
+    return lines + table(["", ""], rows, text_cols=(0, 1))
 
 
 def _verdict(results: dict) -> list[str]:
@@ -290,6 +293,7 @@ def _verdict(results: dict) -> list[str]:
                 sentences.append(f"Its lead over {ranked[1]} is within one std over seeds, so "
                                  "that ranking is not settled.")
     sentences += _collapse_sentences(results, agg)
+    sentences += _speed_sentence(results)
     for name, runs in grouped.items():
         bad = _diverged(runs)
         if bad:
@@ -313,6 +317,15 @@ def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[
     parts = [f"{n} covers {fmt(s.mean, 'modes_covered')} of {k} classes"
              + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
     return [f"Mode collapse: {_join(parts)}."]
+
+
+def _speed_sentence(results: dict) -> list[str]:
+    tput = {key: s["images_per_s"] for key, s in records.aggregate_throughput(results).items()
+            if "images_per_s" in s and math.isfinite(s["images_per_s"].mean)}
+    if len(tput) < 2:
+        return []
+    (name, backend), stat = max(tput.items(), key=lambda item: item[1].mean)
+    return [f"Fastest to train: {name} ({cell(stat)} images/s on {backend})."]
 
 
 def _summary(results: dict) -> list[str]:
@@ -370,8 +383,8 @@ def _throughput(results: dict) -> list[str]:
         runs = [r for r in grouped[name] if r.get("throughput")]
         first = runs[0]["throughput"]
         params = next((r["params"] for r in grouped[name] if r.get("params")), {})
-        parts = " + ".join(f"{k[0].upper()} {fmt(v)}" for k, v in params.items() if k != "total")
-        param_text = fmt(params.get("total")) + (f" ({parts})" if parts and params else "")
+        parts = ", ".join(f"{k} {fmt(v)}" for k, v in params.items() if k != "total")
+        param_text = fmt(params.get("total")) + (f" ({parts})" if parts else "")
         rows.append([name, backend, str(first.get("precision", DASH)),
                      fmt(first.get("batch_size")), str(len(runs)),
                      _bold(cell(s.get("images_per_s")), f"{name}/{backend}" in best),
@@ -379,7 +392,7 @@ def _throughput(results: dict) -> list[str]:
                      cell(s.get("compile_s")), param_text, cell(s.get("peak_memory_mb"))])
     header = ["Model", "Backend", "Precision", "Batch", "Seeds", "Images/s ↑", "ms/step median",
               "ms/step p90", "Compile s", "Parameters", "Peak memory MB"]
-    return table(header, rows) + [
+    return table(header, rows, text_cols=(0, 1, 2, -2)) + [
         "", "Images/s counts training images consumed per second after the first (compiling) "
         "step; compile time is the first step's."]
 
@@ -402,7 +415,7 @@ def _samples(results: dict, run_dir: Path | None) -> list[str]:
                 heads.append(f"seed {run['seed']}, {title}")
                 cells.append(f"![{name} {key}]({figs[key]})")
         if heads:
-            lines += table(heads, [cells]) + [""]
+            lines += table(heads, [cells], text_cols=tuple(range(len(heads)))) + [""]
         if "progression_strip" in figs:
             lines += [f"Progression (same noise each checkpoint): "
                       f"![{name} progression]({figs['progression_strip']})", ""]
@@ -470,7 +483,10 @@ def _all_metrics(results: dict) -> list[str]:
                     + [_bold(cell(agg[n].get(key), key), n in best) for n in names]
                     + [_esc(info.get("description") or DASH)])
     header = ["Metric", "Better", "Real data"] + names + ["What it measures"]
-    return table(header, rows)
+    lines = table(header, rows, text_cols=(0, 1, -1))
+    if records.histograms(results):
+        lines += ["", "The class histogram (a list per run) is under Mode collapse."]
+    return lines
 
 
 def _notes(results: dict) -> list[str]:
@@ -522,5 +538,7 @@ def render(results: dict, run_dir: str | Path | None = None) -> str:
     ]
     lines = _header(results)
     for title, body in sections:
+        while body and not body[-1]:
+            body = body[:-1]
         lines += ["", f"## {title}", "", *body]
     return "\n".join(lines).rstrip() + "\n"

@@ -269,6 +269,19 @@ def test_verdict_names_best_and_collapse(results):
     assert "gan diverged in 1 of 2 seeds (at step 1,234)" in verdict
 
 
+def test_best_models_needs_something_to_beat():
+    stat = records.mean_std
+    assert markdown.best_models({"a": stat([1.0]), "b": stat([1.0])}, "lower") == set()
+    assert markdown.best_models({"a": stat([1.0])}, "higher") == set()
+    assert markdown.best_models({"a": stat([2.0]), "b": stat([float("nan")]),
+                                 "c": stat([3.0])}, "higher") == {"c"}
+    assert markdown.best_models({"a": stat([2.0]), "b": stat([1.0])}, None) == set()
+
+
+def test_verdict_names_fastest(results):
+    assert "Fastest to train: gan (355 ± 7.1 images/s on tensorflow)." in markdown.render(results)
+
+
 def test_divergence_note_names_model_seed_step(results):
     notes = _section(markdown.render(results), "Notes")
     assert "- gan seed 1 diverged at step 1,234 of 1,500" in notes
