@@ -270,9 +270,11 @@ def _verdict(results: dict) -> list[str]:
     grouped = records.runs_by_model(results)
     key = _primary(results, agg)
     sentences = []
-    if not any(agg.values()) or key is None:
+    if not any(agg.values()):
         sentences.append(f"No model has final metrics (run status: {results.get('status')}), "
                          "so there is no verdict yet.")
+    elif key is None:
+        sentences.append("No metric says which direction is better, so models are not ranked.")
     else:
         direction = records.direction(results, key)
         ranked = sorted((n for n in agg if key in agg[n] and math.isfinite(agg[n][key].mean)),
@@ -367,8 +369,11 @@ def _class_share_table(results: dict) -> list[str]:
 
 
 def _diversity(results: dict) -> list[str]:
-    return _metric_table(results, DIVERSITY_KEYS) + [
-        "", "→1: closest to 1 is best (generated samples as spread out as real ones)."]
+    lines = _metric_table(results, DIVERSITY_KEYS)
+    keys = _present(records.aggregate(results), DIVERSITY_KEYS)
+    if any(records.direction(results, k) == "target" for k in keys):
+        lines += ["", "→1: closest to 1 is best (generated samples as spread out as real ones)."]
+    return lines
 
 
 def _throughput(results: dict) -> list[str]:
@@ -505,9 +510,11 @@ def _notes(results: dict) -> list[str]:
                              f"{fmt(at) if at is not None else 'unknown'}{of}"
                              + ("; its final metrics are from that point." if run.get("final")
                                 else "; it has no final metrics."))
-            elif not run.get("final"):
-                notes.append(f"{name} seed {run['seed']} is {run['status']} after "
-                             f"{fmt(steps_done)}{of} steps and has no final metrics.")
+            elif not records.scored(run):
+                after = f" after {fmt(steps_done)}{of} steps" if steps_done is not None else ""
+                notes.append(f"{name} seed {run['seed']} is {run['status']}{after}; "
+                             + ("its metrics are left out." if run.get("final")
+                                else "it has no final metrics."))
     clf = results.get("classifier") or {}
     acc, gate = clf.get("test_accuracy"), clf.get("gate")
     if isinstance(acc, (int, float)):

@@ -313,7 +313,8 @@ def test_interrupted_run_without_final_renders(results):
     assert _row(_section(text, "Summary"), "ae")[1] == "1 of 2"
     assert _row(_section(text, "Summary"), "ae")[_column(_section(text, "Summary"),
                                                          "FID ↓")] == "60.0"
-    assert "ae seed 1 is interrupted after 700 of 1,500 steps" in _section(text, "Notes")
+    assert "- ae seed 1 is interrupted after 700 of 1,500 steps; it has no final metrics." \
+        in _section(text, "Notes")
 
 
 def test_zero_runs_and_missing_metrics_render(results):
@@ -426,3 +427,30 @@ def test_plot_functions_skip_when_nothing_to_plot(tmp_path, results):
     assert figures.loss_curves(results, tmp_path / "l.png") is None
     assert figures.class_histograms(results, tmp_path / "h.png") is None
     assert not list(tmp_path.iterdir())
+
+
+def test_render_survives_any_optional_key_missing_or_null(results):
+    """Every optional key of the record and of a run, dropped or null, still renders."""
+    cases = [(None, k) for k in results if k not in records.REQUIRED_KEYS]
+    cases += [(3, k) for k in results["runs"][3] if k not in records.RUN_KEYS]
+    for run_index, key in cases:
+        for how in ("drop", "null"):
+            broken = copy.deepcopy(results)
+            target = broken if run_index is None else broken["runs"][run_index]
+            if how == "drop":
+                del target[key]
+            else:
+                target[key] = None
+            text = markdown.render(broken)
+            assert all(f"\n## {s}\n" in text for s in SECTIONS), (key, how)
+
+
+def test_minimal_record_renders_without_ranking():
+    minimal = {"schema_version": 1, "status": "partial", "config": {}, "environment": {},
+               "dataset": {}, "metrics": {},
+               "runs": [{"model": "gan", "seed": 0, "status": "interrupted"},
+                        {"model": "ae", "seed": 0, "status": "finished", "final": {"fid": 3}}]}
+    text = markdown.render(records.validate(minimal))
+    assert "No metric says which direction is better" in text
+    assert "- gan seed 0 is interrupted; it has no final metrics." in text
+    assert "> **WARNING — PARTIAL RUN.** Only 1 of 2 planned" in text
