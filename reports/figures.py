@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,24 +171,11 @@ def _band(series: list[tuple[np.ndarray, np.ndarray]]):
         inside = (grid >= steps[ok][0]) & (grid <= steps[ok][-1])
         stack[i, inside] = np.interp(grid[inside], steps[ok], values[ok])
     count = np.isfinite(stack).sum(axis=0)
-    with np.errstate(invalid="ignore"), _quiet():
-        mean = np.nanmean(stack, axis=0)
-        std = np.where(count > 1, np.nanstd(stack, axis=0, ddof=1) if len(series) > 1 else 0, 0)
-    return grid, mean, std, count
-
-
-class _quiet:
-    """Silence numpy's 'mean of empty slice' for columns no seed covers."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():  # columns no seed covers: 'mean of empty slice'
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        mean = np.nanmean(stack, axis=0)
+        std = np.nanstd(stack, axis=0, ddof=1) if len(series) > 1 else np.zeros(len(grid))
+    return grid, mean, np.where(count > 1, std, 0.0), count
 
 
 def _plot_band(ax, series, color, label, marker=None):
