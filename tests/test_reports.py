@@ -454,3 +454,20 @@ def test_minimal_record_renders_without_ranking():
     assert "No metric says which direction is better" in text
     assert "- gan seed 0 is interrupted; it has no final metrics." in text
     assert "> **WARNING — PARTIAL RUN.** Only 1 of 2 planned" in text
+
+
+def test_seed_band_mean_std_and_short_seed():
+    a = (np.array([0.0, 10.0, 20.0]), np.array([1.0, 3.0, 5.0]))
+    b = (np.array([0.0, 10.0]), np.array([3.0, 5.0]))  # stopped early (diverged)
+    grid, mean, std, count = figures._band([a, b])
+    assert grid.tolist() == [0, 10, 20] and count.tolist() == [2, 2, 1]
+    assert mean.tolist() == [2.0, 4.0, 5.0]
+    assert std == pytest.approx([2**.5, 2**.5, 0.0])
+
+
+def test_loss_curves_tolerate_nan_losses(tmp_path, results):
+    gan1 = results["runs"][3]["losses"]
+    gan1["generator"][-50:] = [float("nan")] * 50  # what divergence looks like
+    path = figures.loss_curves(results, tmp_path / "losses.png")
+    with Image.open(path) as img:
+        assert img.format == "PNG" and img.size[0] > 1000
