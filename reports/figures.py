@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,29 +171,16 @@ def _band(series: list[tuple[np.ndarray, np.ndarray]]):
         inside = (grid >= steps[ok][0]) & (grid <= steps[ok][-1])
         stack[i, inside] = np.interp(grid[inside], steps[ok], values[ok])
     count = np.isfinite(stack).sum(axis=0)
-    with np.errstate(invalid="ignore"), _quiet():
-        mean = np.nanmean(stack, axis=0)
-        std = np.where(count > 1, np.nanstd(stack, axis=0, ddof=1) if len(series) > 1 else 0, 0)
-    return grid, mean, std, count
-
-
-class _quiet:
-    """Silence numpy's 'mean of empty slice' for columns no seed covers."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():  # columns no seed covers: 'mean of empty slice'
         warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(stack, axis=0)
+        std = np.nanstd(stack, axis=0, ddof=1) if len(series) > 1 else np.zeros(len(grid))
+    return grid, mean, np.where(count > 1, std, 0.0), count
 
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
-
-def _plot_band(ax, series, color, label):
+def _plot_band(ax, series, color, label, marker=None):
     grid, mean, std, count = _band(series)
-    ax.plot(grid, mean, color=color, label=label, lw=1.6)
+    ax.plot(grid, mean, color=color, label=label, lw=1.6, marker=marker, ms=4)
     if len(series) > 1:
         ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
 
@@ -230,13 +218,15 @@ def _curve_plot(results: dict, path, keys: list[str], title_suffix: str = "") ->
     if not keys:
         return None
     colors = _colors(results)
+    markers = "osD^v<>ph*"  # evaluations are sparse: mark them, and tell overlapping lines apart
     fig, axes = _new_figure(len(keys))
     for ax, key in zip(axes[0], keys, strict=True):
-        for name, runs in records.runs_by_model(results).items():
+        for i, (name, runs) in enumerate(records.runs_by_model(results).items()):
             series = _curve_series(runs, key)
             if series:
                 n = len(series)
-                _plot_band(ax, series, colors[name], f"{name} ({n} seed{'s' * (n > 1)})")
+                _plot_band(ax, series, colors[name], f"{name} ({n} seed{'s' * (n > 1)})",
+                           marker=markers[i % len(markers)])
         _floor_line(ax, results, key)
         arrow = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(
             records.direction(results, key), "")
@@ -245,6 +235,9 @@ def _curve_plot(results: dict, path, keys: list[str], title_suffix: str = "") ->
         ax.grid(alpha=0.3)
         if key == "fid" and _positive(ax):
             ax.set_yscale("log")
+        k = records.num_classes(results)
+        if key == "modes_covered" and k:
+            ax.set_ylim(0, k + 0.5)  # collapse reads against the full range of classes
         ax.legend(fontsize=8)
     return _save(fig, path)
 

@@ -31,12 +31,13 @@ FLOOR_LABEL = "*real data (floor)*"
 # ---- numbers -------------------------------------------------------------------------
 
 def _sig(x: float, digits: int = 3) -> str:
-    """x to `digits` significant figures, without scientific notation for 0.001 <= |x| < 1e15."""
+    """x to `digits` significant figures; from 10**digits up, whole with thousands separators
+    (1,234 images/s, not 1,230); below 0.001 in scientific notation."""
     if x == 0:
         return "0"
-    x = float(f"{x:.{digits}g}")
-    if abs(x) >= 10 ** digits:
+    if abs(x) >= 10 ** digits - 0.5:
         return f"{x:,.0f}"
+    x = float(f"{x:.{digits}g}")
     if abs(x) < 1e-3:
         return f"{x:.{digits - 1}e}"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
@@ -77,7 +78,8 @@ def best_models(stats: dict[str, Stat], direction: str | None) -> set[str]:
     if len(finite) < 2:
         return set()
     top = min(finite.values())
-    return {n for n, v in finite.items() if math.isclose(v, top, rel_tol=1e-12, abs_tol=1e-15)}
+    best = {n for n, v in finite.items() if math.isclose(v, top, rel_tol=1e-12, abs_tol=1e-15)}
+    return best if len(best) < len(finite) else set()  # all tied: nothing stands out
 
 
 def _bold(text: str, on: bool) -> str:
@@ -92,9 +94,11 @@ def _esc(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table: first column left-aligned, the rest right-aligned."""
-    align = [":---"] + ["---:"] * (len(header) - 1)
+def table(header: list[str], rows: list[list[str]], text_cols: tuple[int, ...] = (0,)
+          ) -> list[str]:
+    """A Markdown table: text_cols (indexes, negative allowed) left-aligned, numbers right."""
+    left = {i % len(header) for i in text_cols}
+    align = [":---" if i in left else "---:" for i in range(len(header))]
     return ["| " + " | ".join(r) + " |" for r in [header, align, *rows]]
 
 
@@ -229,7 +233,7 @@ def _header(results: dict) -> list[str]:
     if ds.get("source"):
         data += f" from `{ds['source']}`"
     preset = [f"preset **{cfg.get('preset', '?')}**"]
-    for key, word in (("steps", "steps"), ("seeds", "seed")):
+    for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
             preset.append(_plural(cfg[key], word))
     if cfg.get("batch_size"):
@@ -258,7 +262,7 @@ def _header(results: dict) -> list[str]:
     ]
     if env.get("platform"):
         rows.insert(3, ["Platform", _esc(env["platform"])])
-    return lines + table(["", ""], rows)
+    return lines + table(["", ""], rows, text_cols=(0, 1))
 
 
 def _verdict(results: dict) -> list[str]:
@@ -266,9 +270,11 @@ def _verdict(results: dict) -> list[str]:
     grouped = records.runs_by_model(results)
     key = _primary(results, agg)
     sentences = []
-    if not any(agg.values()) or key is None:
+    if not any(agg.values()):
         sentences.append(f"No model has final metrics (run status: {results.get('status')}), "
                          "so there is no verdict yet.")
+    elif key is None:
+        sentences.append("No metric says which direction is better, so models are not ranked.")
     else:
         direction = records.direction(results, key)
         ranked = sorted((n for n in agg if key in agg[n] and math.isfinite(agg[n][key].mean)),
@@ -289,6 +295,7 @@ def _verdict(results: dict) -> list[str]:
                 sentences.append(f"Its lead over {ranked[1]} is within one std over seeds, so "
                                  "that ranking is not settled.")
     sentences += _collapse_sentences(results, agg)
+    sentences += _speed_sentence(results)
     for name, runs in grouped.items():
         bad = _diverged(runs)
         if bad:
@@ -312,6 +319,15 @@ def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[
     parts = [f"{n} covers {fmt(s.mean, 'modes_covered')} of {k} classes"
              + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
     return [f"Mode collapse: {_join(parts)}."]
+
+
+def _speed_sentence(results: dict) -> list[str]:
+    tput = {key: s["images_per_s"] for key, s in records.aggregate_throughput(results).items()
+            if "images_per_s" in s and math.isfinite(s["images_per_s"].mean)}
+    if len(tput) < 2:
+        return []
+    (name, backend), stat = max(tput.items(), key=lambda item: item[1].mean)
+    return [f"Fastest to train: {name} ({cell(stat)} images/s on {backend})."]
 
 
 def _summary(results: dict) -> list[str]:
@@ -353,8 +369,11 @@ def _class_share_table(results: dict) -> list[str]:
 
 
 def _diversity(results: dict) -> list[str]:
-    return _metric_table(results, DIVERSITY_KEYS) + [
-        "", "→1: closest to 1 is best (generated samples as spread out as real ones)."]
+    lines = _metric_table(results, DIVERSITY_KEYS)
+    keys = _present(records.aggregate(results), DIVERSITY_KEYS)
+    if any(records.direction(results, k) == "target" for k in keys):
+        lines += ["", "→1: closest to 1 is best (generated samples as spread out as real ones)."]
+    return lines
 
 
 def _throughput(results: dict) -> list[str]:
@@ -369,8 +388,8 @@ def _throughput(results: dict) -> list[str]:
         runs = [r for r in grouped[name] if r.get("throughput")]
         first = runs[0]["throughput"]
         params = next((r["params"] for r in grouped[name] if r.get("params")), {})
-        parts = " + ".join(f"{k[0].upper()} {fmt(v)}" for k, v in params.items() if k != "total")
-        param_text = fmt(params.get("total")) + (f" ({parts})" if parts and params else "")
+        parts = ", ".join(f"{k} {fmt(v)}" for k, v in params.items() if k != "total")
+        param_text = fmt(params.get("total")) + (f" ({parts})" if parts else "")
         rows.append([name, backend, str(first.get("precision", DASH)),
                      fmt(first.get("batch_size")), str(len(runs)),
                      _bold(cell(s.get("images_per_s")), f"{name}/{backend}" in best),
@@ -378,7 +397,7 @@ def _throughput(results: dict) -> list[str]:
                      cell(s.get("compile_s")), param_text, cell(s.get("peak_memory_mb"))])
     header = ["Model", "Backend", "Precision", "Batch", "Seeds", "Images/s ↑", "ms/step median",
               "ms/step p90", "Compile s", "Parameters", "Peak memory MB"]
-    return table(header, rows) + [
+    return table(header, rows, text_cols=(0, 1, 2, -2)) + [
         "", "Images/s counts training images consumed per second after the first (compiling) "
         "step; compile time is the first step's."]
 
@@ -401,7 +420,7 @@ def _samples(results: dict, run_dir: Path | None) -> list[str]:
                 heads.append(f"seed {run['seed']}, {title}")
                 cells.append(f"![{name} {key}]({figs[key]})")
         if heads:
-            lines += table(heads, [cells]) + [""]
+            lines += table(heads, [cells], text_cols=tuple(range(len(heads)))) + [""]
         if "progression_strip" in figs:
             lines += [f"Progression (same noise each checkpoint): "
                       f"![{name} progression]({figs['progression_strip']})", ""]
@@ -469,7 +488,10 @@ def _all_metrics(results: dict) -> list[str]:
                     + [_bold(cell(agg[n].get(key), key), n in best) for n in names]
                     + [_esc(info.get("description") or DASH)])
     header = ["Metric", "Better", "Real data"] + names + ["What it measures"]
-    return table(header, rows)
+    lines = table(header, rows, text_cols=(0, 1, -1))
+    if records.histograms(results):
+        lines += ["", "The class histogram (a list per run) is under Mode collapse."]
+    return lines
 
 
 def _notes(results: dict) -> list[str]:
@@ -488,9 +510,11 @@ def _notes(results: dict) -> list[str]:
                              f"{fmt(at) if at is not None else 'unknown'}{of}"
                              + ("; its final metrics are from that point." if run.get("final")
                                 else "; it has no final metrics."))
-            elif not run.get("final"):
-                notes.append(f"{name} seed {run['seed']} is {run['status']} after "
-                             f"{fmt(steps_done)}{of} steps and has no final metrics.")
+            elif not records.scored(run):
+                after = f" after {fmt(steps_done)}{of} steps" if steps_done is not None else ""
+                notes.append(f"{name} seed {run['seed']} is {run['status']}{after}; "
+                             + ("its metrics are left out." if run.get("final")
+                                else "it has no final metrics."))
     clf = results.get("classifier") or {}
     acc, gate = clf.get("test_accuracy"), clf.get("gate")
     if isinstance(acc, (int, float)):
@@ -521,5 +545,7 @@ def render(results: dict, run_dir: str | Path | None = None) -> str:
     ]
     lines = _header(results)
     for title, body in sections:
+        while body and not body[-1]:
+            body = body[:-1]
         lines += ["", f"## {title}", "", *body]
     return "\n".join(lines).rstrip() + "\n"
