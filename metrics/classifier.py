@@ -30,6 +30,9 @@ EPOCHS = 3  # MNIST passes 99 % after 2-3 epochs; the budget is 3 minutes on 2 C
 MIN_STEPS = 400  # tiny datasets get more epochs: digits (12 steps/epoch) needs ~400 steps
 BATCH_SIZE = 128
 PREDICT_BATCH = 1000  # large batches amortise the per-call overhead of the compiled forward
+# Samples should lie in [-1, 1]; a linear decoder may overshoot a little, but values beyond
+# this are the wrong scale (e.g. [0, 255] pixels) and would give meaningless scores.
+RANGE_LIMIT = 2.0
 
 
 def gate_for(name: str) -> float:
@@ -129,12 +132,19 @@ def check_images(images, image_shape) -> np.ndarray:
         bad = int((~np.isfinite(images)).reshape(len(images), -1).any(axis=1).sum())
         raise MetricsError(f"{bad} of {len(images)} samples contain NaN or inf; "
                            "the model diverged or its output is not images")
+    if images.size and np.abs(images).max() > RANGE_LIMIT:
+        raise MetricsError(f"samples range over [{images.min():g}, {images.max():g}]; expected "
+                           "images in [-1, 1] (rescale, e.g. x / 127.5 - 1 for 0..255 pixels)")
     return images
 
 
 def train(dataset, seed: int = 0) -> tuple[keras.Model, float, float]:
-    """Train on the training split; returns (network, test accuracy %, seconds)."""
-    keras.utils.set_random_seed(seed)  # weights, dropout and shuffling reproducible per seed
+    """Train on the training split; returns (network, test accuracy %, seconds).
+
+    Sets the global Python, NumPy and backend seeds (keras.utils.set_random_seed) so that
+    weights, dropout and shuffling are reproducible per seed.
+    """
+    keras.utils.set_random_seed(seed)
     network = build_network(dataset.num_classes, dataset.x_train.shape[1:])
     trainer = keras.Model(network.inputs, network.outputs[1])  # shares the layers
     steps_per_epoch = -(-len(dataset.x_train) // BATCH_SIZE)

@@ -83,6 +83,7 @@ def test_cache_dir_resolution(monkeypatch, tmp_path):
     (np.zeros((100, 28, 28, 3), np.float32), "shape"),
     (np.zeros((100, 784), np.float32), "shape"),
     (np.full((100, 28, 28, 1), "a"), "dtype"),
+    (np.full((100, 28, 28, 1), 255.0), r"expected images in \[-1, 1\]"),
 ])
 def test_check_images_rejects_bad_shapes_and_types(bad, message):
     with pytest.raises(MetricsError, match=message):
