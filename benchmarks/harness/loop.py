@@ -1,0 +1,210 @@
+"""The training loop shared by every model and backend; it knows no backend and no model.
+
+The backend engine (``tensorflow.py``, ``jax.py``) compiles ``model.compute_losses`` and the
+phases' optimizer updates into one step that gathers its batch by index from a training set
+put on the device once. The loop feeds it blocks of seeded per-epoch permutations, times it,
+and reports each step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import resource
+import sys
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+BLOCK_STEPS = 512  # steps of batch indices uploaded at once: one small copy per block
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    step: int  # steps done so far (1-based)
+    steps: int  # steps asked for
+    losses: dict[str, float]  # this step's logs: each phase's loss, plus the model's extras
+    images_per_s: float  # training throughput so far, compiling call excluded (nan until known)
+    elapsed_s: float  # wall time since train() started, callbacks included
+
+
+@dataclass
+class TrainLog:
+    steps_done: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)  # name -> value per step
+    diverged_at: int | None = None  # first step whose phase loss was nan or inf
+    stopped_early: bool = False  # should_stop() asked to stop
+    images_per_s: float = math.nan  # images / s over the calls after the compiling one
+    step_ms_median: float = math.nan
+    step_ms_p90: float = math.nan
+    compile_s: float = 0.0  # first call of each compiled function: tracing, compiling, running
+    peak_memory_mb: float = math.nan  # device peak where the backend reports it, else max RSS
+    backend: str = ""
+    precision: str = "float32"
+    jit: bool = False
+    steps_per_call: int = 1
+    replicas: int = 1
+    batch_size: int = 0
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    precision: str
+    distribute: bool
+    context: object  # the engine's distribution object (tf.distribute strategy, keras one)
+
+
+_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def engine_module():
+    """The backend adapter for the backend keras was imported with."""
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        from benchmarks.harness import tensorflow as engine
+    elif name == "jax":
+        from benchmarks.harness import jax as engine
+    else:
+        raise ValueError(f"no training engine for keras backend {name!r} (tensorflow, jax)")
+    return engine
+
+
+def build(name_or_class, config=None, *, seed: int = 0, precision: str = "float32",
+          distribute: bool = False, image_shape=(28, 28, 1)):
+    """Constructs a model ready for train(): seeded weights, the precision policy and the
+    distribution in force while its variables are created (all three are fixed then)."""
+    from models import registry
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    cls = registry.get(name_or_class) if isinstance(name_or_class, str) else name_or_class
+    keras.utils.set_random_seed(seed)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        context = engine_module().distribution(distribute)
+        with engine_module().creation_scope(context):
+            model = cls(config, image_shape)
+            model.phases  # noqa: B018  (optimizer variables are created now, in scope)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    _BUILT[model] = BuildInfo(precision, distribute, context)
+    return model
+
+
+class BatchOrder:
+    """Seeded permutations of the training set, one per epoch (the remainder dropped),
+    handed out as (rows, batch) blocks of indices."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rows: int):
+        if batch_size > n:
+            raise ValueError(f"batch size {batch_size} is larger than the {n} training images")
+        self.n, self.batch_size, self.rows = n, batch_size, rows
+        self.rng = np.random.default_rng(seed)
+        self.pending = np.empty((0, batch_size), np.int32)
+
+    def next_block(self) -> np.ndarray:
+        per_epoch = self.n // self.batch_size
+        while len(self.pending) < self.rows:
+            perm = self.rng.permutation(self.n)[: per_epoch * self.batch_size].astype(np.int32)
+            self.pending = np.concatenate([self.pending, perm.reshape(per_epoch, -1)])
+        block, self.pending = self.pending[: self.rows], self.pending[self.rows:]
+        return block
+
+
+def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
+          on_step: Callable[[StepInfo], None] | None = None,
+          on_eval: Callable[[int], None] | None = None, eval_every: int = 0,
+          should_stop: Callable[[], bool] | None = None, jit: bool = False,
+          precision: str = "float32", steps_per_call: int = 1,
+          distribute: bool = False) -> TrainLog:
+    """Trains ``model`` for ``steps`` steps of ``batch_size`` images drawn from ``images``.
+
+    on_step gets a StepInfo after every step; on_eval(step) runs every ``eval_every`` steps
+    with the model's variables current (with steps_per_call > 1: at the first call boundary
+    at or after each multiple). A nan/inf phase loss stops training (TrainLog.diverged_at).
+    """
+    built = _BUILT.get(model, BuildInfo("float32", False, None))
+    if model.precision != precision:
+        raise ValueError(f"model was built with the {model.precision!r} policy, asked to train "
+                         f"in {precision!r}: build it with harness.build(..., "
+                         f"precision={precision!r})")
+    if distribute and not built.distribute:
+        raise ValueError("distribute=True needs a model built for it: "
+                         "harness.build(..., distribute=True)")
+    if steps_per_call < 1 or steps < 0:
+        raise ValueError("steps must be >= 0 and steps_per_call >= 1")
+    images = np.asarray(images, np.float32)
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
+                                    steps_per_call=steps_per_call,
+                                    context=built.context if distribute else None)
+    log = TrainLog(backend=keras.backend.backend(), precision=precision, jit=jit,
+                   steps_per_call=steps_per_call, replicas=engine.replicas,
+                   batch_size=batch_size, seed=seed)
+    phase_names = [p.name for p in model.phases]
+    rows = steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
+    order = BatchOrder(len(images), batch_size, seed, rows)
+    block, pos = None, rows
+    timed_s, timed_images, call_ms = 0.0, 0, []
+    try:
+        while log.steps_done < steps:
+            if should_stop is not None and should_stop():
+                log.stopped_early = True
+                break
+            k = min(steps_per_call, steps - log.steps_done)
+            if pos + k > rows:
+                block, pos = engine.put_block(order.next_block()), 0
+            t0 = time.perf_counter()
+            logs, compiled = engine.run(block, pos, k)  # numpy, fetched: the step is done
+            dt = time.perf_counter() - t0
+            pos += k
+            if compiled:
+                log.compile_s += dt
+            else:
+                timed_s += dt
+                timed_images += k * batch_size
+                call_ms.append(1000 * dt / k)
+            rate = timed_images / timed_s if timed_s else math.nan
+            for j in range(k):
+                log.steps_done += 1
+                losses = {name: float(values[j]) for name, values in logs.items()}
+                for name, value in losses.items():
+                    log.history.setdefault(name, []).append(value)
+                if not all(math.isfinite(losses[name]) for name in phase_names):
+                    log.diverged_at = log.steps_done
+                    break
+                if on_step is not None:
+                    on_step(StepInfo(log.steps_done, steps, losses, rate,
+                                     time.perf_counter() - start))
+            if log.diverged_at is not None:
+                break
+            done = log.steps_done
+            crossed = eval_every > 0 and done // eval_every > (done - k) // eval_every
+            if on_eval is not None and crossed:
+                engine.sync()
+                on_eval(done)
+    finally:
+        engine.sync()
+    log.images_per_s = timed_images / timed_s if timed_s else math.nan
+    if call_ms:
+        log.step_ms_median = float(np.median(call_ms))
+        log.step_ms_p90 = float(np.percentile(call_ms, 90))
+    log.peak_memory_mb = engine.peak_memory_mb()
+    return log
+
+
+def host_peak_memory_mb() -> float:
+    """Peak resident memory of this process (the CPU's answer to device peak memory)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,104 @@
+"""TensorFlow engine: the step is one tf.function around a GradientTape.
+
+One forward pass (``model.compute_losses``) under the tape; each phase's loss is then
+differentiated with respect to that phase's variables only, all gradients first and all
+updates after (simultaneous updates, as in the seeds). The batch is gathered by index from
+the training set, which lives on the device as one tf.constant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.harness.loop import host_peak_memory_mb
+
+
+def distribution(distribute: bool):
+    """MirroredStrategy over the GPUs, else over the logical CPUs (tests split the CPU)."""
+    if not distribute:
+        return None
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+def creation_scope(strategy):
+    """Variables made under a strategy's scope are mirrored on its devices."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+class Engine:
+    def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
+                 steps_per_call: int, context=None):
+        self.model, self.phases, self.strategy = model, model.phases, context
+        self.replicas = context.num_replicas_in_sync if context is not None else 1
+        if batch_size % self.replicas:
+            raise ValueError(f"batch size {batch_size} does not split over {self.replicas} "
+                             "replicas")
+        self.batch_size, self.jit, self.steps_per_call = batch_size, jit, steps_per_call
+        self.images = tf.constant(images)  # on the device once, for the whole run
+        self.functions: dict[int, tf.types.experimental.GenericFunction] = {}
+
+    # --- one step, as traced ----------------------------------------------------------
+    def _step(self, indices):
+        if self.strategy is None:
+            return self._replica_step(indices, replicas=1)
+        per_replica = self.strategy.run(self._replica_step, args=(indices, self.replicas))
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in per_replica.items()}
+
+    def _replica_step(self, indices, replicas: int):
+        if replicas > 1:
+            ctx = tf.distribute.get_replica_context()
+            size = self.batch_size // replicas
+            indices = indices[ctx.replica_id_in_sync_group * size:][:size]
+        images = tf.gather(self.images, indices)
+        with tf.GradientTape(persistent=True) as tape:
+            logs = self.model.compute_losses(images)
+            # keras' optimizer sums gradients over replicas, so each replica's mean is scaled
+            scaled = [logs[p.name] / replicas if replicas > 1 else logs[p.name]
+                      for p in self.phases]
+        grads = [tape.gradient(loss, p.variables)
+                 for loss, p in zip(scaled, self.phases, strict=True)]
+        for phase, phase_grads in zip(self.phases, grads, strict=True):
+            phase.optimizer.apply(phase_grads, phase.variables)
+        return {name: tf.cast(value, tf.float32) for name, value in logs.items()}
+
+    def _function(self, k: int):
+        def run(block, pos):
+            first = self._step(block[pos])
+            if k == 1:
+                return {name: value[None] for name, value in first.items()}
+            # the first step sits outside the loop so the log names are known before it
+            arrays = {name: tf.TensorArray(tf.float32, size=k).write(0, value)
+                      for name, value in first.items()}
+            for i in tf.range(1, k):
+                logs = self._step(block[pos + i])
+                arrays = {name: arrays[name].write(i, logs[name]) for name in arrays}
+            return {name: array.stack() for name, array in arrays.items()}
+
+        # XLA fuses the whole step (jit=True); plain graph mode otherwise
+        return tf.function(run, jit_compile=self.jit, reduce_retracing=False)
+
+    # --- what the loop calls ----------------------------------------------------------
+    def put_block(self, rows: np.ndarray):
+        return tf.constant(rows)
+
+    def run(self, block, pos: int, k: int) -> tuple[dict[str, np.ndarray], bool]:
+        compiled = k not in self.functions
+        if compiled:
+            self.functions[k] = self._function(k)
+        logs = self.functions[k](block, tf.constant(pos, tf.int32))
+        return {name: value.numpy() for name, value in logs.items()}, compiled
+
+    def sync(self) -> None:
+        """Variables are the state here: nothing to write back."""
+
+    def peak_memory_mb(self) -> float:
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            return max(tf.config.experimental.get_memory_info(d.name)["peak"]
+                       for d in gpus) / 2**20
+        return host_peak_memory_mb()

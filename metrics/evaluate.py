@@ -1,0 +1,65 @@
+"""evaluate(samples, reference) -> {metric key: float}: every figure in one call."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metrics import diversity, fid, mode_collapse, reconstruction, scores
+from metrics.classifier import check_images
+from metrics.errors import MetricsError
+from metrics.reference import Reference
+
+# Fewer samples than this make the covariance, the k-NN balls and the z-tests meaningless.
+MIN_SAMPLES = 50
+
+
+def evaluate(samples: np.ndarray, reference: Reference, *,
+             reconstructions: tuple[np.ndarray, np.ndarray] | None = None,
+             fast: bool = False) -> dict:
+    """Score ``samples`` (N, H, W, C) in [-1, 1] against ``reference``.
+
+    Returns floats under the keys of ``METRICS`` (``recon_*`` only with ``reconstructions``
+    = (originals, reconstructed); with ``fast=True`` only ``FAST_KEYS``) plus
+    ``class_histogram``, the share of samples predicted as each class.
+    """
+    samples = check_images(samples, reference.image_shape)
+    if len(samples) < MIN_SAMPLES:
+        raise MetricsError(f"got {len(samples)} samples; need at least {MIN_SAMPLES} "
+                           "(10,000 for comparable figures)")
+    out = reference.classifier(samples)
+    shares = mode_collapse.class_histogram(out.predicted, reference.num_classes)
+    result = {
+        "fid": fid.frechet_distance(*fid.statistics(out.features), reference.mu, reference.sigma),
+        "fid_logits": fid.frechet_distance(*fid.statistics(out.logits), reference.logits_mu,
+                                           reference.logits_sigma),
+        "classifier_score": scores.classifier_score(out.probabilities),
+        "modes_covered": float(mode_collapse.modes_covered(shares, reference.class_prior)),
+        "kl_classes": mode_collapse.kl_divergence(shares, reference.class_prior),
+    }
+    if not fast:
+        result["kid"] = fid.kid(out.features, reference.real_features, seed=reference.seed)[0]
+        cells = mode_collapse.cell_counts(reference.ndb_centers, samples)
+        result["ndb"] = mode_collapse.ndb(reference.real_cell_counts, cells)[1]
+        result["ndb_js"] = mode_collapse.js_divergence(reference.real_cell_counts, cells)
+        result.update(diversity.manifold_scores(reference.real_features, out.features,
+                                                real_radii=reference.real_radii))
+        result["pairwise_distance_ratio"] = (
+            diversity.mean_pairwise_distance(out.features, seed=reference.seed)
+            / reference.real_pairwise_distance)
+        to_train = diversity.nearest_distances(out.features, reference.train_features)
+        result["memorization"] = diversity.memorization(to_train,
+                                                        reference.memorization_threshold)
+    if reconstructions is not None:
+        originals, reconstructed = reconstructions
+        result["recon_mse"] = reconstruction.mse(originals, reconstructed)
+        result["recon_psnr"] = reconstruction.psnr(result["recon_mse"])
+    result["class_histogram"] = [float(s) for s in shares]
+    return result
+
+
+def real_floor(reference: Reference, n: int = 10000) -> dict:
+    """``evaluate`` of ``n`` held-out real training images: the best a model could expect."""
+    pool = reference.holdout_index
+    rng = np.random.default_rng(reference.seed + 1)  # not the subsets the reference drew
+    index = np.sort(rng.choice(pool, size=min(n, len(pool)), replace=False))
+    return evaluate(reference.train_images[index], reference)

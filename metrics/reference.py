@@ -1,0 +1,124 @@
+"""Everything about the real data that evaluations compare against, built once per dataset.
+
+Building it trains (or loads) the classifier and embeds the real images; the arrays are
+cached beside the classifier under the same key, so a second build takes seconds.
+
+- real set: up to ``n`` test images (features, logits, FID statistics, k-NN radii, cells);
+- memorization set: a seeded half (at most 20k) of the training images, embedded; the other
+  training images are the held-out pool ``real_floor`` draws from, so real images are never
+  scored against copies of themselves;
+- NDB cells: k-means in pixel space, fitted on the memorization set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from metrics import diversity, fid, mode_collapse
+from metrics.classifier import Classifier, default_cache_dir, load_or_train
+
+STATS_VERSION = 1  # bump whenever what is cached here (or how) changes
+MEMORIZATION_MAX = 20000
+
+
+@dataclass
+class Reference:
+    dataset_name: str
+    classifier: Classifier
+    num_classes: int
+    image_shape: tuple[int, ...]
+    real_features: np.ndarray  # (n, 128) test-split features
+    mu: np.ndarray  # FID statistics of real_features
+    sigma: np.ndarray
+    logits_mu: np.ndarray  # FID statistics of the test logits
+    logits_sigma: np.ndarray
+    class_prior: np.ndarray  # share of each class among the real test labels
+    real_radii: dict[int, np.ndarray]  # k -> k-th neighbour distance within real_features
+    real_pairwise_distance: float
+    ndb_centers: np.ndarray  # (K, pixels) k-means cells
+    real_cell_counts: np.ndarray  # (K,) real test images per cell
+    train_features: np.ndarray  # memorization set features
+    memorization_threshold: float
+    train_images: np.ndarray  # the dataset's training images (not copied)
+    holdout_index: np.ndarray  # training images outside the memorization set
+    seed: int
+
+    @property
+    def classifier_accuracy(self) -> float:
+        return self.classifier.accuracy
+
+    @property
+    def classifier_gate(self) -> float:
+        return self.classifier.gate
+
+    @property
+    def classifier_train_seconds(self) -> float:
+        return self.classifier.train_seconds
+
+
+def _compute(dataset, classifier: Classifier, n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    test_index = np.sort(rng.permutation(len(dataset.x_test))[:n])
+    real = classifier(dataset.x_test[test_index])
+    num_train = len(dataset.x_train)
+    order = rng.permutation(num_train)
+    memo_index = np.sort(order[:min(MEMORIZATION_MAX, num_train // 2)])
+    holdout_index = np.sort(order[len(memo_index):])
+    train_features = classifier(dataset.x_train[memo_index]).features
+    centers = mode_collapse.fit_cells(dataset.x_train[memo_index], seed=seed)
+    test_to_train = diversity.nearest_distances(real.features, train_features)
+    mu, sigma = fid.statistics(real.features)
+    logits_mu, logits_sigma = fid.statistics(real.logits)
+    prior = mode_collapse.class_histogram(dataset.y_test[test_index], dataset.num_classes)
+    return {
+        "real_features": real.features, "mu": mu, "sigma": sigma,
+        "logits_mu": logits_mu, "logits_sigma": logits_sigma, "class_prior": prior,
+        "radii_pr": diversity.kth_neighbour_radii(real.features, diversity.K_PRECISION_RECALL),
+        "radii_dc": diversity.kth_neighbour_radii(real.features, diversity.K_DENSITY_COVERAGE),
+        "real_pairwise_distance": np.float64(
+            diversity.mean_pairwise_distance(real.features, seed=seed)),
+        "ndb_centers": centers,
+        "real_cell_counts": mode_collapse.cell_counts(centers, dataset.x_test[test_index]),
+        "train_features": train_features,
+        "memorization_threshold": np.float64(diversity.memorization_threshold(test_to_train)),
+        "holdout_index": holdout_index,
+    }
+
+
+def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,
+                    seed: int = 0) -> Reference:
+    """The Reference for ``dataset`` (any object with name, checksum, x/y_train/test, ...).
+
+    Raises ClassifierGateError when the classifier misses its accuracy gate.
+    """
+    classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed)
+    n = min(n, len(dataset.x_test))
+    path = (default_cache_dir(cache_dir) / "reference"
+            / f"{classifier.key}-n{n}-stats{STATS_VERSION}.npz")
+    if path.is_file():
+        with np.load(path) as cached:
+            arrays = dict(cached)
+    else:
+        arrays = _compute(dataset, classifier, n, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"tmp-{os.getpid()}-{path.name}")  # rename: never half a file
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    return Reference(
+        dataset_name=dataset.name, classifier=classifier, num_classes=dataset.num_classes,
+        image_shape=tuple(dataset.x_train.shape[1:]),
+        real_features=arrays["real_features"], mu=arrays["mu"], sigma=arrays["sigma"],
+        logits_mu=arrays["logits_mu"], logits_sigma=arrays["logits_sigma"],
+        class_prior=arrays["class_prior"],
+        real_radii={diversity.K_PRECISION_RECALL: arrays["radii_pr"],
+                    diversity.K_DENSITY_COVERAGE: arrays["radii_dc"]},
+        real_pairwise_distance=float(arrays["real_pairwise_distance"]),
+        ndb_centers=arrays["ndb_centers"], real_cell_counts=arrays["real_cell_counts"],
+        train_features=arrays["train_features"],
+        memorization_threshold=float(arrays["memorization_threshold"]),
+        train_images=dataset.x_train, holdout_index=arrays["holdout_index"], seed=seed,
+    )

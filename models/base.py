@@ -1,0 +1,141 @@
+"""The contract every benchmark model meets; the harness and the runner rely on nothing else.
+
+A model owns its networks, optimizers and loss rule. The harness owns the loop: it asks for
+``phases`` (what to train with which optimizer) and calls ``compute_losses(images)`` once
+per step inside its compiled function, differentiating each phase's loss with respect to
+that phase's variables only (simultaneous updates from one shared forward pass).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # the key of this phase's loss in compute_losses' result
+    variables: list  # the trainable keras.Variables this phase's loss updates
+    optimizer: keras.optimizers.Optimizer
+
+
+@dataclass(frozen=True)
+class NoConfig:
+    """Config of a model without hyperparameters."""
+
+
+class GenerativeModel:
+    """Base of all models. Subclasses set ``Config`` and implement the abstract methods."""
+
+    name: ClassVar[str] = ""  # set by @register
+    Config: ClassVar[type] = NoConfig
+    reconstructs: ClassVar[bool] = False  # True: reconstruct()/encode() are meaningful
+
+    def __init__(self, config: Any = None, image_shape: tuple[int, ...] = (28, 28, 1)):
+        config = self.Config() if config is None else config
+        if not isinstance(config, self.Config):
+            raise TypeError(f"{type(self).__name__} needs a {self.Config.__qualname__}, "
+                            f"got {type(config).__name__}")
+        self.config = config
+        self.image_shape = tuple(image_shape)
+        # the compute dtype the layers were built with; the harness checks it against the
+        # precision it is asked to train in, since a layer's policy is fixed at construction
+        self.precision = keras.config.dtype_policy().name
+        # noise for training; seeded from the global seed (keras.utils.set_random_seed) and
+        # kept as model state so a stateless (JAX) step threads it like any variable
+        self.seed_generator = keras.random.SeedGenerator()
+        self.networks: dict[str, keras.Model] = self.build_networks()
+        self._phases: list[Phase] | None = None
+
+    # --- what a subclass writes -------------------------------------------------------
+    def build_networks(self) -> dict[str, keras.Model]:
+        raise NotImplementedError
+
+    def build_phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def compute_losses(self, images) -> dict:
+        """Scalar float32 loss per phase name (plus optional named logs), in keras.ops."""
+        raise NotImplementedError
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """n images, float32 (n, H, W, C) in [-1, 1]; the same seed gives the same images."""
+        raise NotImplementedError
+
+    @property
+    def latent_dim(self) -> int:
+        raise NotImplementedError
+
+    # --- shared behaviour -------------------------------------------------------------
+    @property
+    def phases(self) -> list[Phase]:
+        if self._phases is None:
+            phases = self.build_phases()
+            seen: set[int] = set()
+            for p in phases:
+                ids = {id(v) for v in p.variables}
+                if ids & seen:
+                    raise ValueError(f"{self.name}: phase {p.name!r} shares variables with "
+                                     "another phase; each variable has one optimizer")
+                seen |= ids
+                p.optimizer.build(p.variables)  # variables exist before any compiled step
+            self._phases = phases
+        return self._phases
+
+    @property
+    def variables(self) -> list:
+        """Every variable the training step may read or write, optimizers excluded."""
+        out, seen = [], set()
+        for net in self.networks.values():
+            for v in net.variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out + [self.seed_generator.state]
+
+    def prepare_sampling(self, x_train: np.ndarray) -> None:
+        """Called once after training, before sample(); models with a fitted sampler fit it."""
+
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} does not reconstruct")
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} has no encoder")
+
+    def param_counts(self) -> dict[str, int]:
+        """Weights per network (trainable and not, as Keras counts them) and their total."""
+        counts = {name: int(net.count_params()) for name, net in self.networks.items()}
+        counts["total"] = sum(counts.values())
+        return counts
+
+    def save_weights(self, folder: str | os.PathLike) -> None:
+        os.makedirs(folder, exist_ok=True)
+        for name, net in self.networks.items():
+            net.save_weights(os.path.join(folder, f"{name}.weights.h5"))
+
+    def load_weights(self, folder: str | os.PathLike) -> None:
+        for name, net in self.networks.items():
+            net.load_weights(os.path.join(folder, f"{name}.weights.h5"))
+
+    @classmethod
+    def config_fields(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls.Config)]
+
+
+def predict(network: keras.Model, x: np.ndarray, batch: int = 500) -> np.ndarray:
+    """Inference in chunks, returned as float32 numpy (bounded memory for 10k samples)."""
+    out = [keras.ops.convert_to_numpy(network(x[i:i + batch], training=False))
+           for i in range(0, len(x), batch)]
+    return np.concatenate(out).astype(np.float32)
+
+
+def bce_with_logits(logits, target: float):
+    """Mean binary cross-entropy from logits against a constant label, in float32."""
+    logits = keras.ops.cast(logits, "float32")
+    labels = keras.ops.full_like(logits, target)
+    return keras.ops.mean(keras.ops.binary_crossentropy(labels, logits, from_logits=True))

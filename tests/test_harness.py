@@ -1,0 +1,201 @@
+"""The shared training loop on TensorFlow (in process) and JAX (in a subprocess)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+import models
+from benchmarks import data
+from benchmarks.harness import build, train
+from benchmarks.harness.loop import BatchOrder
+from models import registry
+from models.base import GenerativeModel, Phase
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    return data.load("digits").x_train[:256]
+
+
+class Tiny(GenerativeModel):
+    """A whole model in one class: what adding a model to the benchmark takes."""
+
+    @dataclass(frozen=True)
+    class Config:
+        lr: float = 0.01  # plain SGD step; 1e30 makes the loss overflow on the second step
+
+    def build_networks(self):
+        net = keras.Sequential([keras.Input(self.image_shape), layers.Flatten(),
+                                layers.Dense(1)], name="net")
+        return {"net": net}
+
+    def build_phases(self):
+        return [Phase("fit", self.networks["net"].trainable_variables,
+                      keras.optimizers.SGD(self.config.lr))]
+
+    def compute_losses(self, images):
+        return {"fit": ops.mean(ops.square(self.networks["net"](images) - 1.0))}
+
+    @property
+    def latent_dim(self):
+        return 0
+
+    def sample(self, n, seed):
+        return np.zeros((n, *self.image_shape), np.float32)
+
+
+@pytest.fixture
+def tiny():
+    cls = registry.register("tiny")(Tiny)
+    yield cls
+    registry.unregister("tiny")
+
+
+def weights(model) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v) for p in model.phases for v in p.variables]
+
+
+def test_a_new_model_is_one_registration(tiny, digits):
+    assert "tiny" in models.names()
+    model = build("tiny", seed=0)
+    before = weights(model)
+    log = train(model, digits, steps=1, batch_size=32, seed=0)
+    assert log.steps_done == 1 and math.isfinite(log.history["fit"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, weights(model), strict=True))
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_one_step_changes_every_phase_and_gives_finite_losses(name, digits):
+    model = build(name, seed=0)
+    before = weights(model)
+    log = train(model, digits, steps=2, batch_size=32, seed=0)
+    assert log.steps_done == 2 and log.diverged_at is None
+    for phase in model.phases:
+        assert all(math.isfinite(v) for v in log.history[phase.name])
+    changed = [not np.array_equal(a, b) for a, b in zip(before, weights(model), strict=True)]
+    start = 0
+    for phase in model.phases:  # each phase's optimizer moved its own variables
+        assert any(changed[start:start + len(phase.variables)]), phase.name
+        start += len(phase.variables)
+    assert log.compile_s > 0 and log.images_per_s > 0 and log.step_ms_median > 0
+    assert log.peak_memory_mb > 0 and log.backend == "tensorflow"
+
+
+def test_same_seed_same_losses_other_seed_other_losses(digits):
+    def losses(seed):
+        return train(build("dcgan", seed=seed), digits, steps=3, batch_size=32,
+                     seed=seed).history
+
+    first, again, other = losses(1), losses(1), losses(2)
+    assert first == again
+    assert first["generator"] != other["generator"]
+
+
+def test_several_steps_per_call_train_like_single_steps(digits):
+    one = train(build("gan", seed=0), digits, steps=5, batch_size=32, seed=0)
+    three = train(build("gan", seed=0), digits, steps=5, batch_size=32, seed=0,
+                  steps_per_call=3)
+    np.testing.assert_allclose(three.history["generator"], one.history["generator"],
+                               rtol=1e-5)
+    assert three.steps_done == 5
+
+
+def test_a_loss_that_overflows_stops_training_at_its_step(tiny, digits):
+    log = train(build("tiny", Tiny.Config(lr=1e30), seed=0), digits, steps=10, batch_size=32,
+                seed=0)
+    assert log.diverged_at == 2 and log.steps_done == 2
+    assert math.isfinite(log.history["fit"][0]) and not math.isfinite(log.history["fit"][1])
+
+
+def test_callbacks_see_every_step_evaluations_and_can_stop(tiny, digits):
+    seen, evals = [], []
+    log = train(build("tiny", seed=0), digits, steps=10, batch_size=32, seed=0,
+                on_step=seen.append, on_eval=evals.append, eval_every=3,
+                should_stop=lambda: len(seen) >= 7)
+    assert [s.step for s in seen] == list(range(1, 8)) and all(s.steps == 10 for s in seen)
+    assert math.isnan(seen[0].images_per_s) and seen[-1].images_per_s > 0
+    assert evals == [3, 6]
+    assert log.stopped_early and log.steps_done == 7 and len(log.history["fit"]) == 7
+
+
+def test_precision_must_match_the_built_model(tiny, digits):
+    with pytest.raises(ValueError, match="mixed_bfloat16"):
+        train(build("tiny", seed=0), digits, steps=1, batch_size=32, seed=0,
+              precision="mixed_bfloat16")
+    model = build("gan", seed=0, precision="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # build restores the global policy
+    log = train(model, digits, steps=2, batch_size=32, seed=0, precision="mixed_bfloat16")
+    assert all(math.isfinite(v) for v in log.history["generator"])
+    assert model.sample(2, seed=0).dtype == np.float32
+
+
+def test_batches_are_seeded_epoch_permutations():
+    order = BatchOrder(10, 3, seed=0, rows=6)
+    block = order.next_block()
+    assert block.shape == (6, 3)
+    for epoch in (block[:3], block[3:]):  # 3 batches per epoch, the tenth image dropped
+        assert len(set(epoch.ravel())) == 9
+    np.testing.assert_array_equal(BatchOrder(10, 3, seed=0, rows=6).next_block(), block)
+    with pytest.raises(ValueError, match="larger"):
+        BatchOrder(10, 11, seed=0, rows=1)
+
+
+JAX_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras, models
+    from benchmarks import data
+    from benchmarks.harness import build, train
+
+    x = data.load("digits").x_train[:128]
+    out = {"backend": keras.backend.backend()}
+    for name in models.names():
+        model = build(name, seed=0)
+        before = [np.array(v) for p in model.phases for v in p.variables]
+        log = train(model, x, steps=2, batch_size=32, seed=0)
+        again = train(build(name, seed=0), x, steps=2, batch_size=32, seed=0)
+        after = [np.array(v) for p in model.phases for v in p.variables]
+        model.prepare_sampling(x)
+        out[name] = {"history": log.history, "same": log.history == again.history,
+                     "changed": any(not np.array_equal(a, b) for a, b in zip(before, after)),
+                     "sample": list(model.sample(3, seed=0).shape)}
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def run_with_backend(backend: str, script: str, extra_env: dict | None = None) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
+           **(extra_env or {})}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT"):])
+
+
+@pytest.mark.slow
+@pytest.mark.jax
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_every_model_trains_on_jax():
+    out = run_with_backend("jax", JAX_SCRIPT)
+    assert out.pop("backend") == "jax"
+    assert sorted(out) == models.names()
+    for name, result in out.items():
+        assert result["changed"] and result["same"], name
+        assert all(math.isfinite(v) for values in result["history"].values() for v in values)
+        assert result["sample"] == [3, 28, 28, 1]

@@ -1,0 +1,171 @@
+"""The dataset classifier: gate, cache, and evaluate() input checks, on the tiny digits set.
+
+Digits needs no files, so this trains a real classifier (~30 s on 2 CPU cores) everywhere.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metrics
+from benchmarks import data
+from metrics import classifier
+from metrics.errors import ClassifierGateError, MetricsError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("genbench-cache")  # a fresh cache: training really runs
+
+
+@pytest.fixture(scope="module")
+def reference(digits, cache_dir):
+    return metrics.build_reference(digits, cache_dir=cache_dir)
+
+
+@pytest.mark.slow
+def test_digits_classifier_passes_its_gate(reference):
+    assert reference.classifier_gate == 95.0
+    assert reference.classifier_accuracy >= reference.classifier_gate
+    assert reference.classifier_train_seconds > 0  # trained here, not loaded
+
+
+@pytest.mark.slow
+def test_second_build_loads_the_cache(reference, digits, cache_dir):
+    again = metrics.build_reference(digits, cache_dir=cache_dir)
+    assert again.classifier_train_seconds == 0.0
+    assert again.classifier_accuracy == reference.classifier_accuracy
+    np.testing.assert_array_equal(again.mu, reference.mu)
+    x = digits.x_test[:64]
+    np.testing.assert_allclose(again.classifier(x).features, reference.classifier(x).features,
+                               atol=1e-5)
+
+
+@pytest.mark.slow
+def test_features_do_not_depend_on_batch_size(reference, digits):
+    x = digits.x_test[:300]
+    big, small = reference.classifier(x, batch_size=1000), reference.classifier(x, batch_size=32)
+    np.testing.assert_allclose(big.features, small.features, atol=1e-4)
+    np.testing.assert_allclose(big.probabilities.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_gate_error_message():
+    network = classifier.build_network(10)
+    low = classifier.Classifier(network, "mnist", 97.5, 1.0, "mnist-abc")
+    with pytest.raises(ClassifierGateError, match=r"^classifier for mnist reached 97\.50% < "
+                       r"gate 99\.0%; scores would not be trustworthy"):
+        low.check_gate()
+    assert isinstance(ClassifierGateError("x"), MetricsError)
+    classifier.Classifier(network, "mnist", 99.0, 1.0, "k").check_gate()  # at the gate: fine
+    assert classifier.gate_for("some-new-dataset") == 90.0
+
+
+def test_cache_dir_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv(classifier.CACHE_ENV, str(tmp_path))
+    assert classifier.default_cache_dir() == tmp_path
+    assert classifier.default_cache_dir("/elsewhere") == classifier.Path("/elsewhere")
+    monkeypatch.delenv(classifier.CACHE_ENV)
+    assert classifier.default_cache_dir().parts[-2:] == (".cache", "genbench")
+
+
+@pytest.mark.parametrize("bad,message", [
+    (np.zeros((100, 32, 32, 1), np.float32), "shape"),
+    (np.zeros((100, 28, 28, 3), np.float32), "shape"),
+    (np.zeros((100, 784), np.float32), "shape"),
+    (np.full((100, 28, 28, 1), "a"), "dtype"),
+    (np.full((100, 28, 28, 1), 255.0), r"expected images in \[-1, 1\]"),
+])
+def test_check_images_rejects_bad_shapes_and_types(bad, message):
+    with pytest.raises(MetricsError, match=message):
+        classifier.check_images(bad, (28, 28, 1))
+
+
+def test_check_images_rejects_nan_and_names_how_many():
+    x = np.zeros((100, 28, 28, 1), np.float32)
+    x[[3, 7], 0, 0, 0] = np.nan
+    with pytest.raises(MetricsError, match="2 of 100 samples contain NaN"):
+        classifier.check_images(x, (28, 28, 1))
+    assert classifier.check_images(np.zeros((5, 28, 28)), (28, 28, 1)).shape == (5, 28, 28, 1)
+
+
+@pytest.mark.slow
+def test_evaluate_rejects_bad_input(reference):
+    with pytest.raises(MetricsError, match="shape"):
+        metrics.evaluate(np.zeros((500, 32, 32, 1), np.float32), reference)
+    nan = np.zeros((500, 28, 28, 1), np.float32)
+    nan[0] = np.nan
+    with pytest.raises(MetricsError, match="NaN"):
+        metrics.evaluate(nan, reference)
+    with pytest.raises(MetricsError, match="at least 50"):
+        metrics.evaluate(np.zeros((10, 28, 28, 1), np.float32), reference)
+
+
+@pytest.mark.slow
+def test_evaluate_keys_are_constant(reference, digits):
+    x = digits.x_train[:200]
+    full = metrics.evaluate(x, reference)
+    expected = set(metrics.METRICS) - set(metrics.RECONSTRUCTION_KEYS)
+    assert set(full) == expected | {"class_histogram"}
+    assert all(isinstance(full[k], float) for k in expected)
+    assert sum(full["class_histogram"]) == pytest.approx(1.0)
+    with_recon = metrics.evaluate(x, reference, reconstructions=(x, x * 0.9))
+    assert set(with_recon) == set(metrics.METRICS) | {"class_histogram"}
+    assert with_recon["recon_mse"] == pytest.approx(float(np.mean((0.1 * x) ** 2)), rel=1e-5)
+    fast = metrics.evaluate(x, reference, fast=True)
+    assert set(fast) == set(metrics.FAST_KEYS) | {"class_histogram"}
+    assert fast["fid"] == full["fid"]
+
+
+@pytest.mark.slow
+def test_digits_real_floor_beats_noise(reference):
+    floor = metrics.real_floor(reference)
+    noise = np.random.default_rng(0).uniform(-1, 1, (500, 28, 28, 1)).astype(np.float32)
+    assert 10 * floor["fid"] < metrics.evaluate(noise, reference)["fid"]
+    assert floor["modes_covered"] == 10.0
+
+
+def test_metric_table_is_well_formed():
+    for key, info in metrics.METRICS.items():
+        assert info.key == key and info.label and info.description
+        assert info.direction in ("lower", "higher", "target")
+        assert (info.target is not None) == (info.direction == "target")
+    assert set(metrics.FAST_KEYS) <= set(metrics.METRICS)
+
+
+JAX_SCRIPT = """
+import sys
+import numpy as np
+import keras
+from benchmarks import data
+from metrics import classifier
+assert keras.backend.backend() == "jax"
+c = classifier.load_or_train(data.load("digits"), cache_dir=sys.argv[1])
+assert c.train_seconds == 0.0, "expected the tensorflow-trained weights from the cache"
+np.save(sys.argv[2], c(data.load("digits").x_test[:64]).features)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.jax
+def test_cached_classifier_gives_the_same_features_on_jax(reference, digits, cache_dir,
+                                                           tmp_path):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install -e '.[jax]')")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
+    out = tmp_path / "features.npy"
+    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(cache_dir), str(out)],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    expected = reference.classifier(digits.x_test[:64]).features
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-4)

@@ -1,0 +1,99 @@
+"""Precision/recall, density/coverage, pairwise distance and memorization on point sets."""
+
+import numpy as np
+import pytest
+
+from metrics import diversity
+from metrics.errors import MetricsError
+
+
+def test_identical_sets():
+    x = np.random.default_rng(0).normal(size=(500, 8))
+    got = diversity.manifold_scores(x, x.copy())
+    assert got["precision"] == 1.0 and got["recall"] == 1.0 and got["coverage"] == 1.0
+    # each real ball holds its own centre plus its k=5 nearest neighbours (no ties in
+    # continuous data), so sum over balls = 6 per ball and density = 6 / 5
+    assert got["density"] == pytest.approx(6 / 5)
+
+
+def test_same_distribution_density_near_one():
+    rng = np.random.default_rng(1)
+    got = diversity.manifold_scores(rng.normal(size=(3000, 4)), rng.normal(size=(3000, 4)))
+    assert got["density"] == pytest.approx(1.0, abs=0.1)
+    assert got["precision"] > 0.9 and got["recall"] > 0.9 and got["coverage"] > 0.9
+
+
+def test_far_apart_sets_score_zero():
+    x = np.random.default_rng(2).normal(size=(300, 8))
+    got = diversity.manifold_scores(x, x + 100.0)
+    assert got == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+
+
+def test_hand_worked_one_dimensional_case():
+    # real {0, 1, 2, 3} with k = 1: every real radius is 1.
+    # samples {0.5, 10} with k = 1: each sample's radius is 9.5 (the other sample).
+    # precision: 0.5 is within 1 of 0 -> in; 10 is not -> 1/2
+    # recall: every real point is within 9.5 of 0.5 -> 1
+    # density: 0.5 lies in the balls of 0 and 1 (distance 0.5), not 2 (1.5) -> 2 / (1 * 2)
+    # coverage: 0 and 1 have a sample within 1, 2 and 3 do not -> 1/2
+    real, samples = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([[0.5], [10.0]])
+    got = diversity.manifold_scores(real, samples, k_pr=1, k_dc=1)
+    assert got == {"precision": 0.5, "recall": 1.0, "density": 1.0, "coverage": 0.5}
+
+
+def test_precomputed_radii_give_the_same_answer():
+    rng = np.random.default_rng(3)
+    real, samples = rng.normal(size=(400, 5)), rng.normal(size=(300, 5)) * 1.3
+    radii = {k: diversity.kth_neighbour_radii(real, k) for k in (3, 5)}
+    assert diversity.manifold_scores(real, samples, real_radii=radii) == (
+        diversity.manifold_scores(real, samples))
+
+
+def test_chunking_does_not_change_results(monkeypatch):
+    rng = np.random.default_rng(4)
+    real, samples = rng.normal(size=(200, 3)), rng.normal(size=(250, 3)) + 0.3
+    whole = diversity.manifold_scores(real, samples)
+    monkeypatch.setattr(diversity, "CHUNK", 7)
+    assert diversity.manifold_scores(real, samples) == whole
+
+
+def test_collapsed_samples_lose_recall_and_coverage():
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(1000, 4))
+    collapsed = real[:1] + rng.normal(scale=1e-3, size=(1000, 4))
+    got = diversity.manifold_scores(real, collapsed)
+    assert got["precision"] == 1.0  # every sample looks real ...
+    assert got["recall"] < 0.01 and got["coverage"] < 0.01  # ... but covers one spot
+
+
+def test_mean_pairwise_distance():
+    # points 0, 1, 3: pair distances 1, 3, 2 -> mean 2
+    assert diversity.mean_pairwise_distance(np.array([[0.0], [1.0], [3.0]])) == pytest.approx(2)
+    assert diversity.mean_pairwise_distance(np.ones((10, 4))) == pytest.approx(0.0, abs=1e-6)
+    # the subset is seeded: the same answer twice
+    x = np.random.default_rng(6).normal(size=(5000, 3))
+    assert diversity.mean_pairwise_distance(x, max_n=500) == diversity.mean_pairwise_distance(
+        x, max_n=500)
+
+
+def test_memorization():
+    train = np.array([[0.0], [10.0]])
+    # distances of test images to their nearest training image: 1..100; 5th percentile 5.95
+    threshold = diversity.memorization_threshold(np.arange(1.0, 101.0))
+    assert threshold == pytest.approx(5.95)
+    samples = np.array([[0.0], [10.5], [3.0], [7.0]])  # nearest distances 0, 0.5, 3, 3
+    to_train = diversity.nearest_distances(samples, train)
+    np.testing.assert_allclose(to_train, [0.0, 0.5, 3.0, 3.0])
+    assert diversity.memorization(to_train, threshold) == 1.0
+    assert diversity.memorization(to_train, 1.0) == 0.5
+
+
+@pytest.mark.parametrize("bad", [np.zeros((5, 2, 2)), np.full((5, 2), np.nan)])
+def test_bad_features_raise(bad):
+    with pytest.raises(MetricsError):
+        diversity.manifold_scores(np.zeros((10, 2)), bad)
+
+
+def test_too_few_points_for_k_raise():
+    with pytest.raises(MetricsError, match="more than k"):
+        diversity.kth_neighbour_radii(np.zeros((3, 2)), k=3)
