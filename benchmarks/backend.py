@@ -37,5 +37,5 @@ def select_backend(argv: list[str]) -> str:
                         f"or choose --backend {'tensorflow' if name == 'jax' else 'jax'}")
     os.environ["KERAS_BACKEND"] = name
     if name == "tensorflow":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the terminal readable
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep the terminal readable
     return name

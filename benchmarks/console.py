@@ -71,7 +71,8 @@ class Console:
             arrow = {"lower": "↓", "higher": "↑"}.get(info.get(key, {}).get("direction"), "")
             table.add_column(f"{info.get(key, {}).get('label', key)} {arrow}", justify="right")
         table.add_column("img/s", justify="right")
-        throughput = records.aggregate(results, part="throughput")
+        throughput = {model: stats for (model, _), stats in
+                      records.aggregate_throughput(results).items()}
         for model, figures in agg.items():
             cells = [_cell(figures.get(k)) for k in keys]
             speed = throughput.get(model, {}).get("images_per_s")

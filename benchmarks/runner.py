@@ -221,16 +221,13 @@ def cmd_run(args) -> int:
 
 
 def run_one(name, seed, cfg: RunConfig, ds, reference, run_dir: Path, console, should_stop):
-    import keras
-
     import metrics
-    from benchmarks.harness import train
+    from benchmarks.harness import build, train
     from models import registry
 
-    cls = registry.get(name)
-    keras.utils.set_random_seed(seed)
-    model_cfg = dataclasses.replace(cls.Config(), **cfg.overrides.get(name, {}))
-    model = cls(model_cfg, image_shape=ds.image_shape)
+    model_cfg = dataclasses.replace(registry.get(name).Config(), **cfg.overrides.get(name, {}))
+    model = build(name, model_cfg, seed=seed, precision=cfg.precision,
+                  distribute=cfg.distribute, image_shape=ds.image_shape)
     tag = f"{name}-s{seed}"
     weights = run_dir / "weights"
     curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
@@ -267,7 +264,7 @@ def run_one(name, seed, cfg: RunConfig, ds, reference, run_dir: Path, console, s
         "params": model.param_counts(), "model_config": dataclasses.asdict(model_cfg),
         "steps_done": log.steps_done, "diverged_at": log.diverged_at,
         "final": None, "best": None, "curves": curves,
-        "losses": _downsample_losses(log.losses),
+        "losses": _downsample_losses(log.history),
         "throughput": {"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
                        "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
                        "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,

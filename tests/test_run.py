@@ -1,0 +1,123 @@
+"""``python -m benchmarks run`` end to end on tiny data, and its fault paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import ROOT, assert_one_line_error, cli
+
+REPORT_SECTIONS = ["Summary", "Mode collapse", "Throughput", "Samples", "Notes"]
+RESULT_KEYS = {"schema_version", "status", "started", "finished", "command", "config",
+               "environment", "dataset", "classifier", "metrics", "floor", "runs", "notes"}
+
+
+def _env(tmp_path: Path) -> dict:
+    # no MNIST anywhere: the run must fall back to digits and say so
+    return {"BENCHMARKS_DATA_DIR": None, "KERAS_HOME": str(tmp_path / "keras"),
+            "BENCHMARKS_CACHE_DIR": str(Path(os.environ.get("BENCHMARKS_CACHE_DIR",
+                                                            tmp_path / "cache")))}
+
+
+@pytest.mark.slow
+def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
+    out = tmp_path / "run"
+    proc = cli("run", "--preset", "smoke", "--models", "dcgan,gan,ae", "--out", str(out),
+               env=_env(tmp_path), timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "FELL BACK TO 'digits'" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert RESULT_KEYS <= set(results)
+    assert results["status"] == "complete" and results["dataset"]["name"] == "digits"
+    assert {(r["model"], r["status"]) for r in results["runs"]} == {
+        ("dcgan", "finished"), ("gan", "finished"), ("ae", "finished")}
+    for run in results["runs"]:
+        assert run["steps_done"] == 20
+        assert {"fid", "modes_covered", "kl_classes", "precision", "recall"} <= set(run["final"])
+        assert run["throughput"]["images_per_s"] > 0
+        for rel in run["figures"].values():
+            assert (out / rel).stat().st_size > 0
+    ae = next(r for r in results["runs"] if r["model"] == "ae")
+    assert "recon_psnr" in ae["final"]
+    assert results["floor"]["modes_covered"] == 10
+    report = (out / "report.md").read_text()
+    assert report.index("WARNING") < report.index("Summary")
+    positions = [report.index(s) for s in REPORT_SECTIONS]
+    assert positions == sorted(positions)
+    # re-rendering from results.json alone gives the same report
+    (out / "report.md").unlink()
+    proc = cli("report", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "report.md").read_text() == report
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}
+    for key, value in _env(tmp_path).items():
+        env.pop(key, None) if value is None else env.__setitem__(key, value)
+
+    def run(*args, **kw):
+        return subprocess.run([sys.executable, "-m", "benchmarks", "run", *args], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=600, **kw)
+
+    proc = run("--preset", "smoke", "--models", "gan", "--steps", "30", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # widen the finished run to gan + a very long ae, resume it, and press Ctrl-C during ae
+    results = json.loads((out / "results.json").read_text())
+    results["config"].update(models=["gan", "ae"], steps=1_000_000)
+    (out / "results.json").write_text(json.dumps(results))
+    child = subprocess.Popen([sys.executable, "-m", "benchmarks", "run", "--resume", str(out)],
+                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and child.poll() is None:
+        if "resumed" in (out / "results.json").read_text():
+            break
+        time.sleep(1)
+    time.sleep(15)  # ae is training by now (the classifier is cached)
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=300)
+    assert child.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    assert "gan seed 0: already finished" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    runs = {(r["model"], r["status"]) for r in results["runs"]}
+    assert runs == {("gan", "finished"), ("ae", "interrupted")}
+    assert "interrupted" in (out / "report.md").read_text().lower()
+    # resume with a small budget: gan is skipped, ae is trained again and the run completes
+    results["config"]["steps"] = 20
+    (out / "results.json").write_text(json.dumps(results))
+    proc = run("--resume", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "gan seed 0: already finished" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "complete"
+    assert sorted((r["model"], r["status"]) for r in results["runs"]) == [
+        ("ae", "finished"), ("gan", "finished")]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--models", "dcgan,vae"], ["unknown model 'vae'", "dcgan"]),
+    (["--set", "dcgan.bogus=1"], ["unknown key 'bogus' for dcgan", "valid keys:"]),
+    (["--set", "dcgan.lr=fast"], ["'fast' is not a valid float"]),
+    (["--set", "lr=1"], ["MODEL.KEY=VALUE"]),
+    (["--models", "gan", "--set", "dcgan.lr=1e-4"], ["model 'dcgan' is not in this run"]),
+    (["--out", "/proc/genbench-cannot-write-here"], ["cannot write to output folder", "--out"]),
+    (["--resume", "/nonexistent/run"], ["cannot resume /nonexistent/run"]),
+])
+def test_run_bad_input_fails_before_training(args, fragments):
+    proc = cli("run", "--preset", "smoke", "--dataset", "digits", *args)
+    assert_one_line_error(proc, *fragments)
+
+
+def test_report_of_a_folder_without_results_is_one_line(tmp_path):
+    assert_one_line_error(cli("report", str(tmp_path)), "cannot render", "results.json")
