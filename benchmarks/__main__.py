@@ -7,11 +7,12 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from benchmarks.backend import select_backend
+    from benchmarks.backend import import_keras, select_backend
     from benchmarks.errors import UserError
 
     try:
         select_backend(argv)
+        import_keras()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -39,3 +40,36 @@ def select_backend(argv: list[str]) -> str:
     if name == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep the terminal readable
     return name
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """TensorFlow's C++ runtime prints start-up chatter (oneDNN, CUDA probing) straight to
+    file descriptor 2, before its own log level applies; hide it while importing/probing so
+    an error stays one line. Python-level errors are unaffected once the block ends."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (embedded): nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_keras():
+    """Import keras (and its backend) once, quietly."""
+    with quiet_native_stderr():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # the CUDA probe's complaint happens here
+    return keras
