@@ -3,12 +3,14 @@ tutorial step (one tf.function, two tapes) on the same networks, so harness over
 
     pytest tests/perf --benchmark-only
 
-images/s per case is in each result's extra_info; the last test compares harness and bare.
+images/s per case is in each result's extra_info. The machine is shared and its load drifts,
+so harness and bare are also compared interleaved, one round of each in turn.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 
 import keras
 import numpy as np
@@ -19,34 +21,20 @@ from benchmarks.harness import build
 from benchmarks.harness.loop import BatchOrder, engine_module
 
 BATCHES = (64, 256)
-ROUNDS, WARMUP = 8, 2  # rounds timed per case; warm-up rounds absorb compiling and caches
-RESULTS: dict[tuple[str, int], float] = {}  # (case, batch) -> images/s, for the comparison
+ROUNDS, WARMUP = 10, 2  # rounds timed per case; warm-up rounds absorb compiling and caches
 IMAGES = np.random.default_rng(0).uniform(-1, 1, (1024, 28, 28, 1)).astype(np.float32)
 
 
-def record(benchmark, case: str, batch: int) -> None:
-    rate = batch / benchmark.stats.stats.median
-    benchmark.extra_info.update(images_per_s=round(rate, 1), batch=batch,
-                                backend=keras.backend.backend())
-    RESULTS[case, batch] = rate
-
-
-@pytest.mark.parametrize("batch", BATCHES)
-@pytest.mark.parametrize("name", models.names())
-def test_harness_step(benchmark, name, batch):
+def harness_step(name: str, batch: int):
     """One step as train() runs it: compiled step, batch gathered on device, logs fetched."""
     engine = engine_module().Engine(build(name, seed=0), IMAGES, batch_size=batch, jit=False,
                                     steps_per_call=1)
-    order = BatchOrder(len(IMAGES), batch, seed=0, rows=16)
-    block = engine.put_block(order.next_block())
+    block = engine.put_block(BatchOrder(len(IMAGES), batch, seed=0, rows=16).next_block())
     positions = itertools.cycle(range(16))
-    benchmark.pedantic(lambda: engine.run(block, next(positions), 1), rounds=ROUNDS,
-                       warmup_rounds=WARMUP, iterations=1)
-    record(benchmark, name, batch)
+    return lambda: engine.run(block, next(positions), 1)
 
 
-@pytest.mark.parametrize("batch", BATCHES)
-def test_bare_seed_recipe_step(benchmark, batch):
+def bare_step(batch: int):
     """The seeds' tutorial step, verbatim in structure, on the same DCGAN networks."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the seed recipe is a tf.function step")
@@ -62,8 +50,8 @@ def test_bare_seed_recipe_step(benchmark, batch):
         noise = tf.random.normal([batch, 100])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = generator(noise, training=True)
-            real_out, fake_out = discriminator(images, training=True), discriminator(
-                fake, training=True)
+            real_out = discriminator(images, training=True)
+            fake_out = discriminator(fake, training=True)
             g_loss = bce(tf.ones_like(fake_out), fake_out)
             d_loss = bce(tf.ones_like(real_out), real_out) + bce(tf.zeros_like(fake_out),
                                                                  fake_out)
@@ -73,18 +61,48 @@ def test_bare_seed_recipe_step(benchmark, batch):
         return g_loss, d_loss
 
     images = tf.constant(IMAGES[:batch])
-    benchmark.pedantic(lambda: [float(x) for x in step(images)], rounds=ROUNDS,
+    return lambda: [float(x) for x in step(images)]
+
+
+def record(benchmark, batch: int) -> float:
+    rate = batch / benchmark.stats.stats.median
+    benchmark.extra_info.update(images_per_s=round(rate, 1), batch=batch,
+                                backend=keras.backend.backend())
+    return rate
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("name", models.names())
+def test_harness_step(benchmark, name, batch):
+    benchmark.pedantic(harness_step(name, batch), rounds=ROUNDS, warmup_rounds=WARMUP,
+                       iterations=1)
+    record(benchmark, batch)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_bare_seed_recipe_step(benchmark, batch):
+    benchmark.pedantic(bare_step(batch), rounds=ROUNDS, warmup_rounds=WARMUP, iterations=1)
+    record(benchmark, batch)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark, batch):
+    """Timed: the harness step; in pedantic's untimed setup before each round, a bare step
+    timed by hand. Interleaving puts both under the same load."""
+    bare, bare_s = bare_step(batch), []
+
+    def setup():
+        start = time.perf_counter()
+        bare()
+        bare_s.append(time.perf_counter() - start)
+
+    benchmark.pedantic(harness_step("dcgan", batch), setup=setup, rounds=ROUNDS,
                        warmup_rounds=WARMUP, iterations=1)
-    record(benchmark, "bare", batch)
-
-
-def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark):
-    """Harness images/s over bare images/s, measured above in this same run."""
-    if ("bare", 256) not in RESULTS or ("dcgan", 256) not in RESULTS:
-        pytest.skip("needs the dcgan and bare timings of this run")
-    ratios = {b: RESULTS["dcgan", b] / RESULTS["bare", b] for b in BATCHES
-              if ("bare", b) in RESULTS and ("dcgan", b) in RESULTS}
-    benchmark.extra_info.update({f"ratio_batch_{b}": round(r, 3) for b, r in ratios.items()})
-    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    # 5% below parity is allowed for the noise of a shared machine, no more
-    assert ratios[256] >= 0.95, ratios
+    ours = record(benchmark, batch)
+    theirs = batch / float(np.median(bare_s[WARMUP:]))
+    ratio = ours / theirs
+    benchmark.extra_info.update(bare_images_per_s=round(theirs, 1), ratio=round(ratio, 3))
+    print(f"\ndcgan batch {batch}: harness {ours:.0f} images/s, bare {theirs:.0f}, "
+          f"ratio {ratio:.2f}")
+    if batch == 256:  # the acceptance point; 5% below parity allowed for a shared machine
+        assert ratio >= 0.95, (ours, theirs)
