@@ -174,6 +174,12 @@ JAX_SCRIPT = textwrap.dedent("""
         out[name] = {"history": log.history, "same": log.history == again.history,
                      "changed": any(not np.array_equal(a, b) for a, b in zip(before, after)),
                      "sample": list(model.sample(3, seed=0).shape)}
+    one = train(build("gan", seed=0), x, steps=4, batch_size=32, seed=0)
+    two = train(build("gan", seed=0), x, steps=4, batch_size=32, seed=0, steps_per_call=2)
+    mixed = train(build("dcgan", seed=0, precision="mixed_bfloat16"), x, steps=2,
+                  batch_size=32, seed=0, precision="mixed_bfloat16")
+    out["scan"] = {"one": one.history["generator"], "two": two.history["generator"],
+                   "mixed": mixed.history["generator"]}
     print("RESULT" + json.dumps(out))
 """)
 
@@ -194,8 +200,76 @@ def run_with_backend(backend: str, script: str, extra_env: dict | None = None) -
 def test_every_model_trains_on_jax():
     out = run_with_backend("jax", JAX_SCRIPT)
     assert out.pop("backend") == "jax"
+    scan = out.pop("scan")  # two steps per compiled call train like one, bfloat16 trains
+    np.testing.assert_allclose(scan["two"], scan["one"], rtol=1e-4)
+    assert all(math.isfinite(v) for v in scan["mixed"])
     assert sorted(out) == models.names()
     for name, result in out.items():
         assert result["changed"] and result["same"], name
         assert all(math.isfinite(v) for values in result["history"].values() for v in values)
         assert result["sample"] == [3, 28, 28, 1]
+
+
+def test_bench_prints_throughput_and_the_ratio_to_a_peer(tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from benchmarks.bench import add_bench_arguments, measure_step
+
+    peer = tmp_path / "fake_step.py"
+    peer.write_text("import sys\nprint(f'batch={sys.argv[2]} images_per_s=10')\n")
+    (tmp_path / "broken_step.py").write_text("raise SystemExit('no torch here')\n")
+    monkeypatch.setenv("COLUMNS", "250")  # rich would squeeze the tables into 80
+    parser = argparse.ArgumentParser()
+    add_bench_arguments(parser)
+    args = parser.parse_args(["--models", "dcgan", "--batch-sizes", "16", "--steps", "2",
+                              "--peers", "--peers-dir", str(tmp_path)])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "images/s" in out and "dcgan" in out
+    assert "fake_step.py" in out and "no torch here" in out
+    ratio = float(out.split("fake_step.py")[1].split("│")[5])  # ours/peer column
+    assert ratio > 0
+    r = measure_step("gan", "tensorflow", 16, "float32", 3)
+    assert r["images_per_s"] > 0 and r["step_ms"] > 0 and r["replicas"] == 1
+    with pytest.raises(Exception, match="fixed per process"):
+        measure_step("gan", "jax", 16, "float32", 1)
+
+
+DISTRIBUTED_SCRIPT = textwrap.dedent("""
+    import json, math, os
+    if os.environ["KERAS_BACKEND"] == "tensorflow":
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from benchmarks import data
+    from benchmarks.harness import build, train
+
+    x = data.load("digits").x_train[:128]
+    out = {}
+    for name in ("dcgan", "ae"):
+        model = build(name, seed=0, distribute=True)
+        log = train(model, x, steps=2, batch_size=32, seed=0, distribute=True)
+        model.prepare_sampling(x)
+        out[name] = {"replicas": log.replicas, "history": log.history,
+                     "sample": list(model.sample(2, seed=0).shape)}
+    print("RESULT" + json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_data_parallel_training_on_two_virtual_devices(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    out = run_with_backend(backend, DISTRIBUTED_SCRIPT,
+                           {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    for name, result in out.items():
+        assert result["replicas"] == 2, name
+        assert all(math.isfinite(v) for values in result["history"].values() for v in values)
+        assert result["sample"] == [2, 28, 28, 1]
+
+
+def test_distribute_needs_a_model_built_for_it(digits):
+    with pytest.raises(ValueError, match="distribute=True"):
+        train(build("gan", seed=0), digits, steps=1, batch_size=32, seed=0, distribute=True)

@@ -9,6 +9,7 @@ the training set, which lives on the device as one tf.constant.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import tensorflow as tf
@@ -18,8 +19,13 @@ from benchmarks.harness.loop import host_peak_memory_mb
 
 def distribution(distribute: bool):
     """MirroredStrategy over the GPUs, else over the logical CPUs (tests split the CPU)."""
-    if not distribute:
-        return None
+    return _mirrored() if distribute else None
+
+
+@functools.cache
+def _mirrored() -> tf.distribute.MirroredStrategy:
+    # one per process: a second strategy's collectives reuse the first one's instance keys
+    # and abort with shape mismatches
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     return tf.distribute.MirroredStrategy([d.name for d in devices])
 
