@@ -14,7 +14,8 @@ import pytest
 
 from tests.test_cli import ROOT, assert_one_line_error, cli
 
-REPORT_SECTIONS = ["Summary", "Mode collapse", "Throughput", "Samples", "Notes"]
+REPORT_SECTIONS = ["## Verdict", "## Summary", "## Mode collapse", "## Throughput", "## Samples",
+                   "## Notes"]
 RESULT_KEYS = {"schema_version", "status", "started", "finished", "command", "config",
                "environment", "dataset", "classifier", "metrics", "floor", "runs", "notes"}
 
@@ -48,7 +49,7 @@ def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
     assert "recon_psnr" in ae["final"]
     assert results["floor"]["modes_covered"] == 10
     report = (out / "report.md").read_text()
-    assert report.index("WARNING") < report.index("Summary")
+    assert report.index("WARNING") < report.index("## Summary")
     positions = [report.index(s) for s in REPORT_SECTIONS]
     assert positions == sorted(positions)
     # re-rendering from results.json alone gives the same report
