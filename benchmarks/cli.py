@@ -68,21 +68,20 @@ def build_parser() -> Parser:
     report = sub.add_parser("report", help="re-render a run's report from its results.json")
     add_report_arguments(report)
 
-    try:
-        from benchmarks.bench import add_bench_arguments
-    except ImportError:  # pragma: no cover - the throughput bench is optional
-        add_bench_arguments = None
-    if add_bench_arguments:
-        bench = sub.add_parser("bench", help="time training steps (images/s), optionally vs peers")
-        _common(bench)
-        add_bench_arguments(bench)
+    from benchmarks.bench import add_bench_arguments
+
+    bench = sub.add_parser("bench", help="time training steps (images/s), optionally vs peers")
+    _common(bench)
+    add_bench_arguments(bench)
 
     d = sub.add_parser("data", help="which datasets are available here, and from where")
     _common(d)
     d.add_argument("name", nargs="?", default="list", help="a dataset name, or 'list' (default)")
+    d.set_defaults(func=cmd_data)
 
     lst = sub.add_parser("list", help="list models, datasets and presets")
     _common(lst)
+    lst.set_defaults(func=cmd_list)
     return parser
 
 
@@ -134,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) if hasattr(args, "func") else
-                   {"data": cmd_data, "list": cmd_list}[args.command](args))
+        return int(args.func(args))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
