@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console as RichConsole
 from rich.progress import (
     BarColumn,
@@ -13,8 +14,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-SUMMARY_KEYS = ("fid", "kid", "modes_covered", "kl_classes", "precision", "recall", "coverage",
+# the terminal's pick, with short headers, so the table fits an 80-column terminal; the
+# report has every metric under its full name
+SUMMARY_KEYS = ("fid", "modes_covered", "kl_classes", "precision", "recall", "coverage",
                 "recon_psnr")
+SHORT = {"modes_covered": "modes", "kl_classes": "KL", "precision": "prec", "recall": "recall",
+         "coverage": "cover", "recon_psnr": "PSNR"}
 
 
 class _Bar:
@@ -65,12 +70,14 @@ class Console:
         info = results.get("metrics", {})
         keys = [k for k in SUMMARY_KEYS if any(k in m for m in agg.values())]
         table = Table(title=f"{results['dataset']['name']} · {results['config']['preset']} · "
-                            f"{results['environment']['backend']}")
-        table.add_column("model")
+                            f"{results['environment']['backend']}", box=box.SIMPLE_HEAD,
+                      pad_edge=False, caption="real: held-out real images, the floor")
+        table.add_column("model", no_wrap=True)
         for key in keys:
             arrow = {"lower": "↓", "higher": "↑"}.get(info.get(key, {}).get("direction"), "")
-            table.add_column(f"{info.get(key, {}).get('label', key)} {arrow}", justify="right")
-        table.add_column("img/s", justify="right")
+            label = SHORT.get(key) or info.get(key, {}).get("label", key)
+            table.add_column(f"{label}{arrow}", justify="right", no_wrap=True)
+        table.add_column("img/s", justify="right", no_wrap=True)
         throughput = {model: stats for (model, _), stats in
                       records.aggregate_throughput(results).items()}
         for model, figures in agg.items():
@@ -78,7 +85,7 @@ class Console:
             speed = throughput.get(model, {}).get("images_per_s")
             table.add_row(model, *cells, f"{speed[0]:,.0f}" if speed else "—")
         floor = results.get("floor") or {}
-        table.add_row("[italic]real data (floor)", *[_cell((floor.get(k), 0, 1)) for k in keys], "")
+        table.add_row("[italic]real", *[_cell((floor.get(k), 0, 1)) for k in keys], "")
         self.rich.print(table)
         if results["status"] != "complete":
             self.loud(f"run {results['status']}: the report covers the finished runs only")
@@ -89,5 +96,5 @@ def _cell(stat) -> str:
     if not stat or stat[0] is None:
         return "—"
     mean, std, n = stat
-    text = f"{mean:.3g}"
+    text = f"{mean:.1e}" if 0 < abs(mean) < 0.01 else f"{mean:.3g}"
     return text + (f" ± {std:.2g}" if n and n > 1 else "")
