@@ -299,7 +299,8 @@ def _download(name, npz_name, npz_sha, class_names, tried) -> Dataset:
     except DataError:
         raise
     except Exception as e:
-        failed = f"download from {KERAS_ORIGIN} failed ({type(e).__name__})"
+        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        failed = f"download from {KERAS_ORIGIN} failed ({reason})"
         raise DataNotFound(name, [*tried[:-1], failed]) from None
 
 

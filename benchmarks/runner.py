@@ -183,8 +183,9 @@ def cmd_run(args) -> int:
                                             n=min(cfg.samples, len(ds.x_test)))
     except metrics.MetricsError as e:
         raise UserError(str(e)) from None
-    results["classifier"] = {"test_accuracy": reference.classifier_accuracy,
-                             "gate": reference.classifier_gate,
+    # fractions in results.json (metrics keeps percent): 0.9944, not 99.44
+    results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
+                             "gate": reference.classifier_gate / 100,
                              "train_seconds": reference.classifier_train_seconds}
     results["metrics"] = {k: {"label": m.label, "description": m.description,
                               "direction": m.direction} for k, m in metrics.METRICS.items()}
@@ -334,13 +335,14 @@ def new_results(cfg: RunConfig, ds) -> dict:
         "started": datetime.now().isoformat(timespec="seconds"), "finished": None,
         "command": _command_line(),
         "config": {**dataclasses.asdict(cfg), "dataset": ds.name,
+                   "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
                    "preset_about": PRESETS[cfg.preset].about},
         "environment": environment(cfg.backend),
         "dataset": {"name": ds.name, "source": ds.source, "note": ds.note,
                     "train_size": int(len(ds.x_train)), "test_size": int(len(ds.x_test)),
                     "class_names": list(ds.class_names)},
         "classifier": {}, "metrics": {}, "floor": {}, "runs": [],
-        "notes": [ds.note] if ds.note else [],
+        "notes": [],  # the fallback note is dataset.note
     }
 
 

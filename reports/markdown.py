@@ -205,10 +205,10 @@ def _header(results: dict) -> list[str]:
     env = results.get("environment", {})
     lines = [f"# Generative model benchmark: {ds.get('name') or cfg.get('dataset') or '?'}", ""]
     if ds.get("note"):
+        wanted = cfg.get("dataset_requested") or "the requested dataset"
         lines += [f"> **WARNING — dataset fallback.** {_esc(ds['note'])}",
-                  f"> These numbers are on **{ds.get('name', '?')}**, not "
-                  f"{cfg.get('dataset', 'the requested dataset')}; do not compare them with "
-                  f"{cfg.get('dataset', 'its')} results.", ""]
+                  f"> These numbers are on **{ds.get('name', '?')}**, not {wanted}; do not "
+                  f"compare them with {wanted} results.", ""]
     status = results.get("status")
     if status != "complete":
         runs = results.get("runs", [])

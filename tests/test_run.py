@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,10 @@ def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
     assert results["floor"]["modes_covered"] == 10
     report = (out / "report.md").read_text()
     assert report.index("WARNING") < report.index("## Summary")
+    assert "on **digits**, not mnist" in report
+    assert report.count("FELL BACK TO 'digits'") == 2  # the warning on top and one note
+    assert 0.95 <= results["classifier"]["test_accuracy"] <= 1.0  # a fraction
+    assert re.search(r"classifier test accuracy \d\d\.\d\d% \(gate 95\.00%: passes\)", report)
     positions = [report.index(s) for s in REPORT_SECTIONS]
     assert positions == sorted(positions)
     # re-rendering from results.json alone gives the same report
