@@ -72,4 +72,8 @@ def import_keras():
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")  # the CUDA probe's complaint happens here
+        elif importlib.util.find_spec("tensorflow") is not None:
+            # on JAX, keras.utils.set_random_seed imports TensorFlow too when it is installed
+            # (to seed it); import it here, where its start-up chatter is hidden
+            import tensorflow  # noqa: F401
     return keras
