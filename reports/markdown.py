@@ -184,6 +184,12 @@ def _figure(run_dir: Path | None, rel: str | None, alt: str) -> str | None:
     return f"![{alt}]({rel})"
 
 
+def _figure_block(run_dir: Path | None, rel: str, alt: str) -> list[str]:
+    """The image line and a blank line after it, or nothing when the figure is missing."""
+    fig = _figure(run_dir, rel, alt)
+    return [fig, ""] if fig else []
+
+
 def _when(text: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(text) if text else None
@@ -339,9 +345,8 @@ def _summary(results: dict) -> list[str]:
 def _mode_collapse(results: dict, run_dir: Path | None) -> list[str]:
     lines: list[str] = []
     if records.histograms(results):
-        fig = _figure(run_dir, "figures/class_histograms.png", "Class histograms per model")
-        if fig:
-            lines += [fig, ""]
+        lines += _figure_block(run_dir, "figures/class_histograms.png",
+                               "Class histograms per model")
     lines += _metric_table(results, MODE_KEYS)
     lines += _class_share_table(results)
     if records.has_curve(results, "modes_covered") or records.has_curve(results, "kl_classes"):
@@ -443,13 +448,9 @@ def _sample_figures(run: dict, run_dir: Path | None) -> dict[str, str]:
 def _curves(results: dict, run_dir: Path | None) -> list[str]:
     lines: list[str] = []
     if records.has_losses(results):
-        fig = _figure(run_dir, "figures/losses.png", "Training losses")
-        if fig:
-            lines += [fig, ""]
+        lines += _figure_block(run_dir, "figures/losses.png", "Training losses")
     if records.has_curve(results, "fid"):
-        fig = _figure(run_dir, "figures/fid_curves.png", "FID over training")
-        if fig:
-            lines += [fig, ""]
+        lines += _figure_block(run_dir, "figures/fid_curves.png", "FID over training")
     lines += _best_vs_final(results)
     return lines or ["_No curves in this run._"]
 

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from benchmarks.harness.loop import host_peak_memory_mb
+from benchmarks.harness.loop import check_split, host_peak_memory_mb
 
 
 def distribution(distribute: bool):
@@ -37,9 +37,7 @@ class Engine:
         # every JAX step is compiled by XLA, so `jit` changes nothing here
         self.model, self.phases, self.dist = model, model.phases, context
         self.replicas = context.num_model_replicas if context is not None else 1
-        if batch_size % self.replicas:
-            raise ValueError(f"batch size {batch_size} does not split over {self.replicas} "
-                             "replicas")
+        check_split(batch_size, self.replicas)
         self.trainable = [v for p in self.phases for v in p.variables]
         ids = {id(v) for v in self.trainable}
         self.other = [v for v in model.variables if id(v) not in ids]

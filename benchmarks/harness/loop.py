@@ -204,6 +204,12 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     return log
 
 
+def check_split(batch_size: int, replicas: int) -> None:
+    """Data parallelism splits each batch evenly: refuse a batch that does not split."""
+    if batch_size % replicas:
+        raise ValueError(f"batch size {batch_size} does not split over {replicas} replicas")
+
+
 def host_peak_memory_mb() -> float:
     """Peak resident memory of this process (the CPU's answer to device peak memory)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.harness.loop import host_peak_memory_mb
+from benchmarks.harness.loop import check_split, host_peak_memory_mb
 
 
 def distribution(distribute: bool):
@@ -40,9 +40,7 @@ class Engine:
                  steps_per_call: int, context=None):
         self.model, self.phases, self.strategy = model, model.phases, context
         self.replicas = context.num_replicas_in_sync if context is not None else 1
-        if batch_size % self.replicas:
-            raise ValueError(f"batch size {batch_size} does not split over {self.replicas} "
-                             "replicas")
+        check_split(batch_size, self.replicas)
         self.batch_size, self.jit, self.steps_per_call = batch_size, jit, steps_per_call
         self.images = tf.constant(images)  # on the device once, for the whole run
         self.functions: dict[int, tf.types.experimental.GenericFunction] = {}
