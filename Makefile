@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 bench: $(STAMP)  ## train and compare dcgan, gan, ae; writes runs/<time>-<dataset>/report.md
-	$(BIN)/python -m benchmarks run --models dcgan,gan,ae $(ARGS)
+	$(BIN)/python -m benchmarks run $(ARGS)
 
 test: $(STAMP)   ## the test suite (real-data tests run when BENCHMARKS_DATA_DIR is set)
 	$(BIN)/ruff check .

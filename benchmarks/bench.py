@@ -7,7 +7,6 @@ seeds' tutorial step, a PyTorch port) in subprocesses in the same run and prints
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -20,46 +19,12 @@ import numpy as np
 
 from benchmarks.errors import UserError
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PEERS_DIR = ROOT.parent / "shared" / "peers"  # next to the checkout, as the team keeps it
+# the project's own baselines: the seeds' Keras tutorial step and a PyTorch port of it
+DEFAULT_PEERS_DIR = Path(__file__).resolve().parent / "peers"
+PEER_SAYS_WIDTH = 60  # a peer's failure reason is one short line under the table
 PEER_RATE = re.compile(r"images_per_s=([0-9.]+)")
 # peer scripts read their own flag names and ignore the rest, so each gets all spellings
 PEER_FLAGS = {"mixed": ["--mixed", "--amp"], "jit": ["--jit", "--compile"]}
-
-
-def _csv(kind):
-    def parse(text: str) -> list:
-        try:
-            values = [kind(x) for x in text.split(",") if x.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of "
-                                             f"{kind.__name__}") from None
-        if not values:
-            raise argparse.ArgumentTypeError("the list is empty")
-        return values
-    return parse
-
-
-def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", type=_csv(str), default=["dcgan", "gan", "ae"],
-                   help="comma-separated model names (default: dcgan,gan,ae)")
-    p.add_argument("--batch-sizes", type=_csv(int), default=[64, 256],
-                   help="comma-separated batch sizes (default: 64,256)")
-    p.add_argument("--precision", type=_csv(str), default=["float32"],
-                   help="comma-separated: float32, mixed_bfloat16 (default: float32)")
-    p.add_argument("--steps", type=int, default=20,
-                   help="timed steps per case, after the compiling one (default: 20)")
-    p.add_argument("--steps-per-call", type=int, default=1,
-                   help="training steps per compiled call (default: 1)")
-    p.add_argument("--jit", action="store_true",
-                   help="TensorFlow: compile the step with XLA (JAX always does)")
-    p.add_argument("--distribute", action="store_true",
-                   help="data-parallel over all devices (MirroredStrategy / DataParallel)")
-    p.add_argument("--peers", action="store_true",
-                   help="also time the peer step scripts and print ours/peer")
-    p.add_argument("--peers-dir", default=str(DEFAULT_PEERS_DIR),
-                   help=f"folder of peer *_step.py scripts (default: {DEFAULT_PEERS_DIR})")
-    p.set_defaults(func=cmd_bench)
 
 
 def device_name() -> str:
@@ -115,29 +80,22 @@ def run_peer(script: Path, backend: str, batch: int, precision: str, steps: int,
     found = PEER_RATE.findall(proc.stdout)
     if proc.returncode != 0 or not found:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
-        return math.nan, lines[-1][:120] if lines else f"exit status {proc.returncode}"
+        reason = lines[-1] if lines else f"exit status {proc.returncode}"
+        return math.nan, _shorten(reason)
     return float(found[-1]), "ok"
 
 
-def cmd_bench(args) -> int:
+def _shorten(text: str) -> str:
+    text = text.removeprefix("ModuleNotFoundError: ").removeprefix("ImportError: ")
+    return text if len(text) <= PEER_SAYS_WIDTH else text[: PEER_SAYS_WIDTH - 1] + "…"
+
+
+def run(args) -> int:
+    """The bench command on checked arguments (``cli.cmd_bench`` checks them)."""
     import keras
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.harness import PRECISIONS
-    from models import registry
-
-    for name in args.models:
-        try:
-            registry.get(name)
-        except KeyError as e:
-            raise UserError(str(e)) from None
-    for precision in args.precision:
-        if precision not in PRECISIONS:
-            raise UserError(f"unknown precision {precision!r}; choose from "
-                            f"{', '.join(PRECISIONS)}")
-    if args.steps < 1 or args.steps_per_call < 1 or min(args.batch_sizes) < 1:
-        raise UserError("--steps, --steps-per-call and batch sizes must be at least 1")
     backend, console = keras.backend.backend(), Console()
     table = Table(title=f"training throughput: {backend} on {device_name()}, "
                         f"{args.steps} timed steps")
@@ -165,24 +123,43 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def peer_rows(folder: Path, args, backend: str, ours: dict) -> tuple[list[dict], dict]:
+    """Each peer script's images/s beside ours (dcgan) per precision and batch size, and the
+    reason of each peer that could not run (tried once: it would fail the same every time)."""
+    rows, failed = [], {}
+    for script in sorted(folder.glob("*_step.py")):
+        peer = script.name.removesuffix("_step.py")
+        for precision in args.precision:
+            for batch in args.batch_sizes:
+                if peer in failed:
+                    continue
+                rate, said = run_peer(script, backend, batch, precision, args.steps, args.jit)
+                if not rate > 0:
+                    failed[peer] = said
+                    continue
+                mine = ours.get(("dcgan", precision, batch), math.nan)
+                rows.append({"peer": peer, "precision": precision, "batch": batch,
+                             "peer_images_per_s": rate, "ours_images_per_s": mine,
+                             "ratio": mine / rate})
+    return rows, failed
+
+
 def print_peers(console, args, backend: str, ours: dict) -> None:
     from rich.table import Table
 
     folder = Path(args.peers_dir)
-    scripts = sorted(folder.glob("*_step.py"))
-    if not scripts:
+    if not any(folder.glob("*_step.py")):
         console.print(f"[yellow]no peer *_step.py scripts in {folder}[/]")
         return
-    table = Table(title="ours (dcgan through the harness) / peer step scripts, same run")
-    for col in ("peer", "precision", "batch", "peer images/s", "ours images/s", "ours/peer",
-                "peer says"):
-        table.add_column(col, justify="right" if "/" in col or col == "batch" else "left")
-    for script in scripts:
-        for precision in args.precision:
-            for batch in args.batch_sizes:
-                rate, said = run_peer(script, backend, batch, precision, args.steps, args.jit)
-                mine = ours.get(("dcgan", precision, batch), math.nan)
-                ratio = mine / rate if rate > 0 else math.nan
-                table.add_row(script.name, precision, str(batch), f"{rate:.0f}",
-                              f"{mine:.0f}", f"{ratio:.2f}", said)
-    console.print(table)
+    rows, failed = peer_rows(folder, args, backend, ours)
+    table = Table(title="ours (dcgan) / peer step, same run")
+    for col in ("peer", "precision", "batch", "peer img/s", "ours img/s", "ours/peer"):
+        table.add_column(col, justify="left" if col in ("peer", "precision") else "right")
+    for r in rows:
+        table.add_row(r["peer"], r["precision"], str(r["batch"]),
+                      f"{r['peer_images_per_s']:.0f}", f"{r['ours_images_per_s']:.0f}",
+                      f"{r['ratio']:.2f}")
+    if rows:
+        console.print(table)
+    for peer, reason in failed.items():
+        console.print(f"peer {peer}: {reason}")

@@ -1,4 +1,8 @@
-"""Command line: run | report | bench | data | list. Bad input is one line and exit 2."""
+"""Command line: run | report | bench | data | list. Every parser and argparse type is here.
+
+Bad input is one line and exit 2. This module turns arguments into checked settings and
+calls the commands (``runner``, ``bench``); nothing imports it back.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import sys
 
 from benchmarks import __version__, data
 from benchmarks.backend import BACKENDS
+from benchmarks.config import DEFAULT_MODELS, PRESETS, RunConfig, check_models, default_preset
 from benchmarks.errors import UserError
+from benchmarks.harness import PRECISIONS
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,22 +34,26 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive finite number")
-    return value
-
-
 def dataset_name(text: str) -> str:
     try:
         data.spec(text)
     except UserError as e:  # argparse turns this into the one-line error
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def csv_of(kind):
+    """An argparse type for a non-empty comma-separated list of ``kind``."""
+    def parse(text: str) -> list:
+        try:
+            values = [kind(x) for x in text.split(",") if x.strip()]
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of "
+                                             f"{getattr(kind, '__name__', 'values')}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("the list is empty")
+        return values
+    return parse
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -53,36 +63,138 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"folder with dataset files (default: ${data.DATA_DIR_ENV})")
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="python -m benchmarks",
-                    description="Train and compare generative models on MNIST-class images.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+# --------------------------------------------------------------------------- run
 
-    from benchmarks.runner import add_report_arguments, add_run_arguments
 
-    run = sub.add_parser("run", help="train models, evaluate them, write a report")
-    _common(run)
-    add_run_arguments(run)
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help="comma-separated model names, or 'all' (default: %(default)s)")
+    p.add_argument("--dataset", type=dataset_name, default=None,
+                   help="mnist (default; falls back to digits if absent), fashion-mnist, digits")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="budget: smoke | quick (default on CPU) | standard (default on GPU)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=positive_int, help="training steps per model and seed")
+    budget.add_argument("--epochs", type=positive_int, help="epochs (converted to steps)")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--seeds", type=positive_int, help="seeds per model (mean ± std)")
+    p.add_argument("--eval-every", type=int, metavar="STEPS",
+                   help="steps between cheap evaluations during training (0: only at the end)")
+    p.add_argument("--eval-samples", type=positive_int, help="samples per cheap evaluation")
+    p.add_argument("--samples", type=positive_int, help="samples for the final evaluation")
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<time>-<dataset>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
+                   help="override a model default, e.g. --set dcgan.lr=2e-4 (repeatable)")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel over all visible devices")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
+                        "~/.cache/genbench)")
+    p.set_defaults(func=cmd_run)
 
-    report = sub.add_parser("report", help="re-render a run's report from its results.json")
-    add_report_arguments(report)
 
-    from benchmarks.bench import add_bench_arguments
+def model_names(text: str) -> list[str]:
+    """``--models``: a comma-separated list of registered names, or ``all``."""
+    from models import registry
 
-    bench = sub.add_parser("bench", help="time training steps (images/s), optionally vs peers")
-    _common(bench)
-    add_bench_arguments(bench)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["all"]:
+        return registry.names()
+    if not names:
+        raise UserError("--models is empty; name at least one, e.g. --models dcgan,gan,ae")
+    if len(set(names)) != len(names):
+        raise UserError(f"--models names a model twice: {text}")
+    check_models(names)
+    return names
 
-    d = sub.add_parser("data", help="which datasets are available here, and from where")
-    _common(d)
-    d.add_argument("name", nargs="?", default="list", help="a dataset name, or 'list' (default)")
-    d.set_defaults(func=cmd_data)
 
-    lst = sub.add_parser("list", help="list models, datasets and presets")
-    _common(lst)
-    lst.set_defaults(func=cmd_list)
-    return parser
+def resolve_config(args) -> RunConfig:
+    """Every check that can fail on user input, before any data or training."""
+    import keras
+
+    from benchmarks.overrides import parse_overrides
+    from models import registry
+
+    names = model_names(args.models)
+    overrides = parse_overrides(args.overrides, {n: registry.get(n).Config for n in names})
+    if args.eval_every is not None and args.eval_every < 0:
+        raise UserError(f"--eval-every {args.eval_every} must be 0 or more")
+    preset_name = args.preset or default_preset()
+    preset = PRESETS[preset_name]
+    return RunConfig(
+        models=tuple(names), dataset=args.dataset, data_dir=args.data_dir,
+        backend=keras.backend.backend(), preset=preset_name,
+        steps=args.steps or preset.steps, batch_size=args.batch_size or preset.batch_size,
+        seeds=args.seeds or preset.seeds,
+        eval_every=preset.eval_every if args.eval_every is None else args.eval_every,
+        eval_samples=args.eval_samples or preset.eval_samples,
+        samples=args.samples or preset.samples, out=args.out, overrides=overrides,
+        precision=args.precision, jit=args.jit, distribute=args.distribute,
+    )
+
+
+def cmd_run(args) -> int:
+    from benchmarks import runner
+
+    if args.resume:
+        return runner.resume(args.resume, cache_dir=args.cache_dir)
+    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs)
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run folder holding results.json")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from benchmarks import runner
+
+    print(runner.rerender(args.run_dir))
+    return 0
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    from benchmarks.bench import DEFAULT_PEERS_DIR
+
+    p.add_argument("--models", type=csv_of(str), default=list(DEFAULT_MODELS),
+                   help=f"comma-separated model names (default: {','.join(DEFAULT_MODELS)})")
+    p.add_argument("--batch-sizes", type=csv_of(positive_int), default=[64, 256],
+                   help="comma-separated batch sizes (default: 64,256)")
+    p.add_argument("--precision", type=csv_of(str), default=["float32"],
+                   help="comma-separated: float32, mixed_bfloat16 (default: float32)")
+    p.add_argument("--steps", type=positive_int, default=20,
+                   help="timed steps per case, after the compiling one (default: 20)")
+    p.add_argument("--steps-per-call", type=positive_int, default=1,
+                   help="training steps per compiled call (default: 1)")
+    p.add_argument("--jit", action="store_true",
+                   help="TensorFlow: compile the step with XLA (JAX always does)")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel over all devices (MirroredStrategy / DataParallel)")
+    p.add_argument("--peers", action="store_true",
+                   help="also time the peer step scripts and print ours/peer")
+    p.add_argument("--peers-dir", default=str(DEFAULT_PEERS_DIR),
+                   help="folder of peer *_step.py scripts (default: the project's own)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from benchmarks import bench
+
+    model_names(",".join(args.models))
+    for precision in args.precision:
+        if precision not in PRECISIONS:
+            raise UserError(f"unknown precision {precision!r}; choose from "
+                            f"{', '.join(PRECISIONS)}")
+    return bench.run(args)
+
+
+# --------------------------------------------------------------------------- data, list
 
 
 def cmd_data(args) -> int:
@@ -108,22 +220,41 @@ def cmd_data(args) -> int:
 def cmd_list(args) -> int:
     from rich.console import Console
 
+    from models import registry
+
     console = Console()
-    try:
-        from models import registry
-
-        names = registry.names()
-    except ImportError:
-        names = []
-    console.print("[bold]models[/]: " + (", ".join(names) or "(none registered)"))
+    console.print("[bold]models[/]: " + ", ".join(registry.names()))
     console.print("[bold]datasets[/]: " + ", ".join(data.names()))
-    try:
-        from benchmarks.config import PRESETS
-
-        console.print("[bold]presets[/]: " + ", ".join(PRESETS))
-    except ImportError:
-        pass
+    console.print("[bold]presets[/]: " + ", ".join(PRESETS))
     return 0
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m benchmarks",
+                    description="Train and compare generative models on MNIST-class images.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    run = sub.add_parser("run", help="train models, evaluate them, write a report")
+    _common(run)
+    add_run_arguments(run)
+
+    report = sub.add_parser("report", help="re-render a run's report from its results.json")
+    add_report_arguments(report)
+
+    bench = sub.add_parser("bench", help="time training steps (images/s), optionally vs peers")
+    _common(bench)
+    add_bench_arguments(bench)
+
+    d = sub.add_parser("data", help="which datasets are available here, and from where")
+    _common(d)
+    d.add_argument("name", nargs="?", default="list", help="a dataset name, or 'list' (default)")
+    d.set_defaults(func=cmd_data)
+
+    lst = sub.add_parser("list", help="list models, datasets and presets")
+    _common(lst)
+    lst.set_defaults(func=cmd_list)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmarks.errors import UserError
+
+DEFAULT_MODELS = ("dcgan", "gan", "ae")  # what `run` and `bench` train when --models is not given
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -65,3 +69,14 @@ class RunConfig:
     precision: str = "float32"
     jit: bool = False
     distribute: bool = False
+
+
+def check_models(names) -> None:
+    """Every name is a registered model, else one line listing the registered ones."""
+    from models import registry
+
+    for name in names:
+        try:
+            registry.get(name)
+        except KeyError as e:
+            raise UserError(str(e)) from None

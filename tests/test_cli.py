@@ -5,29 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args, env=None, timeout=120):
-    full_env = {**os.environ, "BENCHMARKS_OFFLINE": "1", **(env or {})}
-    for key, value in list(full_env.items()):
-        if value is None:
-            del full_env[key]
-    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.clitools import ROOT, assert_one_line_error, cli
 
 
 def test_help_and_version():
@@ -39,8 +20,8 @@ def test_help_and_version():
 
 @pytest.mark.parametrize("args, fragments", [
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
-    (["data", "cifar"], ["unknown dataset 'cifar'", "digits, fashion-mnist, mnist"]),
-    (["run", "--dataset", "cifar"], ["unknown dataset 'cifar'"]),
+    (["data", "no_such_data"], ["unknown dataset 'no_such_data'", "digits, fashion-mnist, mnist"]),
+    (["run", "--dataset", "no_such_data"], ["unknown dataset 'no_such_data'"]),
     (["run", "--steps", "abc"], ["'abc' is not a whole number"]),
     (["run", "--steps", "-3"], ["-3 must be at least 1"]),
     (["run", "--seeds", "0"], ["0 must be at least 1"]),

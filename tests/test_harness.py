@@ -210,31 +210,6 @@ def test_every_model_trains_on_jax():
         assert result["sample"] == [3, 28, 28, 1]
 
 
-def test_bench_prints_throughput_and_the_ratio_to_a_peer(tmp_path, capsys, monkeypatch):
-    import argparse
-
-    from benchmarks.bench import add_bench_arguments, measure_step
-
-    peer = tmp_path / "fake_step.py"
-    peer.write_text("import sys\nprint(f'batch={sys.argv[2]} images_per_s=10')\n")
-    (tmp_path / "broken_step.py").write_text("raise SystemExit('no torch here')\n")
-    monkeypatch.setenv("COLUMNS", "250")  # rich would squeeze the tables into 80
-    parser = argparse.ArgumentParser()
-    add_bench_arguments(parser)
-    args = parser.parse_args(["--models", "dcgan", "--batch-sizes", "16", "--steps", "2",
-                              "--peers", "--peers-dir", str(tmp_path)])
-    assert args.func(args) == 0
-    out = capsys.readouterr().out
-    assert "images/s" in out and "dcgan" in out
-    assert "fake_step.py" in out and "no torch here" in out
-    ratio = float(out.split("fake_step.py")[1].split("│")[5])  # ours/peer column
-    assert ratio > 0
-    r = measure_step("gan", "tensorflow", 16, "float32", 3)
-    assert r["images_per_s"] > 0 and r["step_ms"] > 0 and r["replicas"] == 1
-    with pytest.raises(Exception, match="fixed per process"):
-        measure_step("gan", "jax", 16, "float32", 1)
-
-
 DISTRIBUTED_SCRIPT = textwrap.dedent("""
     import json, math, os
     if os.environ["KERAS_BACKEND"] == "tensorflow":
