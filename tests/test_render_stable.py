@@ -12,13 +12,13 @@ import shutil
 from pathlib import Path
 
 import reports
-from reports import records
+from reports import schema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1-digits"
 
 
 def test_stored_record_renders_byte_identical(tmp_path):
     shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
-    results = records.load(tmp_path)
+    results = schema.load(tmp_path)
     text = reports.render(results, tmp_path)
     assert text.encode("utf-8") == (FIXTURE / "report.md").read_bytes()
