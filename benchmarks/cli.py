@@ -86,6 +86,16 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
                    help="override a model default, e.g. --set dcgan.lr=2e-4 (repeatable)")
+    p.add_argument("--sweep", dest="sweeps", action="append", default=[],
+                   metavar="M.KEY=V1,V2",
+                   help="try each value, e.g. --sweep dcgan.lr=1e-4,2e-4 (repeatable: the "
+                        "grid is the product of a model's lists, times --seeds)")
+    p.add_argument("--executor", default="local",
+                   help="local (default: in this process, or --workers N processes) | ray")
+    p.add_argument("--workers", type=positive_int,
+                   help="local: runs at once, each in its own process (one GPU each)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="ray: the cluster to join (default $RAY_ADDRESS, else a local one)")
     p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--distribute", action="store_true",
@@ -116,10 +126,13 @@ def resolve_config(args) -> RunConfig:
     import keras
 
     from benchmarks.overrides import parse_overrides
+    from benchmarks.study import parse_sweeps
     from models import registry
 
     names = model_names(args.models)
-    overrides = parse_overrides(args.overrides, {n: registry.get(n).Config for n in names})
+    classes = {n: registry.get(n).Config for n in names}
+    overrides = parse_overrides(args.overrides, classes)
+    sweep = parse_sweeps(args.sweeps, args.overrides, classes)
     if args.eval_every is not None and args.eval_every < 0:
         raise UserError(f"--eval-every {args.eval_every} must be 0 or more")
     preset_name = args.preset or default_preset()
@@ -131,17 +144,19 @@ def resolve_config(args) -> RunConfig:
         seeds=args.seeds or preset.seeds,
         eval_every=preset.eval_every if args.eval_every is None else args.eval_every,
         eval_samples=args.eval_samples or preset.eval_samples,
-        samples=args.samples or preset.samples, out=args.out, overrides=overrides,
+        samples=args.samples or preset.samples, out=args.out, overrides=overrides, sweep=sweep,
         precision=args.precision, jit=args.jit, distribute=args.distribute,
     )
 
 
 def cmd_run(args) -> int:
-    from benchmarks import runner
+    from benchmarks import executors, runner
 
+    choice = executors.check(args.executor, args.workers, args.ray_address)
     if args.resume:
-        return runner.resume(args.resume, cache_dir=args.cache_dir)
-    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs)
+        return runner.resume(args.resume, cache_dir=args.cache_dir, executor=choice)
+    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs,
+                      executor=choice)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:

@@ -66,6 +66,7 @@ class RunConfig:
     samples: int
     out: str | None
     overrides: dict[str, dict[str, object]] = field(default_factory=dict)  # model -> key -> value
+    sweep: dict[str, dict[str, list]] = field(default_factory=dict)  # model -> key -> values
     precision: str = "float32"
     jit: bool = False
     distribute: bool = False

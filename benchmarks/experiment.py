@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.config import RunConfig
+from reports.schema import run_key
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
 PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progress
@@ -36,17 +38,21 @@ class Context:
     console: object  # benchmarks.console.Console
 
 
-def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool]) -> dict:
-    """Train and evaluate ``name`` with ``seed``; the record of results.json's ``runs``."""
+def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
+        overrides: dict | None = None) -> dict:
+    """Train and evaluate ``name`` with ``seed`` and a sweep's ``overrides`` (on top of the
+    run's ``--set`` values); the record of results.json's ``runs``."""
     import metrics
     from benchmarks.harness import build, train
     from models import registry
 
     cfg, ds, console = ctx.cfg, ctx.dataset, ctx.console
-    model_cfg = dataclasses.replace(registry.get(name).Config(), **cfg.overrides.get(name, {}))
+    overrides = dict(overrides or {})
+    model_cfg = dataclasses.replace(registry.get(name).Config(),
+                                    **{**cfg.overrides.get(name, {}), **overrides})
     model = build(name, model_cfg, seed=seed, precision=cfg.precision,
                   distribute=cfg.distribute, image_shape=ds.image_shape)
-    tag = f"{name}-s{seed}"
+    tag = file_tag(name, overrides, seed)
     weights = ctx.run_dir / "weights"
     curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
     frames: list[tuple[int, np.ndarray]] = []
@@ -76,7 +82,8 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool]) -> 
                     precision=cfg.precision, distribute=cfg.distribute)
     interrupted = should_stop() and log.steps_done < cfg.steps and log.diverged_at is None
     record = {
-        "model": name, "seed": seed,
+        "model": name, "seed": seed, "key": run_key(name, overrides, seed),
+        "overrides": overrides,
         "status": "interrupted" if interrupted else
                   "diverged" if log.diverged_at is not None else "finished",
         "params": model.param_counts(), "model_config": dataclasses.asdict(model_cfg),
@@ -120,6 +127,12 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool]) -> 
         record["figures"]["progression_strip"] = f"figures/{tag}-progression.png"
         record["figures"]["progression_gif"] = f"figures/{tag}-progression.gif"
     return record
+
+
+def file_tag(name: str, overrides: dict, seed: int) -> str:
+    """The run's figure and weight file names: 'dcgan-s0', or 'dcgan-lr0.0001-s0' in a sweep."""
+    settings = "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
+    return re.sub(r"[^A-Za-z0-9_.+=-]", "_", f"{name}{settings}-s{seed}")
 
 
 def full_eval(model, ctx: Context) -> dict:

@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, experiment
+from benchmarks import data, executors, experiment, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
 from benchmarks.results import environment, write_json_atomic
@@ -55,8 +55,9 @@ class Interrupt:
         signal.signal(signal.SIGINT, self._old)
 
 
-def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None) -> int:
-    """A new run: load the data, make the output folder, run every (model, seed)."""
+def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None,
+        executor: executors.Choice = executors.LOCAL) -> int:
+    """A new run: load the data, make the output folder, run every key of the grid."""
     from benchmarks.console import Console
 
     console = Console()
@@ -65,17 +66,19 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
         cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
                                                        / cfg.batch_size))
     run_dir = prepare_out(cfg.out, ds.name)
-    return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir)
+    return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir, executor)
 
 
-def resume(path: str, *, cache_dir: str | None = None) -> int:
-    """Finish an interrupted run with the settings it was started with."""
+def resume(path: str, *, cache_dir: str | None = None,
+           executor: executors.Choice = executors.LOCAL) -> int:
+    """Finish an interrupted run with the settings it was started with (the keys not
+    finished: interrupted, failed or never started)."""
     from benchmarks.console import Console
-    from reports import records
+    from reports import schema
 
     run_dir = Path(path)
     try:
-        results = records.load(run_dir / "results.json")
+        results = schema.load(run_dir / "results.json")
     except (OSError, ValueError) as e:
         raise UserError(f"cannot resume {run_dir}: {e}") from None
     fields = {f.name for f in dataclasses.fields(RunConfig)}
@@ -85,7 +88,8 @@ def resume(path: str, *, cache_dir: str | None = None) -> int:
     prepare_out(str(run_dir), results["dataset"]["name"])
     results["notes"].append(f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}")
     console = Console()
-    return _execute(cfg, _load_data(cfg, console), run_dir, results, console, cache_dir)
+    return _execute(cfg, _load_data(cfg, console), run_dir, results, console, cache_dir,
+                    executor)
 
 
 def _load_data(cfg: RunConfig, console):
@@ -97,8 +101,10 @@ def _load_data(cfg: RunConfig, console):
     return ds
 
 
-def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir) -> int:
+def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir,
+             executor: executors.Choice) -> int:
     import metrics
+    from metrics.classifier import default_cache_dir
 
     results["command"] = results.get("command") or _command_line()
     results_path = run_dir / "results.json"
@@ -120,21 +126,26 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
     write_json_atomic(results_path, results)
 
     ctx = experiment.Context(cfg, ds, reference, run_dir, console)
-    done = {(r["model"], r["seed"]) for r in results["runs"] if r["status"] != "interrupted"}
-    results["runs"] = [r for r in results["runs"] if (r["model"], r["seed"]) in done]
+    # workers load the classifier and statistics that build_reference just cached here
+    job = executors.Job(cfg, ds.name, str(run_dir.resolve()),
+                        str(default_cache_dir(cache_dir).resolve()))
+    specs = study.grid(cfg.models, cfg.sweep, cfg.seeds)
+    todo = study.pending(specs, results["runs"])
+    results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
+    if len(todo) < len(specs):
+        console.info(f"{len(specs) - len(todo)} of {len(specs)} runs already finished, "
+                     "skipped (resume)")
+
+    def on_result(record: dict) -> None:
+        results["runs"].append(record)
+        write_json_atomic(results_path, results)
+
     status = "complete"
     with Interrupt() as interrupt:
         try:
-            for name in cfg.models:
-                for seed in range(cfg.seeds):
-                    if (name, seed) in done:
-                        console.info(f"{name} seed {seed}: already finished, skipped (resume)")
-                        continue
-                    record = experiment.run(name, seed, ctx, lambda: interrupt.requested)
-                    results["runs"].append(record)
-                    write_json_atomic(results_path, results)
-                    if interrupt.requested:
-                        raise KeyboardInterrupt
+            executors.execute(executor, todo, ctx, job, on_result, lambda: interrupt.requested)
+            if interrupt.requested:
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             status = "interrupted"
             results["notes"].append(f"interrupted by the user at {datetime.now():%H:%M:%S}; "

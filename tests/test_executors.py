@@ -1,0 +1,134 @@
+"""Executors: the same sweep gives the same keyed runs (and, for the deterministic ``ae``, the
+same figures) in this process, in worker processes and as Ray tasks; Ctrl-C during a Ray run
+keeps what finished and --resume completes the rest."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks import executors
+from benchmarks.errors import UserError
+from tests.clitools import ROOT, assert_one_line_error, cli
+
+# 2 learning rates x 2 seeds of the autoencoder, at the smallest budget that still scores
+SWEEP = ["run", "--preset", "smoke", "--dataset", "digits", "--models", "ae",
+         "--sweep", "ae.lr=1e-3,2e-3", "--seeds", "2", "--steps", "2", "--eval-every", "0",
+         "--samples", "100", "--eval-samples", "60"]
+KEYS = {"ae[lr=0.001]/s0", "ae[lr=0.001]/s1", "ae[lr=0.002]/s0", "ae[lr=0.002]/s1"}
+FIGURES = ("fid", "modes_covered", "recon_mse")
+
+
+def _env(tmp_path: Path) -> dict:
+    cache = os.environ.get("BENCHMARKS_CACHE_DIR") or str(tmp_path / "cache")
+    return {"BENCHMARKS_CACHE_DIR": cache, "KERAS_HOME": str(tmp_path / "keras"),
+            "RAY_ADDRESS": None, "PYTHONPATH": str(ROOT)}
+
+
+def _runs(out: Path) -> dict[str, dict]:
+    results = json.loads((out / "results.json").read_text())
+    return {r["key"]: r for r in results["runs"]}
+
+
+@pytest.mark.slow
+def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
+    pytest.importorskip("ray")
+    figures = {}
+    for name, args in [("local", []), ("workers", ["--workers", "2"]),
+                       ("ray", ["--executor", "ray"])]:
+        out = tmp_path / name
+        proc = cli(*SWEEP, "--out", str(out), *args, env=_env(tmp_path), timeout=1200)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs = _runs(out)
+        assert set(runs) == KEYS
+        assert all(r["status"] == "finished" for r in runs.values())
+        assert {r["overrides"]["lr"] for r in runs.values()} == {1e-3, 2e-3}
+        figures[name] = {k: [r["final"][m] for m in FIGURES] for k, r in runs.items()}
+        for key in KEYS:  # every run drew its own figures (no file shared by two settings)
+            tag = key.replace("[lr=", "-lr").replace("]/", "-")
+            assert (out / "figures" / f"{tag}-final.png").is_file()
+    assert figures["workers"] == pytest.approx(figures["local"], rel=1e-6)
+    assert figures["ray"] == pytest.approx(figures["local"], rel=1e-6)
+
+
+def _wait_for(condition, deadline_s: float, proc: subprocess.Popen):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended first: {proc.communicate()[1][-3000:]}")
+        time.sleep(0.2)  # a polling interval, not a wait for something to happen
+    raise AssertionError(f"not within {deadline_s} s")
+
+
+def _finished(out: Path) -> int:
+    try:
+        return sum(r["status"] == "finished" for r in _runs(out).values())
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_ray_run_keeps_finished_runs_and_resume_completes(tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "run"
+    env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}
+    env.update({k: v for k, v in _env(tmp_path).items() if v is not None})
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks", *SWEEP, "--out", str(out),
+                             "--executor", "ray"], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: _finished(out) >= 1, 900, proc)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr[-3000:]
+    kept = _runs(out)
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert 1 <= len(kept) < len(KEYS) and set(kept) <= KEYS
+    assert all(r["status"] == "finished" for r in kept.values())
+
+    again = cli("run", "--resume", str(out), "--executor", "ray", env=_env(tmp_path),
+                timeout=1200)
+    assert again.returncode == 0, again.stderr[-3000:]
+    runs = _runs(out)
+    assert set(runs) == KEYS and all(r["status"] == "finished" for r in runs.values())
+    for key, record in kept.items():  # what finished before Ctrl-C is kept, not run again
+        assert runs[key] == record
+
+
+def test_executor_options_are_checked_in_one_line():
+    with pytest.raises(UserError, match="unknown executor 'no_such_executor'"):
+        executors.check("no_such_executor", None, None)
+    with pytest.raises(UserError, match="--workers is for --executor local"):
+        executors.check("ray", 2, None)
+    with pytest.raises(UserError, match="--ray-address needs --executor ray"):
+        executors.check("local", None, "10.0.0.1:6379")
+    assert executors.check("local", None, None) == executors.LOCAL
+    assert executors.check("local", 3, None).workers == 3
+
+
+def test_ray_missing_is_one_line_naming_the_install(tmp_path):
+    # a sitecustomize that makes 'import ray' fail, as on a machine without the extra
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['ray'] = None\n")
+    proc = cli(*SWEEP, "--out", str(tmp_path / "out"), "--executor", "ray",
+               env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
+    assert_one_line_error(proc, "--executor ray needs Ray", "pip install -e '.[ray]'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_workers_get_one_gpu_each_from_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert executors.visible_gpus() == ["2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert executors.visible_gpus() == []

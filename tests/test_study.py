@@ -1,0 +1,62 @@
+"""benchmarks.study: sweep parsing, the grid of keyed runs and what --resume skips."""
+
+import re
+
+import pytest
+
+from benchmarks import study
+from benchmarks.errors import UserError
+from models import registry
+
+
+def classes(*names):
+    return {n: registry.get(n).Config for n in names}
+
+
+def test_sweep_values_are_typed_like_set():
+    sweep = study.parse_sweeps(["dcgan.lr=1e-4,2e-4", "dcgan.noise_dim=64,128",
+                                "ae.sampler=gmm,gaussian"], [], classes("dcgan", "ae"))
+    assert sweep == {"dcgan": {"lr": [1e-4, 2e-4], "noise_dim": [64, 128]},
+                     "ae": {"sampler": ["gmm", "gaussian"]}}
+    assert isinstance(sweep["dcgan"]["noise_dim"][0], int)
+
+
+def test_grid_is_the_product_per_model_times_seeds():
+    sweep = {"dcgan": {"lr": [1e-4, 2e-4], "noise_dim": [64, 128]}}
+    specs = study.grid(["dcgan", "ae"], sweep, seeds=2)
+    assert len(specs) == 2 * 2 * 2 + 2  # ae is not swept: one setting, two seeds
+    keys = [s.key for s in specs]
+    assert len(set(keys)) == len(keys)
+    assert keys[:2] == ["dcgan[lr=0.0001,noise_dim=64]/s0", "dcgan[lr=0.0001,noise_dim=64]/s1"]
+    assert keys[-2:] == ["ae/s0", "ae/s1"]
+    assert specs[3].overrides == {"lr": 1e-4, "noise_dim": 128} and specs[3].seed == 1
+
+
+def test_pending_skips_finished_keys_only():
+    specs = study.grid(["ae"], {"ae": {"lr": [1e-3, 2e-3]}}, seeds=2)
+    runs = [{"key": specs[0].key, "status": "finished"},
+            {"key": specs[1].key, "status": "diverged"},
+            {"key": specs[2].key, "status": "failed", "error": "worker died"},
+            {"key": "gan/s0", "status": "finished"}]
+    assert study.pending(specs, runs) == specs[2:]  # failed and missing run again
+
+
+def test_model_config_applies_set_then_sweep():
+    spec = study.RunSpec("ae", {"lr": 5e-3}, seed=0)
+    cfg = study.model_config(registry.get("ae").Config, {"latent_dim": 8}, spec)
+    assert (cfg.lr, cfg.latent_dim, cfg.sampler) == (5e-3, 8, "gmm")
+
+
+@pytest.mark.parametrize("items, sets, message", [
+    (["dcgan.lr=1e-4,abc"], [], "--sweep dcgan.lr=abc: 'abc' is not a valid float"),
+    (["dcgan.lr"], [], "is not of the form MODEL.KEY=V1,V2"),
+    (["dcgan.lr=1e-4,"], [], "is not of the form MODEL.KEY=V1,V2"),
+    (["no_such_model.lr=1,2"], [], "model 'no_such_model' is not in this run"),
+    (["dcgan.no_such_key=1,2"], [], "unknown key 'no_such_key' for dcgan"),
+    (["dcgan.lr=1e-4,1e-4"], [], "names a value twice"),
+    (["dcgan.lr=1e-4", "dcgan.lr=2e-4"], [], "dcgan.lr is given twice"),
+    (["dcgan.lr=1e-4,2e-4"], ["dcgan.lr=3e-4"], "dcgan.lr is both --set and --sweep"),
+])
+def test_bad_sweeps_are_one_line(items, sets, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        study.parse_sweeps(items, sets, classes("dcgan"))
