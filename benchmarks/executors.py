@@ -107,6 +107,8 @@ def _error_line(err: BaseException) -> str:
 
 
 def run_local(specs, ctx, on_result: OnResult, should_stop: ShouldStop) -> None:
+    from rich.markup import escape  # keys hold [settings], which rich reads as markup
+
     from benchmarks import experiment
 
     for spec in specs:
@@ -116,7 +118,7 @@ def run_local(specs, ctx, on_result: OnResult, should_stop: ShouldStop) -> None:
             record = experiment.run(spec.model, spec.seed, ctx, should_stop,
                                     overrides=spec.overrides)
         except Exception as err:  # one run's bug must not lose the others' results
-            ctx.console.loud(f"{spec.key} failed: {_error_line(err)}")
+            ctx.console.loud(escape(f"{spec.key} failed: {_error_line(err)}"))
             traceback.print_exc()
             record = failed(spec, _error_line(err))
         on_result(record)

@@ -99,7 +99,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
     if interrupted:
         return record
     figures = ctx.run_dir / "figures"
-    from reports import figures as fig
+    from reports import images as fig
 
     if log.diverged_at is None:
         if not frames or frames[-1][0] != log.steps_done:

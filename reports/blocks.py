@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from reports import records
-from reports.format import DASH, cell, fmt
+from reports.format import DASH, fmt, interval_cell
 from reports.records import Stat
 
 # The verdict ranks models by the first of these the record has.
@@ -98,10 +98,12 @@ def _seeds_cell(runs: list[dict]) -> str:
 def _metric_rows(results: dict, keys: list[str]) -> list[list[str]]:
     """Models x keys, best per column in bold, then the italic real-data floor row."""
     agg = records.aggregate(results)
+    vals = records.values(results)
     grouped = records.runs_by_model(results)
     best = {k: best_in_column(results, {n: s.get(k) for n, s in agg.items()}, k) for k in keys}
     rows = [[_model_cell(n, runs), _seeds_cell(runs)]
-            + [bold(cell(agg[n].get(k), k), n in best[k]) for k in keys]
+            + [bold(interval_cell(agg[n].get(k), vals[n].get(k), k), n in best[k])
+               for k in keys]
             for n, runs in grouped.items()]
     real = floor(results)
     if any(k in real for k in keys):

@@ -58,6 +58,17 @@ def cell(stat: Stat | None, key: str | None = None) -> str:
     return f"{fmt(stat.mean, key)} ± {sig(stat.std, 2) if math.isfinite(stat.std) else 'nan'}"
 
 
+def interval_cell(stat: Stat | None, values: list[float] | None, key: str | None = None) -> str:
+    """'119 [104, 131]': the mean and its 95% bootstrap interval over seeds (reports.stats);
+    just the value for one seed; "—" for none."""
+    from reports import stats
+
+    ci = stats.mean_interval(values) if values and stat and stat.n > 1 else None
+    if ci is None:
+        return cell(stat, key)
+    return f"{fmt(stat.mean, key)} [{fmt(ci[0], key)}, {fmt(ci[1], key)}]"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 

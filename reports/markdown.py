@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports import detail, tables
+from reports import detail, significance, tables
 from reports.overview import header, verdict
 
 
@@ -19,6 +19,8 @@ def render(results: dict, run_dir: str | Path | None = None) -> str:
     sections = [
         ("Verdict", verdict(results)),
         ("Summary", tables.summary(results)),
+        ("Significance", significance.section(results)),
+        ("Sweep", significance.sweep(results, run_dir)),
         ("Mode collapse", tables.mode_collapse(results, run_dir)),
         ("Diversity and fidelity", tables.diversity(results)),
         ("Throughput", tables.throughput(results)),
@@ -29,6 +31,8 @@ def render(results: dict, run_dir: str | Path | None = None) -> str:
     ]
     lines = header(results)
     for title, body in sections:
+        if not body:  # a section this run has nothing for (Sweep without --sweep)
+            continue
         while body and not body[-1]:
             body = body[:-1]
         lines += ["", f"## {title}", "", *body]

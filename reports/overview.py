@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import math
 
-from reports import records
+from reports import records, significance
 from reports.blocks import diverged, esc, floor, primary, table, when
-from reports.format import DASH, cell, duration, fmt, join, plural
+from reports.format import DASH, cell, duration, fmt, interval_cell, join, plural
 from reports.records import Stat
 
 
@@ -25,7 +25,7 @@ def header(results: dict) -> list[str]:
     status = results.get("status")
     if status != "complete":
         runs = results.get("runs", [])
-        planned = len(cfg.get("models", [])) * (cfg.get("seeds") or 0)
+        planned = records.planned(results)
         scored = sum(records.scored(r) for r in runs)
         lines += [f"> **WARNING — {str(status).upper()} RUN.** Only {scored} of "
                   f"{planned or len(runs)} planned model × seed runs have final metrics; "
@@ -99,14 +99,16 @@ def verdict(results: dict) -> list[str]:
             sentences.append(f"Only **{ranked[0]}** has a finite {label}: "
                              f"{cell(agg[ranked[0]][key], key)}{floor_text}.")
         elif ranked:
-            first, second = agg[ranked[0]][key], agg[ranked[1]][key]
-            others = join([f"{n} ({cell(agg[n][key], key)})" for n in ranked[1:]])
-            sentences.append(f"**{ranked[0]}** has the best {label} ({cell(first, key)}"
+            vals = records.values(results)
+            first = agg[ranked[0]][key]
+            others = join([f"{n} ({interval_cell(agg[n][key], vals[n].get(key), key)})"
+                           for n in ranked[1:]])
+            holds, why = significance.lead(results, key, ranked[0], ranked[1])
+            name = f"**{ranked[0]}**" if holds else ranked[0]
+            sentences.append(f"{name} has the best mean {label} "
+                             f"({interval_cell(first, vals[ranked[0]].get(key), key)}"
                              f"{floor_text}), ahead of {others}.")
-            if first.n > 1 and second.n > 1 and \
-                    abs(first.mean - second.mean) <= first.std + second.std:
-                sentences.append(f"Its lead over {ranked[1]} is within one std over seeds, so "
-                                 "that ranking is not settled.")
+            sentences.append(why)
     sentences += _collapse_sentences(results, agg)
     sentences += _speed_sentence(results)
     for name, runs in grouped.items():

@@ -220,10 +220,46 @@ def loss_curves(results: dict, path: str | Path) -> Path | None:
     return _save(fig, path)
 
 
+def sensitivity(results: dict, path: str | Path) -> Path | None:
+    """Per swept model and setting: the primary metric against the setting's value, every
+    seed a point, the mean over seeds a line (log scale for values spread over 10x or more)."""
+    from reports.blocks import primary
+
+    swept = results.get("config", {}).get("sweep") or {}
+    key = primary(results, records.aggregate(results))
+    panels = [(m, k) for m, lists in swept.items() for k, vs in lists.items()
+              if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vs)]
+    if key is None or not panels:
+        return None
+    fig, axes = _new_figure(len(panels))
+    drew = False
+    for ax, (model, setting) in zip(axes.flat, panels, strict=False):
+        points = [(float(r["overrides"][setting]), float(r["final"][key]))
+                  for r in results.get("runs", [])
+                  if r["model"] == model and setting in (r.get("overrides") or {})
+                  and records.scored(r) and isinstance(r["final"].get(key), (int, float))
+                  and math.isfinite(r["final"][key])]
+        if not points:
+            continue
+        drew = True
+        x, y = np.array(points).T
+        ax.scatter(x, y, color="C0", alpha=0.7, label="seed")
+        xs = np.unique(x)
+        ax.plot(xs, [y[x == v].mean() for v in xs], color="C0", lw=1, label="mean")
+        if xs.min() > 0 and xs.max() / xs.min() >= 10:
+            ax.set_xscale("log")
+        ax.set_title(f"{model}: {records.label(results, key)} vs {setting}", fontsize=10)
+        ax.set_xlabel(setting)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path) if drew else None
+
+
 # name of each record figure in run_dir/figures -> the function that draws it
 RECORD_FIGURES: dict[str, Callable[[dict, str | Path], Path | None]] = {
     "class_histograms.png": class_histograms,
     "mode_curves.png": mode_curves,
     "fid_curves.png": fid_curves,
     "losses.png": loss_curves,
+    "sensitivity.png": sensitivity,
 }

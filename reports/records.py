@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from reports.schema import SCORED_STATUSES
+from reports.schema import SCORED_STATUSES, run_key
 
 HISTOGRAM_KEY = "class_histogram"
 
@@ -21,21 +21,50 @@ class Stat(NamedTuple):
     n: int
 
 
+def arm(run: dict) -> str:
+    """What the report compares: the model, or the model and its swept settings
+    ('dcgan[lr=0.0001]'): a run's key without its seed."""
+    return run_key(run["model"], run.get("overrides") or {}, 0).rsplit("/", 1)[0]
+
+
 def models(results: dict) -> list[str]:
-    """Model names in config order, then any others in the order their runs appear."""
-    names = list(results.get("config", {}).get("models", []))
+    """Model names (a swept model once per setting) in config order, then any others in the
+    order their runs appear."""
+    swept = results.get("config", {}).get("sweep") or {}
+    names = [n for n in results.get("config", {}).get("models", []) if n not in swept]
     for run in results.get("runs", []):
-        if run["model"] not in names:
-            names.append(run["model"])
+        if arm(run) not in names:
+            names.append(arm(run))
     return names
 
 
+def planned(results: dict) -> int:
+    """How many runs the grid has: per model, the product of its swept lists, times seeds."""
+    cfg = results.get("config", {})
+    sweep = cfg.get("sweep") or {}
+    settings = [math.prod(len(v) for v in sweep.get(m, {}).values())
+                for m in cfg.get("models", [])]
+    return sum(settings) * (cfg.get("seeds") or 0)
+
+
 def runs_by_model(results: dict) -> dict[str, list[dict]]:
-    """Every run grouped by model (models without runs map to an empty list)."""
+    """Every run grouped by model and setting (models without runs map to an empty list)."""
     grouped: dict[str, list[dict]] = {name: [] for name in models(results)}
     for run in results.get("runs", []):
-        grouped[run["model"]].append(run)
+        grouped[arm(run)].append(run)
     return grouped
+
+
+def values(results: dict, section: str = "final") -> dict[str, dict[str, list[float]]]:
+    """model -> metric -> the finite value of each scored run, for intervals over seeds."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, runs in runs_by_model(results).items():
+        out[name] = {}
+        for d in (_section(r, section) for r in runs if scored(r)):
+            for k, v in (d or {}).items():
+                if _is_number(v) and math.isfinite(v):
+                    out[name].setdefault(k, []).append(float(v))
+    return out
 
 
 def scored(run: dict) -> bool:

@@ -30,8 +30,9 @@ DIVERSITY_KEYS = ["precision", "recall", "density", "coverage", "pairwise_distan
 
 def summary(results: dict) -> list[str]:
     return metric_table(results, SUMMARY_KEYS) + [
-        "", "Mean ± std over seeds; ↓ lower is better, ↑ higher is better; best per column in "
-        "**bold**. The full table is under All metrics."]
+        "", "Mean [95% bootstrap interval] over seeds (one seed: its value; see Significance); "
+        "↓ lower is better, ↑ higher is better; best per column in **bold**. The full table is "
+        "under All metrics."]
 
 
 def mode_collapse(results: dict, run_dir: Path | None) -> list[str]:

@@ -206,14 +206,15 @@ def test_summary_bolds_best_per_column(results):
     summary = _section(render(results), "Summary")
     fid, prec, rec = (_column(summary, h) for h in ("FID ↓", "Precision ↑", "Recall ↑"))
     dcgan, gan, ae = _row(summary, "dcgan"), _row(summary, "gan †"), _row(summary, "ae")
-    assert dcgan[fid] == "**12.0 ± 2.8**"  # lower is better
-    assert gan[fid] == "45.0 ± 7.1" and ae[fid] == "62.0 ± 2.8"
-    assert gan[prec] == "**0.820 ± 0.028**"  # higher is better
-    assert dcgan[prec] == "0.720 ± 0.028"
-    assert ae[rec] == "**0.910 ± 0.014**"
-    assert gan[_column(summary, "Modes covered ↑")] == "7.5 ± 0.71"
-    assert dcgan[_column(summary, "Modes covered ↑")] == "**10 ± 0**"  # ties are all bold
-    assert ae[_column(summary, "Modes covered ↑")] == "**10 ± 0**"
+    # lower is better; two seeds 10 and 14: the percentile bootstrap of their mean spans both
+    assert dcgan[fid] == "**12.0 [10.0, 14.0]**"
+    assert gan[fid] == "45.0 [40.0, 50.0]" and ae[fid] == "62.0 [60.0, 64.0]"
+    assert gan[prec] == "**0.820 [0.800, 0.840]**"  # higher is better
+    assert dcgan[prec] == "0.720 [0.700, 0.740]"
+    assert ae[rec] == "**0.910 [0.900, 0.920]**"
+    assert gan[_column(summary, "Modes covered ↑")] == "7.5 [7, 8]"
+    assert dcgan[_column(summary, "Modes covered ↑")] == "**10 [10, 10]**"  # ties are all bold
+    assert ae[_column(summary, "Modes covered ↑")] == "**10 [10, 10]**"
     floor = _row(summary, "*real data (floor)*")
     assert floor[fid] == "*0.800*" and floor[prec] == "*0.780*"  # better than all: never bold
     assert not any(c.startswith("**") for c in floor)
@@ -221,8 +222,11 @@ def test_summary_bolds_best_per_column(results):
 
 def test_verdict_names_best_and_collapse(results):
     verdict = _section(render(results), "Verdict")
-    assert "**dcgan** has the best FID (12.0 ± 2.8; real data scores 0.800)" in verdict
-    assert "ahead of gan (45.0 ± 7.1) and ae (62.0 ± 2.8)" in verdict
+    assert "dcgan has the best mean FID (12.0 [10.0, 14.0]; real data scores 0.800)" in verdict
+    assert "ahead of gan (45.0 [40.0, 50.0]) and ae (62.0 [60.0, 64.0])" in verdict
+    # Welch at 2 seeds (df 1.3) cannot tell 10, 14 from 40, 50: no winner is named
+    assert "dcgan and gan are not distinguishable at 2 seeds" in verdict
+    assert "**dcgan**" not in verdict
     assert "Mode collapse: gan covers 7.5 of 10 classes (mean of 2 seeds)" in verdict
     assert "gan diverged in 1 of 2 seeds (at step 1,234)" in verdict
 
@@ -298,8 +302,8 @@ def test_target_direction_bolds_closest_to_one(results):
     results["runs"][1]["final"]["pairwise_distance_ratio"] = 1.03
     div = _section(render(results), "Diversity and fidelity")
     col = _column(div, "Diversity ratio →1")
-    assert _row(div, "dcgan")[col] == "**1.04 ± 0.014**"
-    assert _row(div, "ae")[col] == "0.900 ± 0"
+    assert _row(div, "dcgan")[col] == "**1.04 [1.03, 1.05]**"
+    assert _row(div, "ae")[col] == "0.900 [0.900, 0.900]"
 
 
 def test_samples_only_link_existing_files(tmp_path, results):
@@ -360,8 +364,8 @@ def test_target_comes_from_the_record(results):
     text = render(results)
     div = _section(text, "Diversity and fidelity")
     col = _column(div, "Diversity ratio →0.5")
-    assert _row(div, "dcgan")[col] == "**0.550 ± 0**"  # |0.55 - 0.5| beats |0.9 - 0.5|
-    assert _row(div, "ae")[col] == "0.900 ± 0"
+    assert _row(div, "dcgan")[col] == "**0.550 [0.550, 0.550]**"  # |0.55 - 0.5| beats |0.9 - 0.5|
+    assert _row(div, "ae")[col] == "0.900 [0.900, 0.900]"
     assert "→0.5: closest to 0.5 is best" in div
     assert "| closer to 0.5 |" in _section(text, "All metrics")
 

@@ -82,11 +82,15 @@ def test_verdict_names_a_winner_when_welchs_interval_excludes_zero():
 
 
 def test_verdict_not_distinguishable_says_how_many_seeds():
-    # difference 1, variances 16 and 4 -> spread sqrt(10); n = 2 (1.96 + 0.8416)^2 10 / 1
+    # difference 1, variances 16 and 4: spread sqrt(10), an effect size of 1/sqrt(10) = 0.316
     v = stats.compare([1.0, 5.0, 9.0], [2.0, 4.0, 6.0])
-    assert v.winner is None
-    z = sp.norm.ppf(0.975) + sp.norm.ppf(0.8)
-    assert v.seeds_needed == math.ceil(2 * z * z * 10) == 157
+    assert v.winner is None and v.seeds == 3
+    assert v.seeds_needed == stats.seeds_needed(1.0, 4.0, 2.0)
+    assert 150 < v.seeds_needed < 165  # the normal approximation gives 157
+    # 10, 14 against 40, 50: Welch's df is 1.3 at 2 seeds, so not told apart, though the
+    # difference is large; the calculation's answer is at least one seed more
+    v = stats.compare([10.0, 14.0], [40.0, 50.0])
+    assert v.winner is None and v.seeds_needed >= 3
     assert stats.compare([1.0, 5.0, 9.0], [3.0, 5.0, 7.0]).seeds_needed is None  # equal means
 
 
@@ -101,7 +105,15 @@ def test_verdict_without_spread_is_exact():
     assert stats.compare([2.0, 2.0], [2.0, 2.0]).winner is None
 
 
-def test_seeds_needed_formula():
-    assert stats.seeds_needed(1.0, 1.0) == 16  # 15.7 rounded up
+def test_seeds_needed_matches_the_power_tables():
+    # Cohen's (1988) table for a two-sided t-test at 5% and power 0.8: effect size d = 0.5
+    # needs 64 per group, d = 0.8 needs 26, d = 1 needs 17
+    assert stats.seeds_needed(0.5, 1.0) == 64
+    assert stats.seeds_needed(-8.0, 10.0) == 26  # the sign of the difference does not matter
+    assert stats.seeds_needed(1.0, 1.0) == 17
     assert stats.seeds_needed(10.0, 1.0) == 2  # never fewer than two
+    assert stats.seeds_needed(1.0, 0.0) == 2
     assert stats.seeds_needed(0.0, 1.0) is None
+    assert stats.seeds_needed(1e-3, 1.0) is None  # beyond MAX_SEEDS
+    # unequal spreads: Welch's df is below 2n - 2, so it takes more than pooled spreads would
+    assert stats.seeds_needed(1.0, 0.5, 1.5) > stats.seeds_needed(1.0, math.sqrt(1.25))
