@@ -171,6 +171,21 @@ def cmd_report(args) -> int:
     return 0
 
 
+def add_compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="two or more run folders on the same dataset and classifier")
+    p.add_argument("--out", metavar="DIR",
+                   help="where the combined report goes (default runs/<time>-compare)")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from benchmarks.compare import compare
+
+    print(compare(args.run_dirs, args.out))
+    return 0
+
+
 # --------------------------------------------------------------------------- bench
 
 
@@ -256,6 +271,9 @@ def build_parser() -> Parser:
 
     report = sub.add_parser("report", help="re-render a run's report from its results.json")
     add_report_arguments(report)
+
+    compare = sub.add_parser("compare", help="one report across runs (e.g. TensorFlow vs JAX)")
+    add_compare_arguments(compare)
 
     bench = sub.add_parser("bench", help="time training steps (images/s), optionally vs peers")
     _common(bench)

@@ -60,3 +60,45 @@ def test_model_config_applies_set_then_sweep():
 def test_bad_sweeps_are_one_line(items, sets, message):
     with pytest.raises(UserError, match=re.escape(message)):
         study.parse_sweeps(items, sets, classes("dcgan"))
+
+
+def sweep_record(fids: dict[float, list[float]]) -> dict:
+    from reports import schema
+
+    results = schema.new_results(
+        command="python -m benchmarks run --sweep ae.lr=...", environment={"backend": "jax"},
+        config={"models": ["ae", "gan"], "seeds": 2, "sweep": {"ae": {"lr": sorted(fids)}}},
+        dataset={"name": "digits", "class_names": [str(i) for i in range(10)]})
+    results.update(status="complete",
+                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower")})
+    results["runs"] = [schema.new_run("ae", seed, overrides={"lr": lr}, final={"fid": fid})
+                       for lr, values in fids.items() for seed, fid in enumerate(values)]
+    results["runs"].append(schema.new_run("gan", 0, final={"fid": 200.0}))
+    return results
+
+
+def test_report_shows_each_setting_the_best_and_the_sensitivity_plot(tmp_path):
+    from reports import render_run, schema
+
+    results = sweep_record({1e-3: [110.0, 114.0], 1e-2: [90.0, 94.0], 1e-1: [150.0, 170.0]})
+    schema.write(tmp_path / "results.json", results)
+    text = render_run(tmp_path).read_text()
+    sweep = text[text.index("## Sweep"):text.index("\n## ", text.index("## Sweep") + 1)]
+    assert "**ae**, best setting by FID: ae[lr=0.01]." in sweep
+    assert "| ae[lr=0.01] | **92.0 [90.0, 94.0]** |" in sweep
+    assert "| ae[lr=0.001] | 112 [110, 114] |" in sweep
+    assert "![FID against each swept setting" in sweep
+    assert (tmp_path / "figures" / "sensitivity.png").stat().st_size > 1000
+    # the summary has a row per setting, and the unswept model as itself
+    assert "| ae[lr=0.1] | 2 | 160 [150, 170] |" in text and "| gan | 1 | 200 |" in text
+    from reports import records
+
+    assert records.planned(results) == (3 + 1) * 2  # ae's 3 settings and gan, 2 seeds each
+
+
+def test_report_without_a_sweep_has_no_sweep_section(tmp_path):
+    from reports import render
+
+    results = sweep_record({1e-3: [110.0, 114.0]})
+    results["config"]["sweep"] = {}
+    assert "## Sweep" not in render(results)

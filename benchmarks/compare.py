@@ -1,0 +1,97 @@
+"""``python -m benchmarks compare RUN_DIR...``: one report across runs (TensorFlow vs JAX,
+float32 vs bfloat16, before vs after a change), with the same intervals as a run's own.
+
+Each run's models are renamed ``model@label`` (label: the run folder's name), so the report's
+tables, probability-of-improvement matrix and verdict compare them like models of one run.
+Runs scored on different data or by different classifiers are not comparable and are refused.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from datetime import datetime
+from pathlib import Path
+
+from benchmarks.errors import UserError
+
+# what must agree for two runs' metrics to be comparable: the data and its scoring classifier
+SAME = (("dataset", "name"), ("dataset", "train_size"), ("dataset", "test_size"),
+        ("classifier", "test_accuracy"))
+
+
+def labels(run_dirs: list[Path]) -> list[str]:
+    names = [d.resolve().name for d in run_dirs]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{n}#{i + 1}" for i, n in enumerate(names)]
+
+
+def check_comparable(loaded: list[tuple[str, dict]]) -> None:
+    """One line naming the first field on which a run differs from the first run."""
+    first_label, first = loaded[0]
+    for label, results in loaded[1:]:
+        for section, field in SAME:
+            a = (first.get(section) or {}).get(field)
+            b = (results.get(section) or {}).get(field)
+            if a != b:
+                what = "datasets" if section == "dataset" else "classifiers"
+                raise UserError(f"cannot compare {first_label} and {label}: different "
+                                f"{what} ({section}.{field} {a!r} vs {b!r}); compare runs "
+                                "made on the same dataset with the same classifier")
+
+
+def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> dict:
+    """One record holding every run, its models renamed model@label, figure paths re-based."""
+    from reports.schema import run_key
+
+    first = copy.deepcopy(loaded[0][1])
+    models, sweep, runs, notes = [], {}, [], []
+    for (label, results), src in zip(loaded, run_dirs, strict=True):
+        cfg, env = results.get("config", {}), results.get("environment", {})
+        for name in cfg.get("models", []):
+            models.append(f"{name}@{label}")
+            if name in (cfg.get("sweep") or {}):
+                sweep[f"{name}@{label}"] = cfg["sweep"][name]
+        for run in results["runs"]:
+            run = copy.deepcopy(run)
+            run["model"] = f"{run['model']}@{label}"
+            run["key"] = run_key(run["model"], run.get("overrides") or {}, run["seed"])
+            run["figures"] = {k: os.path.relpath(src.resolve() / v, out)
+                              for k, v in (run.get("figures") or {}).items()}
+            runs.append(run)
+        notes.append(f"{label}: {src} ({env.get('backend', '?')} on {env.get('device', '?')}, "
+                     f"{cfg.get('precision', '?')}, {cfg.get('steps', '?')} steps, "
+                     f"status {results.get('status')})")
+    first["config"].update(models=models, sweep=sweep,
+                           seeds=max(r.get("config", {}).get("seeds") or 0 for _, r in loaded))
+    first.update(runs=runs, notes=notes, command="python -m benchmarks compare "
+                 + " ".join(str(d) for d in run_dirs),
+                 status="complete" if all(r.get("status") == "complete" for _, r in loaded)
+                 else "interrupted")
+    return first
+
+
+def compare(run_dirs: list[str], out: str | None = None) -> Path:
+    """Write out/results.json (the merged record) and out/report.md; returns the report."""
+    from reports import render_run, schema
+
+    dirs = [Path(d) for d in run_dirs]
+    if len(dirs) < 2:
+        raise UserError("compare needs at least two run folders, e.g. "
+                        "python -m benchmarks compare runs/tf runs/jax")
+    loaded = []
+    for d, label in zip(dirs, labels(dirs), strict=True):
+        try:
+            loaded.append((label, schema.load(d)))
+        except (OSError, schema.RecordError) as e:
+            raise UserError(f"cannot compare {d}: {e}") from None
+    check_comparable(loaded)
+    folder = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-compare"
+    try:
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to {folder} ({e.strerror}); choose another with "
+                        "--out DIR") from None
+    schema.write(folder / schema.RESULTS_FILE, merge(loaded, dirs, folder.resolve()))
+    return render_run(folder)

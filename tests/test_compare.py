@@ -1,0 +1,79 @@
+"""``compare RUN_DIR...``: runs merged into one report with the same intervals; runs on other
+data or classifiers refused in one line."""
+
+import json
+
+import pytest
+
+from benchmarks.compare import compare
+from benchmarks.errors import UserError
+from reports import schema
+from tests.clitools import assert_one_line_error, cli
+
+
+def record(backend: str, fids: list[float], *, dataset: str = "digits",
+           accuracy: float = 0.97, sweep: dict | None = None) -> dict:
+    results = schema.new_results(
+        command="python -m benchmarks run", environment={"backend": backend, "device": "CPU"},
+        config={"models": ["ae"], "dataset": dataset, "preset": "smoke", "steps": 20,
+                "seeds": len(fids), "backend": backend, "precision": "float32",
+                "sweep": sweep or {}},
+        dataset={"name": dataset, "source": "test", "train_size": 1437, "test_size": 360,
+                 "class_names": [str(i) for i in range(10)], "image_shape": [28, 28, 1]})
+    results.update(status="complete", classifier={"test_accuracy": accuracy, "gate": 0.9},
+                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower")})
+    results["runs"] = [schema.new_run("ae", seed, final={"fid": fid},
+                                      figures={"samples_final": f"figures/ae-s{seed}-final.png"})
+                       for seed, fid in enumerate(fids)]
+    return results
+
+
+def write(folder, results):
+    folder.mkdir(parents=True)
+    schema.write(folder / "results.json", results)
+    return folder
+
+
+def test_compare_merges_runs_with_intervals_and_a_verdict(tmp_path):
+    tf = write(tmp_path / "tf", record("tensorflow", [100.0, 102.0, 104.0]))
+    jax = write(tmp_path / "jax", record("jax", [120.0, 121.0, 125.0]))
+    (tf / "figures").mkdir()
+    (tf / "figures" / "ae-s0-final.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    report = compare([str(tf), str(jax)], str(tmp_path / "both"))
+    merged = json.loads((tmp_path / "both" / "results.json").read_text())
+    assert [r["key"] for r in merged["runs"]][:2] == ["ae@tf/s0", "ae@tf/s1"]
+    assert merged["config"]["models"] == ["ae@tf", "ae@jax"]
+    # figure paths point back into the compared run's folder
+    assert merged["runs"][0]["figures"]["samples_final"] == "../tf/figures/ae-s0-final.png"
+    text = report.read_text()
+    # 100, 102, 104: mean 102; a percentile bootstrap of 3 values stays within [100, 104]
+    assert "| ae@tf | 3 | **102 [" in text
+    # difference 20 with spreads 2 and 2.6 over 3 seeds: Welch's interval excludes 0
+    assert "**ae@tf** has the best mean FID" in text
+    assert "The lead over ae@jax holds at 3 seeds" in text
+    assert "| ae@tf | — | 1.00 [1.00, 1.00] |" in text  # every tf seed beats every jax seed
+    assert "tf: " in text and "(tensorflow on CPU" in text  # where each run came from
+
+
+@pytest.mark.parametrize("other, message", [
+    (record("jax", [1.0], dataset="mnist"), "different datasets (dataset.name 'digits' vs "
+                                            "'mnist')"),
+    (record("jax", [1.0], accuracy=0.95), "different classifiers (classifier.test_accuracy"),
+])
+def test_compare_refuses_runs_on_other_data_or_classifiers(tmp_path, other, message):
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    b = write(tmp_path / "b", other)
+    with pytest.raises(UserError, match=r"cannot compare a and b: ") as err:
+        compare([str(a), str(b)], str(tmp_path / "out"))
+    assert message in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_bad_input_is_one_line(tmp_path):
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    with pytest.raises(UserError, match="at least two run folders"):
+        compare([str(a)])
+    with pytest.raises(UserError, match="no such file"):
+        compare([str(a), str(tmp_path / "no_such_run")])
+    proc = cli("compare", str(a), str(tmp_path / "no_such_run"))
+    assert_one_line_error(proc, "cannot compare", "no_such_run")
