@@ -52,8 +52,9 @@ def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
         for key in KEYS:  # every run drew its own figures (no file shared by two settings)
             tag = key.replace("[lr=", "-lr").replace("]/", "-")
             assert (out / "figures" / f"{tag}-final.png").is_file()
-    assert figures["workers"] == pytest.approx(figures["local"], rel=1e-6)
-    assert figures["ray"] == pytest.approx(figures["local"], rel=1e-6)
+    for key in KEYS:
+        assert figures["workers"][key] == pytest.approx(figures["local"][key], rel=1e-6)
+        assert figures["ray"][key] == pytest.approx(figures["local"][key], rel=1e-6)
 
 
 def _wait_for(condition, deadline_s: float, proc: subprocess.Popen):
