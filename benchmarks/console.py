@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from rich import box
 from rich.console import Console as RichConsole
 from rich.progress import (
@@ -9,7 +12,6 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
@@ -22,27 +24,76 @@ SHORT = {"modes_covered": "modes", "kl_classes": "KL", "precision": "prec", "rec
          "coverage": "cover", "recon_psnr": "PSNR"}
 
 
+PLAIN_LINES = 10  # a log that is not a terminal gets this many progress lines per run
+PLAIN_SECONDS = 60.0  # ... or one a minute, whichever comes first
+LOSS_WIDTH = 11  # "name 1.234 " per loss in the bar; losses are dropped, never cut, to fit
+
+
+def _eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "-:--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _losses(losses: dict, width: int) -> str:
+    """As many of the step's losses as fit in ``width`` characters, phase losses first."""
+    out = []
+    for name, value in (losses or {}).items():
+        item = f"{name[:4]} {value:.3f}"
+        if len(" ".join([*out, item])) > width:
+            break
+        out.append(item)
+    return " ".join(out)
+
+
 class _Bar:
+    """A progress bar on a terminal: the step count, img/s and the ETA are always whole; the
+    losses get the width that is left. Elsewhere (CI, nohup, | tee): a plain line now and then."""
+
     def __init__(self, console: RichConsole, label: str, total: int):
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[losses]}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=console, transient=False,
-        )
-        self._task = self._progress.add_task(label, total=total, speed="", losses="")
+        self.console, self.label, self.total = console, label, total
+        self.terminal = console.is_terminal
+        self._next_step, self._next_time = 1, 0.0
+        if self.terminal:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=12),
+                MofNCompleteColumn(), TextColumn("{task.fields[speed]}"), TextColumn("eta"),
+                TimeRemainingColumn(), TextColumn("{task.fields[losses]}"),
+                console=console, transient=False,
+            )
+            self._task = self._progress.add_task(label, total=total, speed="", losses="")
 
     def __enter__(self):
-        self._progress.__enter__()
+        if self.terminal:
+            self._progress.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self._progress.__exit__(*exc)
+        if self.terminal:
+            return self._progress.__exit__(*exc)
+        return None
+
+    def _speed(self, info) -> str:
+        rate = info.images_per_s
+        return f"{rate:,.0f} img/s" if rate and math.isfinite(rate) else "compiling"
 
     def update(self, info) -> None:
-        losses = " ".join(f"{k[:4]} {v:.3f}" for k, v in (info.losses or {}).items())
-        speed = f"{info.images_per_s:,.0f} img/s" if info.images_per_s else "compiling"
-        self._progress.update(self._task, completed=info.step, speed=speed, losses=losses)
+        if self.terminal:
+            fixed = len(self.label) + 12 + 2 * len(str(self.total)) + 1 + 14 + 4 + 8 + 7
+            losses = _losses(info.losses, max(0, self.console.width - fixed))
+            self._progress.update(self._task, completed=info.step, speed=self._speed(info),
+                                  losses=losses)
+            return
+        now = time.monotonic()
+        if info.step >= self._next_step or now >= self._next_time or info.step == self.total:
+            self._next_step = info.step + max(1, self.total // PLAIN_LINES)
+            self._next_time = now + PLAIN_SECONDS
+            left = info.elapsed_s / info.step * (self.total - info.step) if info.step else math.nan
+            losses = _losses(info.losses, 80)
+            self.console.print(f"{self.label} step {info.step}/{self.total}  "
+                               f"{self._speed(info)}  eta {_eta(left)}  {losses}".rstrip(),
+                               highlight=False, soft_wrap=True)
 
 
 class Console:

@@ -58,6 +58,9 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(_finite(payload), f, indent=1, allow_nan=False, default=_jsonable)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename: a power cut keeps one whole file
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -7,7 +7,9 @@ crash loses only the one in progress. The checks of user input happen before thi
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import math
+import os
 import shlex
 import signal
 import sys
@@ -22,6 +24,17 @@ from benchmarks.results import environment, write_json_atomic
 SCHEMA_VERSION = 1
 
 
+RESULTS_FILE = "results.json"
+LOCK_FILE = ".lock"
+
+
+def check_out_free(out: str | Path | None) -> None:
+    """A finished or running run's folder is never written over (its results would be lost)."""
+    if out is not None and (Path(out) / RESULTS_FILE).exists():
+        raise UserError(f"{out} already holds a run ({RESULTS_FILE}); finish it with "
+                        f"--resume {out}, or choose a new folder with --out DIR")
+
+
 def prepare_out(out: str | None, dataset: str) -> Path:
     folder = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{dataset}"
     try:
@@ -33,26 +46,61 @@ def prepare_out(out: str | None, dataset: str) -> Path:
     except OSError as e:
         raise UserError(f"cannot write to output folder {folder} ({e.strerror}); "
                         "choose another with --out DIR") from None
+    _lock(folder)
     return folder
 
 
-class Interrupt:
-    """First Ctrl-C: finish cleanly after the current step. Second: stop at once."""
+_LOCKS: list = []  # open lock files: the OS releases them when this process ends, however
+
+
+def _lock(folder: Path) -> None:
+    """One process writes a run folder: a second one is refused while the first holds it."""
+    handle = open(folder / LOCK_FILE, "a+")  # held open for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(f"{folder} is being written by {holder}; wait for it to finish, or "
+                        "choose another folder with --out DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"genbench pid {os.getpid()}")
+    handle.flush()
+    _LOCKS.append(handle)
+
+
+class Signals:
+    """One handler for the whole command; SIGTERM (what a scheduler sends) acts as Ctrl-C.
+
+    - preparing (data, the classifier): the first signal stops at once, nothing is lost;
+    - training: the first asks the current experiment to stop after its step (it is kept as
+      interrupted), a second stops at once;
+    - finishing (the last results.json write, the report): signals are noted and ignored, so
+      both files are complete.
+    """
 
     def __init__(self):
-        self.requested = False
+        self.requested: str | None = None  # the first signal's name
+        self.mode = "prepare"
 
     def __enter__(self):
-        self._old = signal.signal(signal.SIGINT, self._handle)
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        first = self.requested is None
+        self.requested = self.requested or signal.Signals(signum).name
+        if self.mode == "prepare" or (self.mode == "train" and not first):
             raise KeyboardInterrupt
-        self.requested = True
+
+    def exit_status(self) -> int:
+        return 128 + getattr(signal, self.requested or "SIGINT")
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None) -> int:
@@ -60,32 +108,54 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     from benchmarks.console import Console
 
     console = Console()
-    ds = _load_data(cfg, console)
-    if epochs:
-        cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
-                                                       / cfg.batch_size))
-    run_dir = prepare_out(cfg.out, ds.name)
-    return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir)
+    check_out_free(cfg.out)
+    with Signals() as signals:
+        try:
+            ds = _load_data(cfg, console)
+        except KeyboardInterrupt:
+            return signals.exit_status()  # nothing written yet
+        if epochs:
+            cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
+                                                           / cfg.batch_size))
+        check_fits(cfg, ds)
+        run_dir = prepare_out(cfg.out, ds.name)
+        check_out_free(run_dir)  # again under the lock: a second run may have just finished
+        return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir, signals)
 
 
-def resume(path: str, *, cache_dir: str | None = None) -> int:
+def check_fits(cfg: RunConfig, ds) -> None:
+    """Settings that depend on the dataset, checked before the output folder is made."""
+    if cfg.batch_size > len(ds.x_train):
+        raise UserError(f"--batch-size {cfg.batch_size:,} is larger than the "
+                        f"{len(ds.x_train):,} training images of {ds.name}; choose at most "
+                        f"{len(ds.x_train):,}")
+
+
+def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = None) -> int:
     """Finish an interrupted run with the settings it was started with."""
     from benchmarks.console import Console
     from reports import records
 
     run_dir = Path(path)
     try:
-        results = records.load(run_dir / "results.json")
+        results = records.load(run_dir / RESULTS_FILE)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot resume {run_dir}: {e}") from None
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     stored = {k: v for k, v in results["config"].items() if k in fields}
     cfg = RunConfig(**{**stored, "models": tuple(stored["models"])})
+    if data_dir:  # the files may have moved since; the dataset is checked by checksum
+        cfg = dataclasses.replace(cfg, data_dir=data_dir)
     check_models(cfg.models)
-    prepare_out(str(run_dir), results["dataset"]["name"])
-    results["notes"].append(f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}")
     console = Console()
-    return _execute(cfg, _load_data(cfg, console), run_dir, results, console, cache_dir)
+    with Signals() as signals:
+        try:
+            ds = _load_data(cfg, console)
+        except KeyboardInterrupt:
+            return signals.exit_status()
+        prepare_out(str(run_dir), results["dataset"]["name"])
+        results["notes"].append(f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}")
+        return _execute(cfg, ds, run_dir, results, console, cache_dir, signals)
 
 
 def _load_data(cfg: RunConfig, console):
@@ -97,12 +167,48 @@ def _load_data(cfg: RunConfig, console):
     return ds
 
 
-def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir) -> int:
+def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir,
+             signals: Signals) -> int:
+    results["command"] = results.get("command") or _command_line()
+    results_path = run_dir / RESULTS_FILE
+    done = {(r["model"], r["seed"]) for r in results["runs"] if r["status"] != "interrupted"}
+    results["runs"] = [r for r in results["runs"] if (r["model"], r["seed"]) in done]
+    status = "complete"
+    try:
+        write_json_atomic(results_path, results)
+        reference = _score_space(cfg, ds, results, console, cache_dir)
+        write_json_atomic(results_path, results)
+        ctx = experiment.Context(cfg, ds, reference, run_dir, console)
+        signals.mode = "train"
+        for name in cfg.models:
+            for seed in range(cfg.seeds):
+                if (name, seed) in done:
+                    console.info(f"{name} seed {seed}: already finished, skipped (resume)")
+                    continue
+                record = experiment.run(name, seed, ctx, lambda: signals.requested is not None)
+                results["runs"].append(record)
+                write_json_atomic(results_path, results)
+                if signals.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        status = "interrupted"
+        results["notes"].append(f"interrupted ({signals.requested or 'SIGINT'}) at "
+                                f"{datetime.now():%H:%M:%S}; resume with: python -m benchmarks "
+                                f"run --resume {run_dir}")
+    signals.mode = "finish"
+    results["status"] = status
+    results["finished"] = datetime.now().isoformat(timespec="seconds")
+    write_json_atomic(results_path, results)
+    from reports import render_run
+
+    console.summary(results, render_run(run_dir))
+    return signals.exit_status() if status == "interrupted" else 0
+
+
+def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
+    """The dataset's classifier and real statistics (cached), and the real-data floor."""
     import metrics
 
-    results["command"] = results.get("command") or _command_line()
-    results_path = run_dir / "results.json"
-    write_json_atomic(results_path, results)
     console.info("scoring space: loading or training the dataset classifier ...")
     try:
         reference = metrics.build_reference(ds, cache_dir=cache_dir,
@@ -117,35 +223,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
                               "direction": m.direction} for k, m in metrics.METRICS.items()}
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
-    write_json_atomic(results_path, results)
-
-    ctx = experiment.Context(cfg, ds, reference, run_dir, console)
-    done = {(r["model"], r["seed"]) for r in results["runs"] if r["status"] != "interrupted"}
-    results["runs"] = [r for r in results["runs"] if (r["model"], r["seed"]) in done]
-    status = "complete"
-    with Interrupt() as interrupt:
-        try:
-            for name in cfg.models:
-                for seed in range(cfg.seeds):
-                    if (name, seed) in done:
-                        console.info(f"{name} seed {seed}: already finished, skipped (resume)")
-                        continue
-                    record = experiment.run(name, seed, ctx, lambda: interrupt.requested)
-                    results["runs"].append(record)
-                    write_json_atomic(results_path, results)
-                    if interrupt.requested:
-                        raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            status = "interrupted"
-            results["notes"].append(f"interrupted by the user at {datetime.now():%H:%M:%S}; "
-                                    f"resume with: python -m benchmarks run --resume {run_dir}")
-    results["status"] = status
-    results["finished"] = datetime.now().isoformat(timespec="seconds")
-    write_json_atomic(results_path, results)
-    from reports import render_run
-
-    console.summary(results, render_run(run_dir))
-    return 130 if status == "interrupted" else 0
+    return reference
 
 
 def new_results(cfg: RunConfig, ds) -> dict:
