@@ -119,6 +119,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel over all visible devices")
+    p.add_argument("--summary", action="store_true",
+                   help="print each network's Keras summary (layers, shapes, parameters) "
+                        "before training it")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
                         "~/.cache/genbench)")
@@ -184,8 +187,10 @@ def cmd_run(args) -> int:
         if ignored:
             raise UserError(f"--resume continues a run with the settings it was started with; "
                             f"drop {', '.join(ignored)} (or start a new run with --out)")
-        return runner.resume(args.resume, cache_dir=args.cache_dir, data_dir=args.data_dir)
-    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs)
+        return runner.resume(args.resume, cache_dir=args.cache_dir, data_dir=args.data_dir,
+                             summary=args.summary)
+    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs,
+                      summary=args.summary)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:

@@ -34,6 +34,7 @@ class Context:
     reference: object  # metrics.Reference: the scoring classifier and the real statistics
     run_dir: Path
     console: object  # benchmarks.console.Console
+    summary: bool = False  # print each network's Keras summary before training
 
 
 def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool]) -> dict:
@@ -46,6 +47,9 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool]) -> 
     model_cfg = dataclasses.replace(registry.get(name).Config(), **cfg.overrides.get(name, {}))
     model = build(name, model_cfg, seed=seed, precision=cfg.precision,
                   distribute=cfg.distribute, image_shape=ds.image_shape)
+    if ctx.summary:
+        for network in model.networks.values():
+            network.summary(print_fn=lambda line, *_, **__: console.info(line))
     tag = f"{name}-s{seed}"
     weights = ctx.run_dir / "weights"
     curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}

@@ -103,7 +103,8 @@ class Signals:
             signal.signal(sig, old)
 
 
-def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None) -> int:
+def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None,
+        summary: bool = False) -> int:
     """A new run: load the data, make the output folder, run every (model, seed)."""
     from benchmarks.console import Console
 
@@ -120,7 +121,8 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
         check_fits(cfg, ds)
         run_dir = prepare_out(cfg.out, ds.name)
         check_out_free(run_dir)  # again under the lock: a second run may have just finished
-        return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir, signals)
+        return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir, signals,
+                        summary)
 
 
 def check_fits(cfg: RunConfig, ds) -> None:
@@ -131,7 +133,8 @@ def check_fits(cfg: RunConfig, ds) -> None:
                         f"{len(ds.x_train):,}")
 
 
-def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = None) -> int:
+def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = None,
+           summary: bool = False) -> int:
     """Finish an interrupted run with the settings it was started with."""
     from benchmarks.console import Console
     from reports import records
@@ -155,7 +158,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
             return signals.exit_status()
         prepare_out(str(run_dir), results["dataset"]["name"])
         results["notes"].append(f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}")
-        return _execute(cfg, ds, run_dir, results, console, cache_dir, signals)
+        return _execute(cfg, ds, run_dir, results, console, cache_dir, signals, summary)
 
 
 def _load_data(cfg: RunConfig, console):
@@ -168,7 +171,7 @@ def _load_data(cfg: RunConfig, console):
 
 
 def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir,
-             signals: Signals) -> int:
+             signals: Signals, summary: bool) -> int:
     results["command"] = results.get("command") or _command_line()
     results_path = run_dir / RESULTS_FILE
     done = {(r["model"], r["seed"]) for r in results["runs"] if r["status"] != "interrupted"}
@@ -178,7 +181,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
         write_json_atomic(results_path, results)
         reference = _score_space(cfg, ds, results, console, cache_dir)
         write_json_atomic(results_path, results)
-        ctx = experiment.Context(cfg, ds, reference, run_dir, console)
+        ctx = experiment.Context(cfg, ds, reference, run_dir, console, summary)
         signals.mode = "train"
         for name in cfg.models:
             for seed in range(cfg.seeds):

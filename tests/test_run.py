@@ -31,9 +31,13 @@ def _env(tmp_path: Path) -> dict:
 def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
     out = tmp_path / "run"
     proc = cli("run", "--preset", "smoke", "--models", "dcgan,gan,ae", "--out", str(out),
-               env=_env(tmp_path), timeout=900)
+               "--summary", env=_env(tmp_path), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "FELL BACK TO 'digits'" in proc.stdout
+    # --summary: each network's Keras summary before training; gan's generator is
+    # 100*256+256 + 256*512+512 + 512*1024+1024 + 1024*784+784 = 1,486,352 weights
+    assert proc.stdout.count('Model: "generator"') == 3
+    assert "Total params: 1,486,352" in proc.stdout
     results = json.loads((out / "results.json").read_text())
     assert RESULT_KEYS <= set(results)
     assert results["status"] == "complete" and results["dataset"]["name"] == "digits"
