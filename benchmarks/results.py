@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks import __version__
+from benchmarks.backend import device_description
 
 
 def _version(pkg: str) -> str | None:
@@ -19,30 +20,10 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def device_description(backend: str) -> str:
-    try:
-        if backend == "jax":
-            import jax
-
-            dev = jax.devices()[0]
-            if dev.platform != "cpu":
-                return f"{dev.device_kind} x{jax.device_count()} ({dev.platform})"
-        else:
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                details = tf.config.experimental.get_device_details(gpus[0])
-                return f"{details.get('device_name', 'GPU')} x{len(gpus)}"
-    except Exception:  # a device query must never fail a run
-        pass
-    return f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
-
-
 def environment(backend: str) -> dict:
     return {
         "backend": backend,
-        "device": device_description(backend),
+        "device": device_description(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {"genbench": __version__, "keras": _version("keras"),
