@@ -16,6 +16,7 @@ import copy
 import json
 import math
 import typing
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -163,8 +164,6 @@ def run_key(model: str, overrides: dict[str, Any], seed: int) -> str:
 def new_results(*, command: str, config: Config, environment: Environment,
                 dataset: Dataset) -> Results:
     """A record for a run that has just started: no classifier, metrics or runs yet."""
-    from datetime import datetime
-
     return validate({
         "schema_version": SCHEMA_VERSION, "status": "running",
         "started": datetime.now().isoformat(timespec="seconds"), "finished": None,
@@ -208,7 +207,11 @@ def load(path: str | Path) -> Results:
         raise RecordError(f"{path}: no such file; pass a run folder made by "
                           f"'python -m benchmarks run' (it holds {RESULTS_FILE})")
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read it ({err.strerror})") from None
+    try:
+        results = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RecordError(f"{path}: not valid JSON ({err}); the run may have been cut off "
                           "while writing it: re-run the benchmark") from None

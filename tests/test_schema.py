@@ -295,3 +295,9 @@ def test_atomic_write_failure_leaves_previous_file(tmp_path):
         files.atomic_write(target, half_then_fail)
     assert target.read_text() == "first\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_load_binary_garbage_says_not_json(tmp_path):
+    (tmp_path / "results.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(schema.RecordError, match=r"results\.json: not valid JSON \("):
+        schema.load(tmp_path)
