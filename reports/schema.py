@@ -163,14 +163,18 @@ def run_key(model: str, overrides: dict[str, Any], seed: int) -> str:
 
 def new_results(*, command: str, config: Config, environment: Environment,
                 dataset: Dataset) -> Results:
-    """A record for a run that has just started: no classifier, metrics or runs yet."""
-    return validate({
+    """A record for a run that has just started: no classifier, metrics or runs yet.
+
+    Values are made plain JSON first (tuples -> lists, numpy -> numbers, paths -> strings), so
+    dataclasses.asdict(config) can be passed as it is.
+    """
+    return validate(_plain({
         "schema_version": SCHEMA_VERSION, "status": "running",
         "started": datetime.now().isoformat(timespec="seconds"), "finished": None,
         "command": command, "config": config, "environment": environment,
         "dataset": dataset, "classifier": {}, "metrics": {}, "floor": {}, "runs": [],
         "notes": [],
-    })
+    }))
 
 
 def metric_info(label: str, description: str, direction: Direction,
@@ -184,11 +188,14 @@ def metric_info(label: str, description: str, direction: Direction,
 def new_run(model: str, seed: int, *, overrides: dict[str, Any] | None = None,
             status: str = "finished", weights_scored: str = "raw", error: str | None = None,
             **fields: Any) -> Run:
-    """A run record with every required field; fields are the optional ones (final=...)."""
-    overrides = dict(overrides or {})
-    run = {"model": model, "seed": seed, "status": status,
-           "key": run_key(model, overrides, seed), "overrides": overrides,
-           "weights_scored": weights_scored, **fields}
+    """A run record with every required field; fields are the optional ones (final=...).
+
+    Values are made plain JSON first, as in new_results.
+    """
+    overrides = _plain(dict(overrides or {}))
+    run = _plain({"model": model, "seed": seed, "status": status,
+                  "key": run_key(model, overrides, seed), "overrides": overrides,
+                  "weights_scored": weights_scored, **fields})
     if error is not None:
         run["error"] = error
     _check_types(run, Run, "run")
