@@ -1,84 +1,24 @@
-"""The results.json record: load it, check it, and summarise runs over seeds.
+"""Questions asked of a record: which models, which runs count, and summaries over seeds.
 
-A record is a plain dict (what ``json.load`` returns), so the report can be re-rendered from
-the file alone without importing the models or the metrics. Aggregates are ``Stat`` tuples
-``(mean, std, n)``: std is the sample std (ddof=1) over seeds, 0.0 for a single seed.
+A record is the plain dict that ``reports.schema`` defines and validates. Aggregates are
+``Stat`` tuples ``(mean, std, n)``: std is the sample std (ddof=1) over seeds, 0.0 for a single
+seed.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any, NamedTuple
 
-SCHEMA_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
-RESULTS_FILE = "results.json"
+from reports.schema import SCORED_STATUSES
 
-REQUIRED_KEYS = ("schema_version", "status", "config", "environment", "dataset", "metrics",
-                 "runs")
-RUN_KEYS = ("model", "seed", "status")
-RUN_STATUSES = ("finished", "diverged", "interrupted")
-# Runs whose metrics count: a diverged run keeps its numbers, an interrupted one has none.
-SCORED_STATUSES = ("finished", "diverged")
 HISTOGRAM_KEY = "class_histogram"
-
-
-class RecordError(ValueError):
-    """A results file that cannot be read as a schema-1 record; the message names the fix."""
 
 
 class Stat(NamedTuple):
     mean: float
     std: float
     n: int
-
-
-def load(path: str | Path) -> dict:
-    """Read and validate a results.json (or a run folder holding one)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_FILE
-    if not path.is_file():
-        raise RecordError(f"{path}: no such file; pass a run folder made by "
-                          f"'python -m benchmarks run' (it holds {RESULTS_FILE})")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise RecordError(f"{path}: not valid JSON ({err}); the run may have been cut off "
-                          "while writing it: re-run the benchmark") from None
-    try:
-        return validate(results)
-    except RecordError as err:
-        raise RecordError(f"{path}: {err}") from None
-
-
-def validate(results: Any) -> dict:
-    """Check the top-level and per-run keys; return the record unchanged."""
-    if not isinstance(results, dict):
-        raise RecordError(f"expected a JSON object, found {type(results).__name__}")
-    version = results.get("schema_version")
-    if version not in SUPPORTED_VERSIONS:
-        supported = ", ".join(map(str, SUPPORTED_VERSIONS))
-        raise RecordError(f"schema_version {version!r} is not supported (this genbench reads "
-                          f"{supported}); re-render with the genbench version that wrote it, "
-                          "or re-run the benchmark")
-    missing = [key for key in REQUIRED_KEYS if key not in results]
-    if missing:
-        raise RecordError(f"missing top-level keys: {', '.join(missing)}")
-    if not isinstance(results["runs"], list):
-        raise RecordError("'runs' must be a list")
-    for i, run in enumerate(results["runs"]):
-        if not isinstance(run, dict):
-            raise RecordError(f"runs[{i}] must be an object")
-        missing = [key for key in RUN_KEYS if key not in run]
-        if missing:
-            raise RecordError(f"runs[{i}] is missing keys: {', '.join(missing)}")
-        if run["status"] not in RUN_STATUSES:
-            raise RecordError(f"runs[{i}] has status {run['status']!r}; expected one of "
-                              f"{', '.join(RUN_STATUSES)}")
-    return results
 
 
 def models(results: dict) -> list[str]:
@@ -225,3 +165,43 @@ def has_losses(results: dict) -> bool:
         if losses.get("step") and any(k != "step" and v for k, v in losses.items()):
             return True
     return False
+
+
+def target(results: dict, key: str) -> float | None:
+    """The ideal value of a "target" metric (density: 1), or None when the record has none."""
+    value = (results.get("metrics", {}).get(key) or {}).get("target")
+    return float(value) if _is_number(value) else None
+
+
+def best_models(stats: dict[str, Stat | None], direction: str | None,
+                goal: float | None = None) -> set[str]:
+    """The model(s) with the best finite mean; empty with fewer than two to compare.
+
+    direction "target" ranks by distance to goal (the metric's target value).
+    """
+    score = {"lower": lambda m: m, "higher": lambda m: -m}
+    if goal is not None:
+        score["target"] = lambda m: abs(m - goal)
+    if direction not in score:
+        return set()
+    finite = {n: score[direction](s.mean) for n, s in stats.items()
+              if s and s.n and math.isfinite(s.mean)}
+    if len(finite) < 2:
+        return set()
+    top = min(finite.values())
+    best = {n for n, v in finite.items() if math.isclose(v, top, rel_tol=1e-12, abs_tol=1e-15)}
+    return best if len(best) < len(finite) else set()  # all tied: nothing stands out
+
+
+def unreadable_metrics(results: dict) -> list[tuple[str, str, Any]]:
+    """(where, key, value) for each stored metric that is not a number, null or a histogram
+    list, e.g. ("dcgan seed 0 final", "fid", "12.3"): the report shows these as missing and
+    says so, rather than silently."""
+    sections = [("real data (floor)", results.get("floor"))]
+    for run in results.get("runs", []):
+        where = f"{run['model']} seed {run['seed']}"
+        sections += [(f"{where} final", run.get("final")),
+                     (f"{where} best", (run.get("best") or {}).get("metrics"))]
+    return [(where, k, v) for where, values in sections if isinstance(values, dict)
+            for k, v in values.items()
+            if v is not None and not _is_number(v) and not isinstance(v, list)]

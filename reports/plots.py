@@ -1,15 +1,12 @@
-"""Figures for the report. Sample images are tiled with Pillow (pixel-exact, nearest
-neighbour); plots are drawn with Matplotlib's Agg canvas, never pyplot, so no GUI backend
-or global figure state is involved. Every function writes its file atomically and returns
-its path; the plot functions return None (and write nothing) when the record holds nothing
-to plot.
+"""Plots of the record for the report: FID and mode curves over training, class histograms,
+loss curves. Drawn with Matplotlib's Agg canvas, never pyplot, so no GUI backend or global
+figure state is involved. Each function writes its PNG atomically and returns its path, or
+returns None (and writes nothing) when the record holds nothing to plot.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,136 +14,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
 
 from reports import records
+from reports.files import atomic_write
 
-SCALE = 2  # each sample pixel becomes SCALE x SCALE: 28 px digits are too small on screen
-PAD = 2  # pixels between tiles
-PAD_VALUE = 96  # mid-dark grey: separates tiles without competing with white strokes
 MAX_LOSS_POINTS = 400  # loss curves are smoothed, then drawn at most this many points
 DPI = 110
-
-Frames = list[tuple[int, np.ndarray]]
-
-
-def _atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Write via a temp file in the same folder, then os.replace: readers never see half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _as_gray(images: np.ndarray) -> np.ndarray:
-    """(N,H,W) or (N,H,W,1) in [-1, 1] -> (N,H,W) uint8."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3:
-        raise ValueError(f"expected images shaped (N,H,W,1) or (N,H,W), got {images.shape}")
-    images = np.nan_to_num(images, nan=-1.0, posinf=1.0, neginf=-1.0)
-    return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-
-
-def grid_array(images: np.ndarray, ncols: int = 8, scale: int = SCALE, pad: int = PAD):
-    """Tile images into one uint8 array; empty cells of the last row stay PAD_VALUE."""
-    gray = _as_gray(images)
-    n, h, w = gray.shape
-    if n == 0:
-        raise ValueError("no images to tile")
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    th, tw = h * scale, w * scale
-    out = np.full((nrows * th + (nrows + 1) * pad, ncols * tw + (ncols + 1) * pad), PAD_VALUE,
-                  dtype=np.uint8)
-    for i, img in enumerate(gray):
-        r, c = divmod(i, ncols)
-        y, x = pad + r * (th + pad), pad + c * (tw + pad)
-        out[y:y + th, x:x + tw] = np.kron(img, np.ones((scale, scale), dtype=np.uint8))
-    return out
-
-
-def sample_grid(images: np.ndarray, path: str | Path, ncols: int = 8) -> Path:
-    """A grayscale grid of samples, no axes. Size: ncols*(W*SCALE) + (ncols+1)*PAD wide."""
-    img = Image.fromarray(grid_array(images, ncols), mode="L")
-    return _atomic(path, lambda p: img.save(p, format="PNG"))
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
-
-
-def _labelled(grid: np.ndarray, text: str, band: int = 22) -> Image.Image:
-    """The grid with a caption band above it."""
-    img = Image.new("L", (grid.shape[1], grid.shape[0] + band), color=255)
-    img.paste(Image.fromarray(grid, mode="L"), (0, band))
-    ImageDraw.Draw(img).text((PAD + 2, 3), text, fill=0, font=_font(band - 7))
-    return img
-
-
-def progression_strip(frames: Frames, path: str | Path) -> Path:
-    """One row per checkpoint (the same fixed-noise batch each time), labelled with its step."""
-    if not frames:
-        raise ValueError("no frames: pass [(step, images), ...]")
-    rows = [grid_array(images, ncols=len(images)) for _, images in frames]
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=PAD_VALUE)
-            for r in rows]
-    strip = np.concatenate(rows, axis=0)
-    centres = np.cumsum([r.shape[0] for r in rows]) - np.array([r.shape[0] for r in rows]) / 2
-    margin = 80  # pixels left of the strip for the step labels
-    fig = Figure(figsize=((strip.shape[1] + margin) / DPI, strip.shape[0] / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((margin / (strip.shape[1] + margin), 0, 1 - margin /
-                       (strip.shape[1] + margin), 1))
-    ax.imshow(strip, cmap="gray", vmin=0, vmax=255, interpolation="nearest", aspect="equal")
-    ax.set_xticks([])
-    ax.set_yticks(centres, [f"step {step:,}" for step, _ in frames], fontsize=9)
-    ax.tick_params(axis="y", length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    return _atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI, facecolor="white"))
-
-
-def progression_gif(frames: Frames, path: str | Path, duration_ms: int = 300,
-                    ncols: int = 8) -> Path:
-    """An animated GIF, one frame per checkpoint, each captioned with its step.
-
-    The last frame is held four times as long so the final state can be read.
-    """
-    if not frames:
-        raise ValueError("no frames: pass [(step, images), ...]")
-    images = [_labelled(grid_array(batch, ncols), f"step {step:,}") for step, batch in frames]
-    size = (max(i.width for i in images), max(i.height for i in images))
-    images = [i if i.size == size else _pad_to(i, size) for i in images]
-    durations = [duration_ms] * (len(images) - 1) + [duration_ms * 4]
-
-    def write(p: Path) -> None:
-        images[0].save(p, format="GIF", save_all=True, append_images=images[1:],
-                       duration=durations, loop=0, disposal=1)
-
-    return _atomic(path, write)
-
-
-def _pad_to(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    out = Image.new("L", size, color=255)
-    out.paste(img, (0, 0))
-    return out
-
-
-# ---- plots from the record -------------------------------------------------------------
 
 def _colors(results: dict) -> dict[str, str]:
     palette = [f"C{i}" for i in range(10)]
@@ -203,7 +76,7 @@ def _floor_line(ax, results: dict, key: str):
 
 def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
-    return _atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI, facecolor="white"))
+    return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=DPI, facecolor="white"))
 
 
 def _new_figure(ncols: int, nrows: int = 1, w: float = 4.6, h: float = 3.2):
@@ -213,7 +86,7 @@ def _new_figure(ncols: int, nrows: int = 1, w: float = 4.6, h: float = 3.2):
     return fig, axes
 
 
-def _curve_plot(results: dict, path, keys: list[str], title_suffix: str = "") -> Path | None:
+def _curve_plot(results: dict, path, keys: list[str]) -> Path | None:
     keys = [k for k in keys if records.has_curve(results, k)]
     if not keys:
         return None
@@ -230,7 +103,7 @@ def _curve_plot(results: dict, path, keys: list[str], title_suffix: str = "") ->
         _floor_line(ax, results, key)
         arrow = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(
             records.direction(results, key), "")
-        ax.set_title(records.label(results, key) + arrow + title_suffix, fontsize=10)
+        ax.set_title(records.label(results, key) + arrow, fontsize=10)
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
         if key == "fid" and _positive(ax):

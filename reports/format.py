@@ -1,0 +1,75 @@
+"""How numbers are written, in the report and on the console alike: one formatter, one list of
+the metrics a summary shows, one short label for each.
+"""
+
+from __future__ import annotations
+
+import math
+
+from reports.records import Stat
+
+DASH = "—"  # a value the record does not have
+COUNT_KEYS = {"modes_covered", "ndb"}  # whole numbers per seed
+# The metrics a summary shows, in order (the report's Summary table; the console shows those
+# it has room for). Every metric is in the report's All metrics table.
+SUMMARY_KEYS = ("fid", "kid", "modes_covered", "kl_classes", "precision", "recall", "coverage",
+                "ndb", "recon_psnr")
+# Short column headers where space is tight (the console).
+SHORT_LABELS = {"fid": "FID", "kid": "KID", "modes_covered": "modes", "kl_classes": "KL",
+                "precision": "prec", "recall": "recall", "coverage": "cover", "ndb": "NDB",
+                "recon_psnr": "PSNR"}
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """x to `digits` significant figures; from 10**digits up, whole with thousands separators
+    (1,234 images/s, not 1,230); below 0.001 in scientific notation."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 10 ** digits - 0.5:
+        return f"{x:,.0f}"
+    x = float(f"{x:.{digits}g}")
+    if abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"
+
+
+def fmt(x, key: str | None = None) -> str:
+    """One number: 3 significant figures, whole numbers for counts, "—" when missing."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return DASH
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if (key in COUNT_KEYS or isinstance(x, int)) and float(x).is_integer():
+        return f"{int(x):,}"
+    if key in COUNT_KEYS:
+        return f"{x:.3g}"
+    return sig(x)
+
+
+def cell(stat: Stat | None, key: str | None = None) -> str:
+    """'mean ± std' over seeds; just the value for one seed; "—" for none."""
+    if stat is None or stat.n == 0:
+        return DASH
+    if stat.n == 1:
+        return fmt(stat.mean, key)
+    return f"{fmt(stat.mean, key)} ± {sig(stat.std, 2) if math.isfinite(stat.std) else 'nan'}"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def join(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def duration(seconds: float) -> str:
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {sec:02d}s"

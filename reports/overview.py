@@ -1,0 +1,143 @@
+"""The report's first screen: the header (what ran, where, on what) and the verdict (which
+model is best by the primary metric, mode collapse, speed, divergence) in a few sentences.
+"""
+
+from __future__ import annotations
+
+import math
+
+from reports import records
+from reports.blocks import diverged, esc, floor, primary, table, when
+from reports.format import DASH, cell, duration, fmt, join, plural
+from reports.records import Stat
+
+
+def header(results: dict) -> list[str]:
+    ds = results.get("dataset", {})
+    cfg = results.get("config", {})
+    env = results.get("environment", {})
+    lines = [f"# Generative model benchmark: {ds.get('name') or cfg.get('dataset') or '?'}", ""]
+    if ds.get("note"):
+        wanted = cfg.get("dataset_requested") or "the requested dataset"
+        lines += [f"> **WARNING — dataset fallback.** {esc(ds['note'])}",
+                  f"> These numbers are on **{ds.get('name', '?')}**, not {wanted}; do not "
+                  f"compare them with {wanted} results.", ""]
+    status = results.get("status")
+    if status != "complete":
+        runs = results.get("runs", [])
+        planned = len(cfg.get("models", [])) * (cfg.get("seeds") or 0)
+        scored = sum(records.scored(r) for r in runs)
+        lines += [f"> **WARNING — {str(status).upper()} RUN.** Only {scored} of "
+                  f"{planned or len(runs)} planned model × seed runs have final metrics; "
+                  "everything below covers only those.", ""]
+    clf = results.get("classifier") or {}
+    acc, gate = clf.get("test_accuracy"), clf.get("gate")
+    if isinstance(acc, (int, float)) and isinstance(gate, (int, float)) and acc < gate:
+        lines += [f"> **WARNING — weak classifier.** Its test accuracy {acc:.2%} is below the "
+                  f"gate {gate:.2%}; metrics in its feature space are not trustworthy.", ""]
+
+    versions = env.get("versions") or {}
+    version_text = " · ".join(f"{k} {v}" for k, v in versions.items() if v)
+    if env.get("python"):
+        version_text = f"Python {env['python']}" + (f" · {version_text}" if version_text else "")
+    sizes = [f"{ds[k]:,} {k.split('_')[0]}" for k in ("train_size", "test_size")
+             if isinstance(ds.get(k), int)]
+    data = ds.get("name", "?") + (f" ({' / '.join(sizes)})" if sizes else "")
+    if ds.get("source"):
+        data += f" from `{ds['source']}`"
+    preset = [f"preset **{cfg.get('preset', '?')}**"]
+    for key, word in (("steps", "step"), ("seeds", "seed")):
+        if isinstance(cfg.get(key), int):
+            preset.append(plural(cfg[key], word))
+    if cfg.get("batch_size"):
+        preset.append(f"batch {cfg['batch_size']}")
+    if cfg.get("eval_every"):
+        preset.append(f"evaluated every {cfg['eval_every']:,} steps on "
+                      f"{cfg.get('eval_samples', '?'):,} samples")
+    if cfg.get("samples"):
+        preset.append(f"final metrics on {cfg['samples']:,} samples")
+    started, finished = when(results.get("started")), when(results.get("finished"))
+    date = started.strftime("%Y-%m-%d %H:%M") if started else results.get("started") or DASH
+    if started and finished:
+        took = duration((finished - started).total_seconds())
+        date += f" → {finished.strftime('%H:%M')} ({took})"
+    elif not finished:
+        date += " (not finished)"
+    rows = [
+        ["Dataset", esc(data)],
+        ["Backend", esc(f"{env.get('backend') or cfg.get('backend', '?')} on "
+                         f"{env.get('device', '?')}, {cfg.get('precision', 'float32')}")],
+        ["Versions", esc(version_text or DASH)],
+        ["Config", esc(", ".join(preset))],
+        ["Command", f"`{results['command']}`" if results.get("command") else DASH],
+        ["Date", esc(date)],
+        ["Status", f"**{status}**" if status != "complete" else str(status)],
+    ]
+    if env.get("platform"):
+        rows.insert(3, ["Platform", esc(env["platform"])])
+    return lines + table(["", ""], rows, text_cols=(0, 1))
+
+
+def verdict(results: dict) -> list[str]:
+    agg = records.aggregate(results)
+    grouped = records.runs_by_model(results)
+    key = primary(results, agg)
+    sentences = []
+    if not any(agg.values()):
+        sentences.append(f"No model has final metrics (run status: {results.get('status')}), "
+                         "so there is no verdict yet.")
+    elif key is None:
+        sentences.append("No metric says which direction is better, so models are not ranked.")
+    else:
+        direction = records.direction(results, key)
+        ranked = sorted((n for n in agg if key in agg[n] and math.isfinite(agg[n][key].mean)),
+                        key=lambda n: agg[n][key].mean, reverse=direction == "higher")
+        label = records.label(results, key)
+        real = floor(results).get(key)
+        floor_text = f"; real data scores {fmt(real, key)}" if real is not None else ""
+        if len(ranked) == 1:
+            sentences.append(f"Only **{ranked[0]}** has a finite {label}: "
+                             f"{cell(agg[ranked[0]][key], key)}{floor_text}.")
+        elif ranked:
+            first, second = agg[ranked[0]][key], agg[ranked[1]][key]
+            others = join([f"{n} ({cell(agg[n][key], key)})" for n in ranked[1:]])
+            sentences.append(f"**{ranked[0]}** has the best {label} ({cell(first, key)}"
+                             f"{floor_text}), ahead of {others}.")
+            if first.n > 1 and second.n > 1 and \
+                    abs(first.mean - second.mean) <= first.std + second.std:
+                sentences.append(f"Its lead over {ranked[1]} is within one std over seeds, so "
+                                 "that ranking is not settled.")
+    sentences += _collapse_sentences(results, agg)
+    sentences += _speed_sentence(results)
+    for name, runs in grouped.items():
+        bad = diverged(runs)
+        if bad:
+            steps = join([f"{r['diverged_at']:,}" for r in bad
+                           if isinstance(r.get("diverged_at"), int)])
+            sentences.append(f"{name} diverged in {len(bad)} of {plural(len(runs), 'seed')}"
+                             + (f" (at step {steps})." if steps else "."))
+        if runs and not any(records.scored(r) for r in runs):
+            sentences.append(f"{name} has no final metrics ({runs[0]['status']}).")
+    return [" ".join(sentences)]
+
+
+def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[str]:
+    k = records.num_classes(results)
+    covered = {n: s["modes_covered"] for n, s in agg.items() if "modes_covered" in s}
+    if not k or not covered:
+        return []
+    dropped = {n: s for n, s in covered.items() if s.mean < k}
+    if not dropped:
+        return [f"No mode collapse: every model covers all {k} classes."]
+    parts = [f"{n} covers {fmt(s.mean, 'modes_covered')} of {k} classes"
+             + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
+    return [f"Mode collapse: {join(parts)}."]
+
+
+def _speed_sentence(results: dict) -> list[str]:
+    tput = {key: s["images_per_s"] for key, s in records.aggregate_throughput(results).items()
+            if "images_per_s" in s and math.isfinite(s["images_per_s"].mean)}
+    if len(tput) < 2:
+        return []
+    (name, backend), stat = max(tput.items(), key=lambda item: item[1].mean)
+    return [f"Fastest to train: {name} ({cell(stat)} images/s on {backend})."]

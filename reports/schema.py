@@ -1,0 +1,322 @@
+"""results.json: its one definition. The runner writes through it, the report and the console
+read through it, and the tests build records from it.
+
+A record stays a plain JSON dict (so a report re-renders from the file alone); the TypedDicts
+below say what each field holds, and ``validate`` checks a record against those same types, so
+the description and the check cannot drift apart. Keys not declared here are kept as they are.
+
+Versions: 1 (the first), 2 (runs keyed by (model, overrides, seed); failed runs; which weights
+were scored; the dataset's image shape; where the classifier's gate came from; a metric's
+target value). A version-1 record is migrated on load; any other version is refused.
+"""
+
+# No "from __future__ import annotations": TypedDict reads NotRequired[...] only from
+# evaluated annotations, and validate relies on its required keys.
+import copy
+import json
+import math
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, NotRequired, TypedDict
+
+from reports.files import atomic_write
+from reports.typecheck import TypeCheckError, check, found, is_a
+
+SCHEMA_VERSION = 2
+RESULTS_FILE = "results.json"
+# Runs whose metrics count: a diverged run keeps its numbers, the others have none.
+SCORED_STATUSES = ("finished", "diverged")
+V1_IMAGE_SHAPE = [28, 28, 1]  # every schema-1 dataset was 28x28 grayscale
+V1_TARGET = 1.0  # schema 1 stored no target: every "target" metric then aimed at 1
+
+Direction = Literal["lower", "higher", "target"]
+RunStatus = Literal["finished", "diverged", "interrupted", "failed"]
+RUN_STATUSES: tuple[str, ...] = typing.get_args(RunStatus)
+Metrics = dict[str, Any]  # metric key -> number, null (not finite) or list (class histogram)
+Series = dict[str, list[float | None]]  # "step" -> steps, then one list per curve or loss
+
+
+class RecordError(ValueError):
+    """A results file that cannot be read as a record; the message names the fix."""
+
+
+class Config(TypedDict, total=False):
+    models: list[str]
+    dataset: str | None
+    dataset_requested: str | None
+    data_dir: str | None
+    backend: str
+    preset: str
+    preset_about: str
+    steps: int
+    batch_size: int
+    seeds: int
+    eval_every: int
+    eval_samples: int
+    samples: int
+    out: str | None
+    overrides: dict[str, dict[str, Any]]  # model -> setting -> value, for every run of it
+    sweep: dict[str, dict[str, list[Any]]]  # model -> setting -> values tried (a grid)
+    precision: str
+    jit: bool
+    distribute: bool
+
+
+class Environment(TypedDict, total=False):
+    backend: str
+    device: str
+    python: str
+    platform: str
+    versions: dict[str, str | None]
+
+
+class Dataset(TypedDict, total=False):
+    name: str
+    source: str
+    note: str | None  # set when the run fell back to another dataset
+    train_size: int
+    test_size: int
+    class_names: list[str]
+    image_shape: list[int]  # [H, W, C]
+
+
+class Classifier(TypedDict, total=False):
+    test_accuracy: float  # fractions: 0.9944, not 99.44
+    gate: float
+    gate_source: str  # e.g. "dataset default" or "--classifier-gate"
+    train_seconds: float | None
+
+
+class MetricInfo(TypedDict):
+    label: str
+    description: str
+    direction: Direction
+    target: NotRequired[float]  # the ideal value; required when direction is "target"
+
+
+class Best(TypedDict):
+    step: int
+    metrics: Metrics
+
+
+class Throughput(TypedDict, total=False):
+    images_per_s: float | None
+    step_ms_median: float | None
+    step_ms_p90: float | None
+    compile_s: float | None
+    peak_memory_mb: float | None
+    batch_size: int
+    backend: str
+    precision: str
+
+
+class Run(TypedDict):
+    model: str
+    seed: int
+    status: RunStatus
+    key: str  # run_key(model, overrides, seed)
+    overrides: dict[str, Any]  # the model settings this run's key varies ({} without a sweep)
+    weights_scored: NotRequired[Literal["raw", "ema"]]
+    error: NotRequired[str]  # why a failed run failed
+    params: NotRequired[dict[str, int] | None]
+    model_config: NotRequired[dict[str, Any] | None]
+    steps_done: NotRequired[int | None]
+    diverged_at: NotRequired[int | None]
+    final: NotRequired[Metrics | None]
+    best: NotRequired[Best | None]
+    curves: NotRequired[Series | None]
+    losses: NotRequired[Series | None]
+    throughput: NotRequired[Throughput | None]
+    figures: NotRequired[dict[str, str] | None]  # figure name -> path inside the run folder
+    weights: NotRequired[str | None]
+
+
+class Results(TypedDict):
+    schema_version: int
+    status: str  # "running", "complete" or "interrupted"
+    config: Config
+    environment: Environment
+    dataset: Dataset
+    metrics: dict[str, MetricInfo]
+    runs: list[Run]
+    started: NotRequired[str | None]
+    finished: NotRequired[str | None]
+    command: NotRequired[str | None]
+    classifier: NotRequired[Classifier | None]
+    floor: NotRequired[Metrics | None]  # real held-out data scored like a model
+    notes: NotRequired[list[str] | None]
+
+
+# ---- building records -------------------------------------------------------------------
+
+def run_key(model: str, overrides: dict[str, Any], seed: int) -> str:
+    """The id of one run: 'gan/s1', 'dcgan[lr=0.0001]/s0' (settings sorted by name).
+
+    Values print as JSON (strings bare), so 1 and 1.0 are different keys: pass values of the
+    type the model's Config declares.
+    """
+    settings = ",".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+                        for k, v in sorted(overrides.items()))
+    return f"{model}[{settings}]/s{seed}" if settings else f"{model}/s{seed}"
+
+
+def new_results(*, command: str, config: Config, environment: Environment,
+                dataset: Dataset) -> Results:
+    """A record for a run that has just started: no classifier, metrics or runs yet.
+
+    Values are made plain JSON first (tuples -> lists, numpy -> numbers, paths -> strings), so
+    dataclasses.asdict(config) can be passed as it is.
+    """
+    return validate(_plain({
+        "schema_version": SCHEMA_VERSION, "status": "running",
+        "started": datetime.now().isoformat(timespec="seconds"), "finished": None,
+        "command": command, "config": config, "environment": environment,
+        "dataset": dataset, "classifier": {}, "metrics": {}, "floor": {}, "runs": [],
+        "notes": [],
+    }))
+
+
+def metric_info(label: str, description: str, direction: Direction,
+                target: float | None = None) -> MetricInfo:
+    info: MetricInfo = {"label": label, "description": description, "direction": direction}
+    if target is not None:
+        info["target"] = target
+    return info
+
+
+def new_run(model: str, seed: int, *, overrides: dict[str, Any] | None = None,
+            status: str = "finished", weights_scored: str = "raw", error: str | None = None,
+            **fields: Any) -> Run:
+    """A run record with every required field; fields are the optional ones (final=...).
+
+    Values are made plain JSON first, as in new_results.
+    """
+    overrides = _plain(dict(overrides or {}))
+    run = _plain({"model": model, "seed": seed, "status": status,
+                  "key": run_key(model, overrides, seed), "overrides": overrides,
+                  "weights_scored": weights_scored, **fields})
+    if error is not None:
+        run["error"] = error
+    _check_types(run, Run, "run")
+    _check_failed(run, "run")
+    return run  # type: ignore[return-value]
+
+
+# ---- reading and checking ---------------------------------------------------------------
+
+def load(path: str | Path) -> Results:
+    """Read and validate a results.json (or a run folder holding one); migrate schema 1."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.is_file():
+        raise RecordError(f"{path}: no such file; pass a run folder made by "
+                          f"'python -m benchmarks run' (it holds {RESULTS_FILE})")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read it ({err.strerror})") from None
+    try:
+        results = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RecordError(f"{path}: not valid JSON ({err}); the run may have been cut off "
+                          "while writing it: re-run the benchmark") from None
+    try:
+        return validate(results)
+    except RecordError as err:
+        raise RecordError(f"{path}: {err}") from None
+
+
+def validate(results: Any) -> Results:
+    """Check every field's type; return the record (a schema-1 one as a migrated copy).
+
+    Raises RecordError naming the first bad field, e.g. "runs[0].final must be an object or
+    null, found str".
+    """
+    if not isinstance(results, dict):
+        raise RecordError(f"a record must be a JSON object, found {found(results)}")
+    version = results.get("schema_version")
+    if version == 1:
+        results = migrate_v1(results)
+    elif version != SCHEMA_VERSION:
+        raise RecordError(_version_problem(version))
+    _check_types(results, Results, "")
+    for i, run in enumerate(results["runs"]):
+        _check_failed(run, f"runs[{i}]")
+    for key, info in results["metrics"].items():
+        if info["direction"] == "target" and "target" not in info:
+            raise RecordError(f"metrics.{key}.target is missing: a metric whose direction "
+                              "is 'target' names its ideal value")
+    return results  # type: ignore[return-value]
+
+
+def migrate_v1(results: dict) -> dict:
+    """Schema 1 -> 2. Runs gain key, overrides {} and weights_scored "raw" (schema 1 had no
+    sweeps and no weight averaging); the dataset gains image_shape [28, 28, 1]; "target"
+    metrics gain target 1. Fields too broken to migrate are left for validate to name."""
+    out = copy.deepcopy(results)
+    out["schema_version"] = SCHEMA_VERSION
+    if isinstance(out.get("dataset"), dict):
+        out["dataset"].setdefault("image_shape", list(V1_IMAGE_SHAPE))
+    metrics = out.get("metrics") if isinstance(out.get("metrics"), dict) else {}
+    for info in metrics.values():
+        if isinstance(info, dict) and info.get("direction") == "target":
+            info.setdefault("target", V1_TARGET)
+    runs = out.get("runs") if isinstance(out.get("runs"), list) else []
+    for run in (r for r in runs if isinstance(r, dict)):
+        run.setdefault("overrides", {})
+        run.setdefault("weights_scored", "raw")
+        if isinstance(run.get("model"), str) and is_a(run.get("seed"), int):
+            run.setdefault("key", run_key(run["model"], {}, run["seed"]))
+    return out
+
+
+def _version_problem(version: Any) -> str:
+    if is_a(version, int) and version > SCHEMA_VERSION:
+        return (f"schema_version {version} is newer than this genbench reads (1 to "
+                f"{SCHEMA_VERSION}); render it with the newer genbench that wrote it")
+    if version is None:
+        return ("schema_version is missing: this is not a record written by "
+                "'python -m benchmarks run'; re-run the benchmark")
+    return (f"schema_version {version!r} is not one this genbench reads (1 to "
+            f"{SCHEMA_VERSION}); re-run the benchmark to write a current record")
+
+
+def _check_types(value: Any, tp: Any, where: str) -> None:
+    try:
+        check(value, tp, where)
+    except TypeCheckError as err:
+        raise RecordError(str(err)) from None
+
+
+def _check_failed(run: Run, where: str) -> None:
+    if run["status"] == "failed" and not isinstance(run.get("error"), str):
+        raise RecordError(f"{where}.error must be a string saying why the run failed, "
+                          f"found {found(run.get('error')) if 'error' in run else 'nothing'}")
+
+
+# ---- writing ----------------------------------------------------------------------------
+
+def write(path: str | Path, results: dict) -> Path:
+    """Validate, then write atomically (fsynced, mode 0644); NaN and infinity become null.
+
+    Numpy scalars and arrays become plain numbers and lists, tuples lists, paths strings.
+    """
+    plain = validate(_plain(results))
+    text = json.dumps(plain, indent=1, allow_nan=False, ensure_ascii=False)
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and not isinstance(value, str):  # numpy scalar or array
+        return _plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # not JSON: a missing figure
+    return value

@@ -1,0 +1,124 @@
+"""The report's tables: the summary, mode collapse (class shares), diversity and fidelity,
+throughput, and every metric with what it measures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports import records
+from reports.blocks import (
+    FLOOR_LABEL,
+    best_in_column,
+    better,
+    bold,
+    esc,
+    figure,
+    figure_block,
+    floor,
+    italic,
+    metric_table,
+    present,
+    table,
+)
+from reports.format import DASH, SUMMARY_KEYS, cell, fmt
+
+MODE_KEYS = ["modes_covered", "kl_classes", "ndb", "ndb_js"]
+DIVERSITY_KEYS = ["precision", "recall", "density", "coverage", "pairwise_distance_ratio",
+                  "memorization"]
+
+
+def summary(results: dict) -> list[str]:
+    return metric_table(results, SUMMARY_KEYS) + [
+        "", "Mean ± std over seeds; ↓ lower is better, ↑ higher is better; best per column in "
+        "**bold**. The full table is under All metrics."]
+
+
+def mode_collapse(results: dict, run_dir: Path | None) -> list[str]:
+    lines: list[str] = []
+    if records.histograms(results):
+        lines += figure_block(run_dir, "figures/class_histograms.png",
+                               "Class histograms per model")
+    lines += metric_table(results, MODE_KEYS)
+    lines += _class_share_table(results)
+    if records.has_curve(results, "modes_covered") or records.has_curve(results, "kl_classes"):
+        fig = figure(run_dir, "figures/mode_curves.png", "Modes covered and KL over training")
+        if fig:
+            lines += ["", "Over training:", "", fig]
+    return lines
+
+
+def _class_share_table(results: dict) -> list[str]:
+    hists = records.histograms(results)
+    k = records.num_classes(results)
+    if not hists or not k:
+        return []
+    names = results.get("dataset", {}).get("class_names") or [str(i) for i in range(k)]
+    rows = []
+    for name, hs in hists.items():
+        cols = [records.mean_std([float(h[i]) for h in hs if len(h) > i]) for i in range(k)]
+        rows.append([name] + [f"{100 * c.mean:.1f}" if c.n else DASH for c in cols])
+    real = floor(results).get(records.HISTOGRAM_KEY)
+    if real:
+        rows.append([FLOOR_LABEL] + [italic(f"{100 * v:.1f}") for v in real[:k]])
+    return ["", f"Share of samples per class, % (uniform = {100 / k:.1f}):", "",
+            *table(["Model"] + [esc(n) for n in names], rows)]
+
+
+def diversity(results: dict) -> list[str]:
+    lines = metric_table(results, DIVERSITY_KEYS)
+    keys = present(records.aggregate(results), DIVERSITY_KEYS)
+    goals = sorted({records.target(results, k) for k in keys
+                    if records.direction(results, k) == "target"} - {None})
+    for goal in goals:
+        lines += ["", f"→{goal:g}: closest to {goal:g} is best (generated samples as spread out "
+                  "as real ones)."]
+    return lines
+
+
+def throughput(results: dict) -> list[str]:
+    tput = records.aggregate_throughput(results)
+    if not tput:
+        return ["_No run measured throughput._"]
+    grouped = records.runs_by_model(results)
+    best = records.best_models({f"{m}/{b}": s.get("images_per_s") for (m, b), s in tput.items()},
+                       "higher")
+    rows = []
+    for (name, backend), s in tput.items():
+        runs = [r for r in grouped[name] if r.get("throughput")]
+        first = runs[0]["throughput"]
+        params = next((r["params"] for r in grouped[name] if r.get("params")), {})
+        parts = ", ".join(f"{k} {fmt(v)}" for k, v in params.items() if k != "total")
+        param_text = fmt(params.get("total")) + (f" ({parts})" if parts else "")
+        rows.append([name, backend, str(first.get("precision", DASH)),
+                     fmt(first.get("batch_size")), str(len(runs)),
+                     bold(cell(s.get("images_per_s")), f"{name}/{backend}" in best),
+                     cell(s.get("step_ms_median")), cell(s.get("step_ms_p90")),
+                     cell(s.get("compile_s")), param_text, cell(s.get("peak_memory_mb"))])
+    header = ["Model", "Backend", "Precision", "Batch", "Seeds", "Images/s ↑", "ms/step median",
+              "ms/step p90", "Compile s", "Parameters", "Peak memory MB"]
+    return table(header, rows, text_cols=(0, 1, 2, -2)) + [
+        "", "Images/s counts training images consumed per second after the first (compiling) "
+        "step; compile time is the first step's."]
+
+
+def all_metrics(results: dict) -> list[str]:
+    agg = records.aggregate(results)
+    names = list(agg)
+    keys = [k for k in records.metric_keys(results)
+            if any(k in s for s in agg.values()) or k in floor(results)]
+    if not keys:
+        return ["_No metrics recorded._"]
+    rows = []
+    for key in keys:
+        best = best_in_column(results, {n: agg[n].get(key) for n in names}, key)
+        info = results.get("metrics", {}).get(key) or {}
+        rows.append([f"{esc(records.label(results, key))} (`{key}`)",
+                     better(results, key), italic(fmt(floor(results).get(key), key))]
+                    + [bold(cell(agg[n].get(key), key), n in best) for n in names]
+                    + [esc(info.get("description") or DASH)])
+    header = ["Metric", "Better", "Real data"] + names + ["What it measures"]
+    lines = table(header, rows, text_cols=(0, 1, -1))
+    if records.histograms(results):
+        lines += ["", "The class histogram (a list per run) is under Mode collapse."]
+    return lines
