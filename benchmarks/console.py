@@ -16,13 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-# the terminal's pick, with short headers, so the table fits an 80-column terminal; the
-# report has every metric under its full name
-SUMMARY_KEYS = ("fid", "modes_covered", "kl_classes", "precision", "recall", "coverage",
-                "recon_psnr")
-SHORT = {"modes_covered": "modes", "kl_classes": "KL", "precision": "prec", "recall": "recall",
-         "coverage": "cover", "recon_psnr": "PSNR"}
-
+from reports.format import SHORT_LABELS, SUMMARY_KEYS, cell, fmt
 
 PLAIN_LINES = 10  # a log that is not a terminal gets this many progress lines per run
 PLAIN_SECONDS = 60.0  # ... or one a minute, whichever comes first
@@ -115,37 +109,41 @@ class Console:
                         f"  KL {scores.get('kl_classes', float('nan')):.3f}")
 
     def summary(self, results: dict, report_path) -> None:
+        """The report's summary columns, in its order, as many as fit the terminal."""
         from reports import records
 
         agg = records.aggregate(results)
         info = results.get("metrics", {})
-        keys = [k for k in SUMMARY_KEYS if any(k in m for m in agg.values())]
+        floor = results.get("floor") or {}
+        throughput = {model: stats for (model, _), stats in
+                      records.aggregate_throughput(results).items()}
+        speeds = {m: throughput.get(m, {}).get("images_per_s") for m in agg}
+        columns = {"model": [*agg, "real"],
+                   "img/s": [f"{s[0]:,.0f}" if s else "—" for s in speeds.values()] + [""]}
+        width = sum(len(max(c, key=len, default="")) + 2 for c in columns.values())
+        width += len("model") + len("img/s")
+        chosen = []
+        for key in (k for k in SUMMARY_KEYS if any(k in m for m in agg.values())):
+            arrow = {"lower": "↓", "higher": "↑"}.get(info.get(key, {}).get("direction"), "")
+            header = f"{SHORT_LABELS.get(key) or info.get(key, {}).get('label', key)}{arrow}"
+            cells = [cell(figures.get(key), key) for figures in agg.values()]
+            cells.append(fmt(floor.get(key), key))
+            need = max(len(header), *map(len, cells)) + 2
+            if width + need > self.rich.width:
+                break  # the report has them all
+            width += need
+            chosen.append((header, cells))
         table = Table(title=f"{results['dataset']['name']} · {results['config']['preset']} · "
                             f"{results['environment']['backend']}", box=box.SIMPLE_HEAD,
                       pad_edge=False, caption="real: held-out real images, the floor")
         table.add_column("model", no_wrap=True)
-        for key in keys:
-            arrow = {"lower": "↓", "higher": "↑"}.get(info.get(key, {}).get("direction"), "")
-            label = SHORT.get(key) or info.get(key, {}).get("label", key)
-            table.add_column(f"{label}{arrow}", justify="right", no_wrap=True)
+        for header, _ in chosen:
+            table.add_column(header, justify="right", no_wrap=True)
         table.add_column("img/s", justify="right", no_wrap=True)
-        throughput = {model: stats for (model, _), stats in
-                      records.aggregate_throughput(results).items()}
-        for model, figures in agg.items():
-            cells = [_cell(figures.get(k)) for k in keys]
-            speed = throughput.get(model, {}).get("images_per_s")
-            table.add_row(model, *cells, f"{speed[0]:,.0f}" if speed else "—")
-        floor = results.get("floor") or {}
-        table.add_row("[italic]real", *[_cell((floor.get(k), 0, 1)) for k in keys], "")
+        for i, model in enumerate([*agg, "real"]):
+            label = "[italic]real" if model == "real" and i == len(agg) else model
+            table.add_row(label, *[cells[i] for _, cells in chosen], columns["img/s"][i])
         self.rich.print(table)
         if results["status"] != "complete":
             self.loud(f"run {results['status']}: the report covers the finished runs only")
         self.rich.print(f"report: [bold]{report_path}[/]")
-
-
-def _cell(stat) -> str:
-    if not stat or stat[0] is None:
-        return "—"
-    mean, std, n = stat
-    text = f"{mean:.1e}" if 0 < abs(mean) < 0.01 else f"{mean:.3g}"
-    return text + (f" ± {std:.2g}" if n and n > 1 else "")

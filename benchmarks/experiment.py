@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.config import RunConfig
+from reports import schema
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
 PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progress
@@ -79,24 +80,22 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool]) -> 
                     eval_every=cfg.eval_every, should_stop=should_stop, jit=cfg.jit,
                     precision=cfg.precision, distribute=cfg.distribute)
     interrupted = should_stop() and log.steps_done < cfg.steps and log.diverged_at is None
-    record = {
-        "model": name, "seed": seed,
-        "status": "interrupted" if interrupted else
-                  "diverged" if log.diverged_at is not None else "finished",
-        "params": model.param_counts(), "model_config": dataclasses.asdict(model_cfg),
-        "steps_done": log.steps_done, "diverged_at": log.diverged_at,
-        "final": None, "best": None, "curves": curves,
-        "losses": downsample_losses(log.history),
-        "throughput": {"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
-                       "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
-                       "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,
-                       "backend": cfg.backend, "precision": cfg.precision},
-        "figures": {}, "weights": f"weights/{tag}",
-    }
+    status = ("interrupted" if interrupted else
+              "diverged" if log.diverged_at is not None else "finished")
+    record = schema.new_run(
+        name, seed, status=status, params=model.param_counts(),
+        model_config=dataclasses.asdict(model_cfg), steps_done=log.steps_done,
+        diverged_at=log.diverged_at, final=None, best=None, curves=curves,
+        losses=downsample_losses(log.history),
+        throughput={"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
+                    "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
+                    "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,
+                    "backend": cfg.backend, "precision": cfg.precision},
+        figures={}, weights=f"weights/{tag}")
     if interrupted:
         return record
     figures = ctx.run_dir / "figures"
-    from reports import figures as fig
+    from reports import images as fig
 
     if log.diverged_at is None:
         if not frames or frames[-1][0] != log.steps_done:

@@ -19,12 +19,10 @@ from pathlib import Path
 from benchmarks import data, experiment
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
-from benchmarks.results import environment, write_json_atomic
+from benchmarks.results import environment
+from reports import schema
 
-SCHEMA_VERSION = 1
-
-
-RESULTS_FILE = "results.json"
+RESULTS_FILE = schema.RESULTS_FILE
 LOCK_FILE = ".lock"
 
 
@@ -137,11 +135,10 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
            summary: bool = False) -> int:
     """Finish an interrupted run with the settings it was started with."""
     from benchmarks.console import Console
-    from reports import records
 
     run_dir = Path(path)
     try:
-        results = records.load(run_dir / RESULTS_FILE)
+        results = schema.load(run_dir / RESULTS_FILE)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot resume {run_dir}: {e}") from None
     fields = {f.name for f in dataclasses.fields(RunConfig)}
@@ -178,9 +175,9 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
     results["runs"] = [r for r in results["runs"] if (r["model"], r["seed"]) in done]
     status = "complete"
     try:
-        write_json_atomic(results_path, results)
+        schema.write(results_path, results)
         reference = _score_space(cfg, ds, results, console, cache_dir)
-        write_json_atomic(results_path, results)
+        schema.write(results_path, results)
         ctx = experiment.Context(cfg, ds, reference, run_dir, console, summary)
         signals.mode = "train"
         for name in cfg.models:
@@ -190,7 +187,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
                     continue
                 record = experiment.run(name, seed, ctx, lambda: signals.requested is not None)
                 results["runs"].append(record)
-                write_json_atomic(results_path, results)
+                schema.write(results_path, results)
                 if signals.requested:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -201,7 +198,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
     signals.mode = "finish"
     results["status"] = status
     results["finished"] = datetime.now().isoformat(timespec="seconds")
-    write_json_atomic(results_path, results)
+    schema.write(results_path, results)
     from reports import render_run
 
     console.summary(results, render_run(run_dir))
@@ -222,28 +219,23 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
                              "gate": reference.classifier_gate / 100,
                              "train_seconds": reference.classifier_train_seconds}
-    results["metrics"] = {k: {"label": m.label, "description": m.description,
-                              "direction": m.direction} for k, m in metrics.METRICS.items()}
+    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
+                          for k, m in metrics.METRICS.items()}
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
     return reference
 
 
 def new_results(cfg: RunConfig, ds) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION, "status": "running",
-        "started": datetime.now().isoformat(timespec="seconds"), "finished": None,
-        "command": _command_line(),
-        "config": {**dataclasses.asdict(cfg), "dataset": ds.name,
-                   "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
-                   "preset_about": PRESETS[cfg.preset].about},
-        "environment": environment(cfg.backend),
-        "dataset": {"name": ds.name, "source": ds.source, "note": ds.note,
-                    "train_size": int(len(ds.x_train)), "test_size": int(len(ds.x_test)),
-                    "class_names": list(ds.class_names)},
-        "classifier": {}, "metrics": {}, "floor": {}, "runs": [],
-        "notes": [],  # the fallback note is dataset.note
-    }
+    return schema.new_results(
+        command=_command_line(),
+        config={**dataclasses.asdict(cfg), "dataset": ds.name,
+                "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
+                "preset_about": PRESETS[cfg.preset].about},
+        environment=environment(cfg.backend),
+        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
+                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
+                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
 
 
 def _command_line() -> str:
@@ -252,9 +244,9 @@ def _command_line() -> str:
 
 def rerender(run_dir: str | Path) -> Path:
     """The ``report`` command: report.md again from results.json alone."""
-    from reports import records, render_run
+    from reports import render_run
 
     try:
         return render_run(Path(run_dir))
-    except (OSError, ValueError, records.RecordError) as e:
+    except (OSError, ValueError) as e:  # schema.RecordError is a ValueError
         raise UserError(f"cannot render {run_dir}: {e}") from None

@@ -48,3 +48,25 @@ def test_a_log_that_is_not_a_terminal_gets_plain_lines_now_and_then():
     assert lines[-1].startswith("ae s0 step 100/100")
     assert 10 <= len(lines) <= 12  # about one line per tenth, not one per step
     assert all("━" not in line for line in lines)
+
+
+def _summary(width: int) -> list[str]:
+    from pathlib import Path
+
+    from benchmarks.console import Console
+    from reports import schema
+
+    results = schema.load(Path(__file__).parent / "fixtures" / "v1-digits" / "results.json")
+    console = Console()
+    console.rich = RichConsole(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.summary(results, "report.md")
+    return console.rich.export_text().splitlines()
+
+
+def test_the_summary_shows_the_report_columns_that_fit_the_terminal():
+    narrow, wide = _summary(80), _summary(200)
+    assert all(len(line) <= 80 for line in narrow)
+    assert all("…" not in line for line in narrow + wide)  # no figure is cut
+    header = next(line for line in narrow if "FID↓" in line)
+    assert header.split()[:3] == ["model", "FID↓", "KID↓"]  # the report's order
+    assert "PSNR↑" in next(line for line in wide if "FID↓" in line)  # all of them when wide
