@@ -28,14 +28,49 @@ def model(request, digits):
 
 def test_builtin_models_are_registered_sorted():
     assert models.names() == sorted(models.names())
-    assert {"ae", "dcgan", "gan"} <= set(models.names())
+    assert {"ae", "dcgan", "gan", "vae"} <= set(models.names())
 
 
 def test_unknown_name_lists_the_registered_ones():
     with pytest.raises(KeyError) as info:
-        registry.get("vae")
+        registry.get("no_such_model")
     assert isinstance(info.value, ValueError)
-    assert "vae" in str(info.value) and "ae, dcgan, gan" in str(info.value)
+    assert "no_such_model" in str(info.value) and ", ".join(models.names()) in str(info.value)
+
+
+def test_every_model_describes_itself_in_one_line():
+    lines = models.describe()
+    assert list(lines) == models.names()
+    for name, line in lines.items():
+        assert line and "\n" not in line and len(line) <= 90, name
+    assert lines["gan"] == models.get("gan").__doc__.strip()
+
+
+SHAPES = [(28, 28, 1), (32, 32, 3)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("name", models.names())
+def test_every_model_builds_and_samples_for_the_datasets_shape(name, shape):
+    m = build(name, seed=0, image_shape=shape)
+    images = np.random.default_rng(0).uniform(-1, 1, (32, *shape)).astype(np.float32)
+    m.prepare_sampling(images)
+    s = m.sample(3, seed=0)
+    assert s.shape == (3, *shape) and -1.0 <= s.min() and s.max() <= 1.0
+    if m.reconstructs:
+        assert m.reconstruct(images[:2]).shape == (2, *shape)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_a_shape_a_model_cannot_take_is_one_line_naming_both(name):
+    for shape in [(30, 30, 1), (28, 28)]:
+        try:
+            models.get(name)(image_shape=shape)
+        except ValueError as e:
+            assert str(e).startswith(name) and "\n" not in str(e)
+            assert "x".join(map(str, shape)) in str(e) or str(shape) in str(e)
+    with pytest.raises(ValueError, match=r"^dcgan cannot take 30x30x3 images"):
+        models.get("dcgan")(image_shape=(30, 30, 3))
 
 
 def test_duplicate_and_wrong_type_registrations_are_rejected():
@@ -111,6 +146,22 @@ def test_ae_reconstructs_encodes_and_samples_from_both_samplers(digits):
         assert -1.0 <= s.min() and s.max() <= 1.0
     with pytest.raises(ValueError, match="sampler"):
         models.get("ae").Config(sampler="flow")
+
+
+def test_ae_fits_its_sampler_to_a_seeded_subset_of_the_whole_training_set(digits):
+    cls = models.get("ae")
+    ae = cls(cls.Config(sampler_images=100))
+    chosen = ae.fit_images(digits)
+    assert chosen.shape == (100, *digits.shape[1:])
+    np.testing.assert_array_equal(chosen, ae.fit_images(digits))  # deterministic
+    assert not np.array_equal(chosen, digits[:100])  # not a prefix, which may be one class
+    rows = {r.tobytes() for r in digits}
+    assert all(r.tobytes() in rows for r in chosen)
+    np.testing.assert_array_equal(ae.fit_images(digits[:50]), digits[:50])  # all, if fewer
+    ae.prepare_sampling(digits)
+    first = ae.sample(5, seed=0)
+    ae.prepare_sampling(digits)
+    np.testing.assert_array_equal(first, ae.sample(5, seed=0))
 
 
 def test_gans_do_not_reconstruct():

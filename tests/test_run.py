@@ -112,7 +112,7 @@ def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragments", [
-    (["--models", "dcgan,vae"], ["unknown model 'vae'", "dcgan"]),
+    (["--models", "dcgan,no_such_model"], ["unknown model 'no_such_model'", "dcgan"]),
     (["--set", "dcgan.bogus=1"], ["unknown key 'bogus' for dcgan", "valid keys:"]),
     (["--set", "dcgan.lr=fast"], ["'fast' is not a valid float"]),
     (["--set", "lr=1"], ["MODEL.KEY=VALUE"]),
