@@ -15,6 +15,17 @@ def _rules(name: str) -> dict:
     return getattr(models.get(name).Config, "RULES", {})
 
 
+def _fields(name: str) -> dict:
+    return {f.name: f.default for f in dataclasses.fields(models.get(name).Config)}
+
+
+def _never_valid(default) -> list:
+    """Values no field of the default's kind accepts, whatever its range."""
+    if isinstance(default, str):
+        return ["no_such_choice"]
+    return [math.nan, math.inf, -math.inf, "1", True, None]
+
+
 def _bad_values(rule) -> list:
     """Values just outside a rule, and values of the wrong kind."""
     if isinstance(rule, checks.Choice):
@@ -33,11 +44,24 @@ BAD = [(name, field, bad) for name in models.names() for field, rule in _rules(n
        for bad in _bad_values(rule)]
 
 
+NEVER = [(name, field, bad) for name in models.names()
+         for field, default in _fields(name).items() for bad in _never_valid(default)]
+
+
 @pytest.mark.parametrize("name", models.names())
-def test_default_config_constructs_and_every_field_has_a_rule(name):
+def test_default_config_constructs_and_rules_cover_every_field(name):
     config = models.get(name).Config()
     fields = {f.name for f in dataclasses.fields(config)}
-    assert fields and set(_rules(name)) == fields
+    assert fields
+    if _rules(name):  # a Config that declares RULES (models/checks.py) declares them all
+        assert set(_rules(name)) == fields
+
+
+@pytest.mark.parametrize(("name", "field", "bad"), NEVER,
+                         ids=[f"{n}.{f}={b!r}" for n, f, b in NEVER])
+def test_every_field_of_every_model_refuses_what_it_can_never_be(name, field, bad):
+    with pytest.raises(ValueError, match=f"^{field}={bad!r} "):
+        models.get(name).Config(**{field: bad})
 
 
 @pytest.mark.parametrize(("name", "field", "bad"), BAD,
