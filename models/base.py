@@ -200,7 +200,8 @@ def _copy_of(network: keras.Model) -> keras.Model:
     copy = keras.models.clone_model(network)
     copy.name = f"{network.name}_ema"
     for target, value in zip(copy.variables, network.variables, strict=True):
-        target.assign(value)
+        # a copy, not the same buffer: JAX's step donates each state buffer once
+        target.assign(keras.ops.copy(value))
     return copy
 
 
