@@ -131,7 +131,9 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
           should_stop: Callable[[], bool] | None = None, jit: bool = False,
           precision: str = "float32", steps_per_call: int = 1,
           distribute: bool = False) -> TrainLog:
-    """Trains ``model`` for ``steps`` steps of ``batch_size`` images drawn from ``images``.
+    """Trains ``model`` for ``steps`` steps drawn from ``images``: a step is one pass over
+    the model's phases (``engine.py``), drawing ``batches_per_step`` batches of ``batch_size``
+    images (one, unless a phase repeats: a WGAN critic's 5).
 
     on_step gets a StepInfo after every step; on_eval(step) runs every ``eval_every`` steps
     with the model's variables current (with steps_per_call > 1: at the first call boundary
