@@ -10,6 +10,7 @@ import pytest
 import models
 from benchmarks import data
 from benchmarks.harness import build
+from benchmarks.harness.loop import engine_module
 from models import registry
 from models.base import GenerativeModel
 
@@ -106,6 +107,7 @@ def test_config_is_frozen_with_defaults_and_overridable(model):
 
 
 def test_losses_are_finite_scalars_per_phase(model, digits):
+    model.bind_input_gradient(engine_module().input_gradient)  # what harness.train binds
     logs = model.compute_losses(digits[:8])
     for phase in model.phases:
         value = np.asarray(logs[phase.name])
