@@ -28,7 +28,7 @@ class GAN(GenerativeModel):
 
     @dataclass(frozen=True)
     class Config:
-        noise_dim: int = 100  # latent size used by the original GAN and DCGAN papers
+        noise_dim: int = 100  # the DCGAN paper's latent size (a 100-d z)
         lr: float = 2e-4  # Adam step for both networks (DCGAN paper, Radford et al. 2016)
         beta_1: float = 0.5  # DCGAN paper: the default 0.9 makes training oscillate
         real_label: float = 1.0  # < 1 is one-sided label smoothing (Salimans et al. 2016)

@@ -173,3 +173,22 @@ def test_ae_fits_its_sampler_to_a_seeded_subset_of_the_whole_training_set(digits
 def test_gans_do_not_reconstruct():
     with pytest.raises(NotImplementedError):
         models.get("gan")().reconstruct(np.zeros((1, 28, 28, 1), np.float32))
+
+
+AVERAGING = [n for n in models.names()
+             if "ema" in {f.name for f in dataclasses.fields(models.get(n).Config)}]
+
+
+@pytest.mark.parametrize("name", AVERAGING)
+def test_a_model_with_ema_samples_from_its_averaged_networks(name):
+    cls = models.get(name)
+    assert {"gan", "dcgan"} <= set(AVERAGING) and cls.Config().ema == 0.0  # off by default
+    raw = cls()
+    assert raw.weights_scored == "raw" and not raw.averages
+    model = cls(dataclasses.replace(cls.Config(), ema=0.9))
+    assert model.weights_scored == "ema" and set(model.averages) == set(cls.averaged_networks)
+    before = model.sample(2, seed=0)
+    for average in model.averages.values():  # moving the averages moves the samples
+        for v in average.trainable_variables:
+            v.assign(v * 0.5)
+    assert not np.allclose(before, model.sample(2, seed=0))
