@@ -42,8 +42,9 @@ def kl_to_standard_normal(mean, log_var):
 
 
 def gaussian_nll(images, decoded):
-    """-log p(x|z) per image under N(decoded, s^2 I), s^2 the batch's mean squared error
-    (the variance that maximises the likelihood): D/2 (log(2 pi s^2) + 1), D pixel values."""
+    """-log p(x|z) per image under N(decoded, s^2 I), with s^2 the batch's mean squared error
+    (the variance that maximises the likelihood); over the batch it averages to
+    D/2 (log(2 pi s^2) + 1) for D values per image."""
     error = ops.cast(images, "float32") - ops.cast(decoded, "float32")
     variance = ops.maximum(ops.mean(ops.square(error)), MIN_VARIANCE)
     pixels = math.prod(images.shape[1:])
