@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import platform
 import sys
 
 from benchmarks.errors import UserError
@@ -61,6 +62,43 @@ def quiet_native_stderr():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def accelerators() -> int:
+    """How many GPUs the backend keras runs on can use (0 on a CPU-only machine)."""
+    import keras
+
+    try:
+        if keras.backend.backend() == "jax":
+            import jax
+
+            return sum(d.platform == "gpu" for d in jax.devices())
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    except Exception:  # a device query must never fail a run: count it as none
+        return 0
+
+
+def device_description() -> str:
+    """What trains: e.g. "NVIDIA H100 80GB HBM3 x2 (gpu)", or "CPU (2 cores, x86_64)"."""
+    import keras
+
+    if accelerators():
+        try:
+            if keras.backend.backend() == "jax":
+                import jax
+
+                gpus = [d for d in jax.devices() if d.platform == "gpu"]
+                return f"{gpus[0].device_kind} x{len(gpus)} (gpu)"
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return f"{details.get('device_name', 'GPU')} x{len(gpus)} (gpu)"
+        except Exception:  # a name query must never fail a run
+            return f"GPU x{accelerators()}"
+    return f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
 
 
 def import_keras():

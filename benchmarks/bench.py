@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.backend import device_description
 from benchmarks.errors import UserError
 
 # the project's own baselines: the seeds' Keras tutorial step and a PyTorch port of it
@@ -25,20 +26,6 @@ PEER_SAYS_WIDTH = 60  # a peer's failure reason is one short line under the tabl
 PEER_RATE = re.compile(r"images_per_s=([0-9.]+)")
 # peer scripts read their own flag names and ignore the rest, so each gets all spellings
 PEER_FLAGS = {"mixed": ["--mixed", "--amp"], "jit": ["--jit", "--compile"]}
-
-
-def device_name() -> str:
-    import keras
-
-    if keras.backend.backend() == "jax":
-        import jax
-
-        devices = jax.devices()
-        return f"{len(devices)}x {devices[0].device_kind}"
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"{len(gpus)}x GPU" if gpus else f"CPU ({os.cpu_count()} cores)"
 
 
 def measure_step(model_name: str, backend: str, batch: int, precision: str, steps: int, *,
@@ -58,7 +45,7 @@ def measure_step(model_name: str, backend: str, batch: int, precision: str, step
     log = train(model, images.astype(np.float32), steps=steps + steps_per_call,
                 batch_size=batch, seed=seed, jit=jit, precision=precision,
                 steps_per_call=steps_per_call, distribute=distribute)
-    return {"model": model_name, "backend": backend, "device": device_name(), "batch": batch,
+    return {"model": model_name, "backend": backend, "device": device_description(), "batch": batch,
             "precision": precision, "jit": jit, "steps_per_call": steps_per_call,
             "replicas": log.replicas, "steps": steps, "images_per_s": log.images_per_s,
             "step_ms": log.step_ms_median, "step_ms_p90": log.step_ms_p90,
@@ -97,7 +84,7 @@ def run(args) -> int:
     from rich.table import Table
 
     backend, console = keras.backend.backend(), Console()
-    table = Table(title=f"training throughput: {backend} on {device_name()}, "
+    table = Table(title=f"training throughput: {backend} on {device_description()}, "
                         f"{args.steps} timed steps")
     for col in ("model", "precision", "batch", "images/s", "ms/step", "p90 ms", "compile s",
                 "replicas"):

@@ -15,6 +15,11 @@ from benchmarks.config import DEFAULT_MODELS, PRESETS, RunConfig, check_models, 
 from benchmarks.errors import UserError
 from benchmarks.harness import PRECISIONS
 
+MAX_STEPS = 10_000_000  # 640M images at batch 64: beyond any study; catches typos
+MAX_EPOCHS = 10_000
+MAX_SEEDS = 1_000
+MAX_SAMPLES = 1_000_000
+
 
 class Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage block) and exit status 2."""
@@ -32,6 +37,23 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def int_in(low: int, high: int, why: str = ""):
+    """An argparse type for a whole number in [low, high]; the message says the range."""
+    def parse(text: str) -> int:
+        value = positive_int(text) if low >= 1 else _whole(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:,} is outside {low:,}..{high:,}{why}")
+        return value
+    return parse
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
 
 
 def dataset_name(text: str) -> str:
@@ -74,19 +96,26 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=list(PRESETS),
                    help="budget: smoke | quick (default on CPU) | standard (default on GPU)")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=positive_int, help="training steps per model and seed")
-    budget.add_argument("--epochs", type=positive_int, help="epochs (converted to steps)")
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--seeds", type=positive_int, help="seeds per model (mean ± std)")
-    p.add_argument("--eval-every", type=int, metavar="STEPS",
+    budget.add_argument("--steps", type=int_in(1, MAX_STEPS), help="training steps per model "
+                        "and seed")
+    budget.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), help="epochs (converted to "
+                        "steps)")
+    p.add_argument("--batch-size", type=positive_int, help="images per step (at most the "
+                   "training set)")
+    p.add_argument("--seeds", type=int_in(1, MAX_SEEDS), help="seeds per model (mean ± std)")
+    p.add_argument("--eval-every", type=int_in(0, MAX_STEPS), metavar="STEPS",
                    help="steps between cheap evaluations during training (0: only at the end)")
-    p.add_argument("--eval-samples", type=positive_int, help="samples per cheap evaluation")
-    p.add_argument("--samples", type=positive_int, help="samples for the final evaluation")
+    from metrics import MIN_SAMPLES
+
+    samples = int_in(MIN_SAMPLES, MAX_SAMPLES, " (metrics need at least "
+                     f"{MIN_SAMPLES}; 10,000 is the convention)")
+    p.add_argument("--eval-samples", type=samples, help="samples per cheap evaluation")
+    p.add_argument("--samples", type=samples, help="samples for the final evaluation")
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/<time>-<dataset>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
                    help="override a model default, e.g. --set dcgan.lr=2e-4 (repeatable)")
-    p.add_argument("--sweep", dest="sweeps", action="append", default=[],
+    p.add_argument("--sweep", action="append", default=[],
                    metavar="M.KEY=V1,V2",
                    help="try each value, e.g. --sweep dcgan.lr=1e-4,2e-4 (repeatable: the "
                         "grid is the product of a model's lists, times --seeds)")
@@ -100,6 +129,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel over all visible devices")
+    p.add_argument("--summary", action="store_true",
+                   help="print each network's Keras summary (layers, shapes, parameters) "
+                        "before training it")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
                         "~/.cache/genbench)")
@@ -132,9 +164,7 @@ def resolve_config(args) -> RunConfig:
     names = model_names(args.models)
     classes = {n: registry.get(n).Config for n in names}
     overrides = parse_overrides(args.overrides, classes)
-    sweep = parse_sweeps(args.sweeps, args.overrides, classes)
-    if args.eval_every is not None and args.eval_every < 0:
-        raise UserError(f"--eval-every {args.eval_every} must be 0 or more")
+    sweep = parse_sweeps(args.sweep, args.overrides, classes)
     preset_name = args.preset or default_preset()
     preset = PRESETS[preset_name]
     return RunConfig(
@@ -149,14 +179,32 @@ def resolve_config(args) -> RunConfig:
     )
 
 
+# flags that shape a run: --resume takes them from results.json instead
+RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--preset": None,
+                "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
+                "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
+                "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
+                "--distribute": False, "--backend": None}
+
+
+def _run_flags(args) -> dict:
+    return {flag: getattr(args, "overrides" if flag == "--set" else
+                          flag.removeprefix("--").replace("-", "_")) for flag in RUN_DEFAULTS}
+
+
 def cmd_run(args) -> int:
     from benchmarks import executors, runner
 
     choice = executors.check(args.executor, args.workers, args.ray_address)
     if args.resume:
-        return runner.resume(args.resume, cache_dir=args.cache_dir, executor=choice)
+        ignored = [flag for flag, value in _run_flags(args).items() if value != RUN_DEFAULTS[flag]]
+        if ignored:
+            raise UserError(f"--resume continues a run with the settings it was started with; "
+                            f"drop {', '.join(ignored)} (or start a new run with --out)")
+        return runner.resume(args.resume, cache_dir=args.cache_dir, data_dir=args.data_dir,
+                             summary=args.summary, executor=choice)
     return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs,
-                      executor=choice)
+                      summary=args.summary, executor=choice)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:

@@ -37,18 +37,9 @@ PRESETS: dict[str, Preset] = {
 
 def default_preset() -> str:
     """standard when a GPU is visible to the chosen backend, else quick."""
-    try:
-        import keras
+    from benchmarks.backend import accelerators
 
-        if keras.backend.backend() == "jax":
-            import jax
-
-            return "standard" if any(d.platform == "gpu" for d in jax.devices()) else "quick"
-        import tensorflow as tf
-
-        return "standard" if tf.config.list_physical_devices("GPU") else "quick"
-    except Exception:
-        return "quick"
+    return "standard" if accelerators() else "quick"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.config import RunConfig
-from reports.schema import run_key
+from reports import schema
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
 PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progress
@@ -36,6 +36,7 @@ class Context:
     reference: object  # metrics.Reference: the scoring classifier and the real statistics
     run_dir: Path
     console: object  # benchmarks.console.Console
+    summary: bool = False  # print each network's Keras summary before training
 
 
 def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
@@ -52,6 +53,9 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
                                     **{**cfg.overrides.get(name, {}), **overrides})
     model = build(name, model_cfg, seed=seed, precision=cfg.precision,
                   distribute=cfg.distribute, image_shape=ds.image_shape)
+    if ctx.summary:
+        for network in model.networks.values():
+            network.summary(print_fn=lambda line, *_, **__: console.info(line))
     tag = file_tag(name, overrides, seed)
     weights = ctx.run_dir / "weights"
     curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
@@ -81,21 +85,18 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
                     eval_every=cfg.eval_every, should_stop=should_stop, jit=cfg.jit,
                     precision=cfg.precision, distribute=cfg.distribute)
     interrupted = should_stop() and log.steps_done < cfg.steps and log.diverged_at is None
-    record = {
-        "model": name, "seed": seed, "key": run_key(name, overrides, seed),
-        "overrides": overrides,
-        "status": "interrupted" if interrupted else
-                  "diverged" if log.diverged_at is not None else "finished",
-        "params": model.param_counts(), "model_config": dataclasses.asdict(model_cfg),
-        "steps_done": log.steps_done, "diverged_at": log.diverged_at,
-        "final": None, "best": None, "curves": curves,
-        "losses": downsample_losses(log.history),
-        "throughput": {"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
-                       "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
-                       "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,
-                       "backend": cfg.backend, "precision": cfg.precision},
-        "figures": {}, "weights": f"weights/{tag}",
-    }
+    status = ("interrupted" if interrupted else
+              "diverged" if log.diverged_at is not None else "finished")
+    record = schema.new_run(
+        name, seed, overrides=overrides, status=status, params=model.param_counts(),
+        model_config=dataclasses.asdict(model_cfg), steps_done=log.steps_done,
+        diverged_at=log.diverged_at, final=None, best=None, curves=curves,
+        losses=downsample_losses(log.history),
+        throughput={"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
+                    "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
+                    "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,
+                    "backend": cfg.backend, "precision": cfg.precision},
+        figures={}, weights=f"weights/{tag}")
     if interrupted:
         return record
     figures = ctx.run_dir / "figures"

@@ -1,8 +1,10 @@
-"""``--set dcgan.lr=2e-4``: typed overrides of any model's config defaults."""
+"""``--set dcgan.lr=2e-4``: typed overrides of any model's config defaults, checked by building
+the model's Config (which validates its own fields) when the arguments are read."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from benchmarks.errors import UserError
 
@@ -19,7 +21,10 @@ def _parse_value(text: str, default, where: str):
         if isinstance(default, int):
             return int(text)
         if isinstance(default, float):
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise UserError(f"--set {where}: '{text}' is not a finite number")
+            return value
         if isinstance(default, tuple):
             return tuple(type(default[0])(v) for v in text.split(",")) if default else ()
     except ValueError:
@@ -47,4 +52,16 @@ def parse_overrides(items: list[str], config_classes: dict[str, type]) -> dict[s
         f = fields[field]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         out.setdefault(model, {})[field] = _parse_value(text, default, item)
+        _build(config_classes[model], out[model], item)
+    for model, cls in config_classes.items():
+        if model not in out:
+            _build(cls, {}, f"{model} (defaults)")
     return out
+
+
+def _build(config_class: type, values: dict, where: str):
+    """The Config with ``values``; its own range checks become one ``--set`` line."""
+    try:
+        return config_class(**values)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"--set {where}: {e}") from None

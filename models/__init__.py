@@ -8,11 +8,12 @@ import importlib
 import pkgutil
 
 from models.base import GenerativeModel, Phase
-from models.registry import get, names, register
+from models.registry import describe, get, names, register
 
-_INFRASTRUCTURE = {"base", "registry"}
+# modules that are not models: the contract, the registry and helpers models share
+_INFRASTRUCTURE = {"base", "registry", "checks", "losses"}
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _INFRASTRUCTURE and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["GenerativeModel", "Phase", "get", "names", "register"]
+__all__ = ["GenerativeModel", "Phase", "describe", "get", "names", "register"]

@@ -1,29 +1,62 @@
 """Convolutional autoencoder that generates by decoding draws from a latent density.
 
-A plain autoencoder has no prior to sample from; after training, ``prepare_sampling``
-encodes the training set and fits a density to the codes. A 10-component full-covariance
-Gaussian mixture (one per digit, roughly) is the default; a single Gaussian is the baseline
-that shows how much the mixture buys.
+A plain autoencoder (as in Hinton & Salakhutdinov 2006, here convolutional and trained on
+mean squared error) has no prior to sample from; ``prepare_sampling`` encodes training
+images and fits a density to the codes. A 10-component full-covariance Gaussian mixture
+(one per digit, roughly) is the default; a single Gaussian is the baseline that shows how
+much the mixture buys. ``vae`` uses the same networks (``conv_encoder``, ``conv_decoder``).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import keras
 import numpy as np
 from keras import layers, ops
 
+from models import checks
 from models.base import GenerativeModel, Phase, predict
 from models.registry import register
 
 SAMPLERS = ("gmm", "gaussian")
 
 
+def conv_encoder(name: str, image_shape: tuple, outputs: int) -> keras.Model:
+    """Two stride-2 convolutions (32, 64 filters) and a dense head of ``outputs`` units."""
+    checks.image_shape(name, image_shape, multiple=4)  # the decoder mirrors the 4x
+    return keras.Sequential([
+        keras.Input(image_shape),
+        layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        layers.Flatten(),
+        layers.Dense(outputs, dtype="float32"),  # codes leave the net in float32
+    ], name="encoder")
+
+
+def conv_decoder(name: str, image_shape: tuple, latent_dim: int) -> keras.Model:
+    """The encoder mirrored: a dense layer to an (H/4, W/4, 64) grid, two stride-2
+    transposed convolutions (64, 32) and a 3x3 convolution to the image's channels."""
+    h, w, channels = checks.image_shape(name, image_shape, multiple=4)
+    return keras.Sequential([
+        keras.Input((latent_dim,)),
+        layers.Dense((h // 4) * (w // 4) * 64, activation="relu"),
+        layers.Reshape((h // 4, w // 4, 64)),
+        layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(channels, 3, padding="same"),
+        layers.Activation("tanh", dtype="float32"),  # images live in [-1, 1]
+    ], name="decoder")
+
+
 @register("ae")
 class Autoencoder(GenerativeModel):
+    """Convolutional autoencoder sampled through a Gaussian mixture fitted to its codes."""
+
     reconstructs = True
+    _density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by the fit
 
     @dataclass(frozen=True)
     class Config:
@@ -31,39 +64,28 @@ class Autoencoder(GenerativeModel):
         lr: float = 1e-3  # Adam's default; MSE on a small conv net trains stably at it
         sampler: str = "gmm"  # "gmm" (10-component mixture) or "gaussian" (the baseline)
         components: int = 10  # mixture components: one per digit class, roughly
-        sampler_seed: int = 0  # random_state of the mixture fit, for reproducible sampling
+        sampler_seed: int = 0  # seeds the mixture fit and the choice of the images it fits
+        # training images whose codes fit the sampler (all if fewer): ample for 10 full
+        # 16-d Gaussians (~1,500 parameters) and keeps the fit at each evaluation to seconds
+        sampler_images: int = 10_000
+
+        RULES: ClassVar[dict] = {
+            "latent_dim": checks.COUNT, "lr": checks.POSITIVE,
+            "sampler": checks.Choice(SAMPLERS), "components": checks.COUNT,
+            "sampler_seed": checks.SEED, "sampler_images": checks.COUNT,
+        }
 
         def __post_init__(self):
-            if self.sampler not in SAMPLERS:
-                raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, "
-                                 f"got {self.sampler!r}")
-
-    def __init__(self, config=None, image_shape=(28, 28, 1)):
-        super().__init__(config, image_shape)
-        self._density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+            checks.validate(self)
+            if self.sampler == "gmm" and self.components > self.sampler_images:
+                raise ValueError(f"components={self.components} is more than "
+                                 f"sampler_images={self.sampler_images}: a mixture needs at "
+                                 "least one image per component")
 
     # --- networks -----------------------------------------------------------------------
     def build_networks(self) -> dict[str, keras.Model]:
-        h, w, channels = self.image_shape
-        if h % 4 or w % 4:
-            raise ValueError(f"ae downsamples 4x; image size {h}x{w} is not a multiple of 4")
-        encoder = keras.Sequential([
-            keras.Input(self.image_shape),
-            layers.Conv2D(32, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-            layers.Flatten(),
-            layers.Dense(self.config.latent_dim, dtype="float32"),  # codes feed the GMM
-        ], name="encoder")
-        decoder = keras.Sequential([
-            keras.Input((self.config.latent_dim,)),
-            layers.Dense((h // 4) * (w // 4) * 64, activation="relu"),
-            layers.Reshape((h // 4, w // 4, 64)),
-            layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu"),
-            layers.Conv2D(channels, 3, padding="same"),
-            layers.Activation("tanh", dtype="float32"),  # images live in [-1, 1]
-        ], name="decoder")
-        return {"encoder": encoder, "decoder": decoder}
+        return {"encoder": conv_encoder(self.name, self.image_shape, self.config.latent_dim),
+                "decoder": conv_decoder(self.name, self.image_shape, self.config.latent_dim)}
 
     # --- training -----------------------------------------------------------------------
     def build_phases(self) -> list[Phase]:
@@ -93,12 +115,25 @@ class Autoencoder(GenerativeModel):
         return self.decode(self.encode(images))
 
     # --- generating ---------------------------------------------------------------------
+    def fit_images(self, x_train: np.ndarray) -> np.ndarray:
+        """The training images the sampler is fitted to: a seeded draw without replacement
+        (a prefix would be biased wherever the training set is ordered by class)."""
+        n = self.config.sampler_images
+        if len(x_train) <= n:
+            return x_train
+        rng = np.random.default_rng(self.config.sampler_seed)
+        return x_train[np.sort(rng.choice(len(x_train), size=n, replace=False))]
+
     def prepare_sampling(self, x_train: np.ndarray) -> None:
-        codes = self.encode(x_train).astype(np.float64)
+        """Fits the sampler to the codes of ``fit_images(x_train)``: pass the whole set."""
+        codes = self.encode(self.fit_images(x_train)).astype(np.float64)
         if self.config.sampler == "gaussian":
             cov = np.cov(codes, rowvar=False) + 1e-6 * np.eye(codes.shape[1])
             self._density = (np.ones(1), codes.mean(0, keepdims=True), cov[None])
             return
+        if len(codes) < self.config.components:
+            raise ValueError(f"ae's {self.config.components}-component mixture needs at least "
+                             f"as many training images, got {len(codes)}")
         from sklearn.mixture import GaussianMixture
 
         gmm = GaussianMixture(n_components=self.config.components, covariance_type="full",

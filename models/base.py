@@ -19,9 +19,27 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Phase:
+    """One optimizer updating one set of variables from one loss, ``repeats`` times a step.
+
+    A training step is one pass over the phases in order. Consecutive phases with repeats=1
+    share one forward pass (``compute_losses``) and update simultaneously: with every phase at
+    repeats=1 the step is one simultaneous update of all of them (a GAN's discriminator and
+    generator, as in the seeds). A phase with repeats=r > 1 runs alone, r times, each time on
+    its own batch with its own forward pass (a WGAN critic: 5 updates per generator update).
+    The step draws max(repeats) batches of real images; the i-th repetition of every phase
+    reads batch i, so a phase after a repeated one (the generator) reuses its first batch.
+    """
+
     name: str  # the key of this phase's loss in compute_losses' result
     variables: list  # the trainable keras.Variables this phase's loss updates
     optimizer: keras.optimizers.Optimizer
+    repeats: int = 1  # updates of this phase per training step
+
+    def __post_init__(self):
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) \
+                or self.repeats < 1:
+            raise ValueError(f"phase {self.name!r}: repeats must be an integer >= 1, "
+                             f"got {self.repeats!r}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,10 @@ class GenerativeModel:
     name: ClassVar[str] = ""  # set by @register
     Config: ClassVar[type] = NoConfig
     reconstructs: ClassVar[bool] = False  # True: reconstruct()/encode() are meaningful
+    # networks whose weights the harness averages (an exponential moving average with decay
+    # ``config.ema``, Yazici et al. 2019) when the config's ``ema`` is > 0; GANs name their
+    # generator, and sample from the averaged copy through sampling_network()
+    averaged_networks: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None, image_shape: tuple[int, ...] = (28, 28, 1)):
         config = self.Config() if config is None else config
@@ -51,6 +73,12 @@ class GenerativeModel:
         self.seed_generator = keras.random.SeedGenerator()
         self.networks: dict[str, keras.Model] = self.build_networks()
         self._phases: list[Phase] | None = None
+        # the averaged copies, made now so they exist under the harness' creation scope
+        self.averages: dict[str, keras.Model] = {}
+        if self.ema > 0:
+            for name in self.averaged_networks:
+                self.averages[name] = _copy_of(self.networks[name])
+        self._input_gradient = None  # bound by the training engine (bind_input_gradient)
 
     # --- what a subclass writes -------------------------------------------------------
     def build_networks(self) -> dict[str, keras.Model]:
@@ -98,6 +126,43 @@ class GenerativeModel:
                     out.append(v)
         return out + [self.seed_generator.state]
 
+    @property
+    def ema(self) -> float:
+        """Decay of the weight average the harness keeps (0: none): the config's ``ema``."""
+        return float(getattr(self.config, "ema", 0.0))
+
+    @property
+    def weights_scored(self) -> str:
+        """Which weights sample() draws with: "ema" (the averaged copies) or "raw"."""
+        return "ema" if self.averages else "raw"
+
+    def sampling_network(self, name: str) -> keras.Model:
+        """The network to sample with: its averaged copy when ema > 0, else the trained one."""
+        return self.averages.get(name, self.networks[name])
+
+    def averaged_variables(self) -> list[tuple]:
+        """(trained variable, its average) pairs: every float variable of an averaged
+        network, batch-norm statistics included (as timm's model EMA does); integer state
+        such as a dropout seed has no average."""
+        return [(source, average) for name, copy in self.averages.items()
+                for source, average in zip(self.networks[name].variables, copy.variables,
+                                           strict=True)
+                if "float" in str(source.dtype)]
+
+    def bind_input_gradient(self, gradient) -> None:
+        """The engine supplies input_gradient (a model never imports TensorFlow or JAX)."""
+        self._input_gradient = gradient
+
+    def input_gradient(self, fn, inputs):
+        """``(fn(inputs), d sum(fn(inputs)) / d inputs)`` inside compute_losses, itself
+        differentiable with respect to the weights fn reads (a gradient penalty's double
+        backpropagation). The sum gives per-example gradients when fn treats examples
+        independently (no batch normalisation in training mode); fn must not update state."""
+        if self._input_gradient is None:
+            raise RuntimeError(f"{self.name}: input_gradient works inside a training step; "
+                               "the harness engine binds it (harness.train)")
+        return self._input_gradient(fn, inputs)
+
     def prepare_sampling(self, x_train: np.ndarray) -> None:
         """Called once after training, before sample(); models with a fitted sampler fit it."""
 
@@ -115,16 +180,29 @@ class GenerativeModel:
 
     def save_weights(self, folder: str | os.PathLike) -> None:
         os.makedirs(folder, exist_ok=True)
-        for name, net in self.networks.items():
+        for name, net in self._saved_networks().items():
             net.save_weights(os.path.join(folder, f"{name}.weights.h5"))
 
     def load_weights(self, folder: str | os.PathLike) -> None:
-        for name, net in self.networks.items():
+        for name, net in self._saved_networks().items():
             net.load_weights(os.path.join(folder, f"{name}.weights.h5"))
+
+    def _saved_networks(self) -> dict[str, keras.Model]:
+        return {**self.networks, **{f"{name}_ema": net for name, net in self.averages.items()}}
 
     @classmethod
     def config_fields(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls.Config)]
+
+
+def _copy_of(network: keras.Model) -> keras.Model:
+    """A network of the same layers holding a copy of ``network``'s current values."""
+    copy = keras.models.clone_model(network)
+    copy.name = f"{network.name}_ema"
+    for target, value in zip(copy.variables, network.variables, strict=True):
+        # a copy, not the same buffer: JAX's step donates each state buffer once
+        target.assign(keras.ops.copy(value))
+    return copy
 
 
 def predict(network: keras.Model, x: np.ndarray, batch: int = 500) -> np.ndarray:

@@ -1,4 +1,7 @@
-"""DCGAN (Radford et al. 2016) with exactly the seeds' networks (the TF DCGAN tutorial)."""
+"""DCGAN (Radford et al. 2016, "Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks") with exactly the seeds' networks (the TensorFlow DCGAN
+tutorial's), trained by ``gan``'s adversarial step and ``loss`` rules.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +10,28 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+from models import checks
 from models.gan import GAN
 from models.registry import register
 
 
 @register("dcgan")
 class DCGAN(GAN):
+    """Radford et al.'s DCGAN: strided-convolution networks with batch normalisation."""
+
     @dataclass(frozen=True)
-    class Config:
-        noise_dim: int = 100  # the seeds' latent size
+    class Config(GAN.Config):
+        # GAN's fields and defaults, which are the DCGAN paper's Adam settings (lr 2e-4,
+        # beta_1 0.5) and the seeds' latent size (100) and discriminator dropout (0.3).
         # The seeds' own recipe (Adam 1e-4, default betas, batch 256) covers only 6 of 10
-        # digit classes after 1,000 steps (256k images); with the DCGAN paper's Adam settings
-        # at batch 64 on MNIST: all ten by step 1,500 (two runs), and FID 119 with legible
+        # digit classes after 1,000 steps (256k images); with the paper's Adam settings at
+        # batch 64 on MNIST: all ten by step 1,500 (two runs), and FID 119 with legible
         # digits at step 3,000 (192k images, the quick preset); no label smoothing needed.
-        lr: float = 2e-4  # DCGAN paper
-        beta_1: float = 0.5  # DCGAN paper: the default 0.9 makes training oscillate
-        real_label: float = 1.0  # < 1 is one-sided label smoothing (Salimans et al. 2016)
-        dropout: float = 0.3  # the seeds' discriminator dropout
+        pass
 
     def build_networks(self) -> dict[str, keras.Model]:
-        h, w, channels = self.image_shape
-        if h % 4 or w % 4:
-            raise ValueError(f"dcgan upsamples 4x from a grid; image size {h}x{w} is not a "
-                             "multiple of 4")
+        # two stride-2 transposed convolutions grow a (H/4, W/4) grid to the image
+        h, w, channels = checks.image_shape(self.name, self.image_shape, multiple=4)
         conv_t = dict(kernel_size=5, padding="same", use_bias=False)
         generator = keras.Sequential([
             keras.Input((self.config.noise_dim,)),

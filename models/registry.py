@@ -53,3 +53,9 @@ def get(name: str) -> type:
 
 def names() -> list[str]:
     return sorted(_MODELS)
+
+
+def describe() -> dict[str, str]:
+    """Each registered model's one-line description: the first line of its class docstring
+    (``python -m benchmarks list`` shows it); "" for a class without one."""
+    return {name: (_MODELS[name].__doc__ or "").strip().split("\n")[0] for name in names()}

@@ -137,8 +137,11 @@ def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[
 
 
 def _speed_sentence(results: dict) -> list[str]:
+    # a model none of whose runs finished is no candidate: speed of a diverged run is moot
+    finished = {r["model"] for r in results["runs"] if r["status"] == "finished"}
     tput = {key: s["images_per_s"] for key, s in records.aggregate_throughput(results).items()
-            if "images_per_s" in s and math.isfinite(s["images_per_s"].mean)}
+            if key[0] in finished and "images_per_s" in s
+            and math.isfinite(s["images_per_s"].mean)}
     if len(tput) < 2:
         return []
     (name, backend), stat = max(tput.items(), key=lambda item: item[1].mean)

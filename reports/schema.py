@@ -16,6 +16,7 @@ import copy
 import json
 import math
 import typing
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -162,16 +163,18 @@ def run_key(model: str, overrides: dict[str, Any], seed: int) -> str:
 
 def new_results(*, command: str, config: Config, environment: Environment,
                 dataset: Dataset) -> Results:
-    """A record for a run that has just started: no classifier, metrics or runs yet."""
-    from datetime import datetime
+    """A record for a run that has just started: no classifier, metrics or runs yet.
 
-    return validate({
+    Values are made plain JSON first (tuples -> lists, numpy -> numbers, paths -> strings), so
+    dataclasses.asdict(config) can be passed as it is.
+    """
+    return validate(_plain({
         "schema_version": SCHEMA_VERSION, "status": "running",
         "started": datetime.now().isoformat(timespec="seconds"), "finished": None,
         "command": command, "config": config, "environment": environment,
         "dataset": dataset, "classifier": {}, "metrics": {}, "floor": {}, "runs": [],
         "notes": [],
-    })
+    }))
 
 
 def metric_info(label: str, description: str, direction: Direction,
@@ -185,11 +188,14 @@ def metric_info(label: str, description: str, direction: Direction,
 def new_run(model: str, seed: int, *, overrides: dict[str, Any] | None = None,
             status: str = "finished", weights_scored: str = "raw", error: str | None = None,
             **fields: Any) -> Run:
-    """A run record with every required field; fields are the optional ones (final=...)."""
-    overrides = dict(overrides or {})
-    run = {"model": model, "seed": seed, "status": status,
-           "key": run_key(model, overrides, seed), "overrides": overrides,
-           "weights_scored": weights_scored, **fields}
+    """A run record with every required field; fields are the optional ones (final=...).
+
+    Values are made plain JSON first, as in new_results.
+    """
+    overrides = _plain(dict(overrides or {}))
+    run = _plain({"model": model, "seed": seed, "status": status,
+                  "key": run_key(model, overrides, seed), "overrides": overrides,
+                  "weights_scored": weights_scored, **fields})
     if error is not None:
         run["error"] = error
     _check_types(run, Run, "run")
@@ -208,7 +214,11 @@ def load(path: str | Path) -> Results:
         raise RecordError(f"{path}: no such file; pass a run folder made by "
                           f"'python -m benchmarks run' (it holds {RESULTS_FILE})")
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as err:
+        raise RecordError(f"{path}: cannot read it ({err.strerror})") from None
+    try:
+        results = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RecordError(f"{path}: not valid JSON ({err}); the run may have been cut off "
                           "while writing it: re-run the benchmark") from None

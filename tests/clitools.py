@@ -26,3 +26,33 @@ def assert_one_line_error(proc, *fragments):
     assert "Traceback" not in proc.stderr
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def run_env(cache: Path) -> dict:
+    """Offline, unbuffered, no real data (digits then), the classifier cached in ``cache``."""
+    env = {**os.environ, "BENCHMARKS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "BENCHMARKS_CACHE_DIR": str(cache)}
+    env.pop("BENCHMARKS_DATA_DIR", None)
+    return env
+
+
+def start(args, env) -> subprocess.Popen:
+    """``python -m benchmarks run ARGS`` in the background, its output readable as it comes."""
+    return subprocess.Popen([sys.executable, "-m", "benchmarks", "run", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(child: subprocess.Popen, marker: str) -> list[str]:
+    """Read the child's output until a line holds ``marker`` (or the child ends)."""
+    seen = []
+    for line in child.stdout:
+        seen.append(line)
+        if marker in line:
+            return seen
+    raise AssertionError(f"the run ended before printing {marker!r}:\n{''.join(seen)[-2000:]}")
+
+
+def finish(child, seen, timeout=300):
+    """Wait for the child; its whole stdout (what was read already, then the rest), stderr."""
+    stdout, stderr = child.communicate(timeout=timeout)
+    return "".join(seen) + stdout, stderr

@@ -89,8 +89,9 @@ def test_one_step_changes_every_phase_and_gives_finite_losses(name, digits):
         assert all(math.isfinite(v) for v in log.history[phase.name])
     changed = [not np.array_equal(a, b) for a, b in zip(before, weights(model), strict=True)]
     start = 0
-    for phase in model.phases:  # each phase's optimizer moved its own variables
-        assert any(changed[start:start + len(phase.variables)]), phase.name
+    for phase in model.phases:  # each phase's optimizer moved its own variables, as often
+        assert any(changed[start:start + len(phase.variables)]), phase.name  # as it repeats
+        assert keras.ops.convert_to_numpy(phase.optimizer.iterations) == 2 * phase.repeats
         start += len(phase.variables)
     assert log.compile_s > 0 and log.images_per_s > 0 and log.step_ms_median > 0
     assert log.peak_memory_mb > 0 and log.backend == "tensorflow"
@@ -172,6 +173,8 @@ JAX_SCRIPT = textwrap.dedent("""
         after = [np.array(v) for p in model.phases for v in p.variables]
         model.prepare_sampling(x)
         out[name] = {"history": log.history, "same": log.history == again.history,
+                     "updates": [[int(np.array(p.optimizer.iterations)), p.repeats]
+                                 for p in model.phases],
                      "changed": any(not np.array_equal(a, b) for a, b in zip(before, after)),
                      "sample": list(model.sample(3, seed=0).shape)}
     one = train(build("gan", seed=0), x, steps=4, batch_size=32, seed=0)
@@ -206,6 +209,7 @@ def test_every_model_trains_on_jax():
     assert sorted(out) == models.names()
     for name, result in out.items():
         assert result["changed"] and result["same"], name
+        assert all(done == 2 * repeats for done, repeats in result["updates"]), name
         assert all(math.isfinite(v) for values in result["history"].values() for v in values)
         assert result["sample"] == [3, 28, 28, 1]
 

@@ -10,6 +10,7 @@ import pytest
 import models
 from benchmarks import data
 from benchmarks.harness import build
+from benchmarks.harness.loop import engine_module
 from models import registry
 from models.base import GenerativeModel
 
@@ -28,14 +29,53 @@ def model(request, digits):
 
 def test_builtin_models_are_registered_sorted():
     assert models.names() == sorted(models.names())
-    assert {"ae", "dcgan", "gan"} <= set(models.names())
+    assert {"ae", "dcgan", "gan", "vae"} <= set(models.names())
 
 
 def test_unknown_name_lists_the_registered_ones():
     with pytest.raises(KeyError) as info:
-        registry.get("vae")
+        registry.get("no_such_model")
     assert isinstance(info.value, ValueError)
-    assert "vae" in str(info.value) and "ae, dcgan, gan" in str(info.value)
+    assert "no_such_model" in str(info.value) and ", ".join(models.names()) in str(info.value)
+
+
+def test_every_model_describes_itself_in_one_line():
+    lines = models.describe()
+    assert list(lines) == models.names()
+    for name, line in lines.items():
+        assert line and "\n" not in line and len(line) <= 90, name
+    assert lines["gan"] == models.get("gan").__doc__.strip()
+
+
+SHAPES = [(28, 28, 1), (32, 32, 3)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("name", models.names())
+def test_every_model_builds_and_samples_for_the_datasets_shape(name, shape):
+    m = build(name, seed=0, image_shape=shape)
+    images = np.random.default_rng(0).uniform(-1, 1, (32, *shape)).astype(np.float32)
+    m.prepare_sampling(images)
+    s = m.sample(3, seed=0)
+    assert s.shape == (3, *shape) and -1.0 <= s.min() and s.max() <= 1.0
+    if m.reconstructs:
+        assert m.reconstruct(images[:2]).shape == (2, *shape)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_a_shape_a_model_cannot_take_is_one_line_naming_both(name):
+    try:
+        models.get(name)(image_shape=(30, 30, 1))
+    except ValueError as e:  # a model that resamples by 4x cannot; gan's MLP can
+        assert str(e).startswith(name) and "30x30" in str(e) and "\n" not in str(e)
+    with pytest.raises(ValueError, match=r"^dcgan cannot take 30x30x3 images"):
+        models.get("dcgan")(image_shape=(30, 30, 3))
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (28, 28, 0), (28.0, 28, 1)])
+def test_a_shape_that_is_not_height_width_channels_is_refused(shape):
+    with pytest.raises(ValueError, match=r"^gan builds for images of shape \(height, width"):
+        models.get("gan")(image_shape=shape)
 
 
 def test_duplicate_and_wrong_type_registrations_are_rejected():
@@ -67,6 +107,7 @@ def test_config_is_frozen_with_defaults_and_overridable(model):
 
 
 def test_losses_are_finite_scalars_per_phase(model, digits):
+    model.bind_input_gradient(engine_module().input_gradient)  # what harness.train binds
     logs = model.compute_losses(digits[:8])
     for phase in model.phases:
         value = np.asarray(logs[phase.name])
@@ -113,6 +154,41 @@ def test_ae_reconstructs_encodes_and_samples_from_both_samplers(digits):
         models.get("ae").Config(sampler="flow")
 
 
+def test_ae_fits_its_sampler_to_a_seeded_subset_of_the_whole_training_set(digits):
+    cls = models.get("ae")
+    ae = cls(cls.Config(sampler_images=100))
+    chosen = ae.fit_images(digits)
+    assert chosen.shape == (100, *digits.shape[1:])
+    np.testing.assert_array_equal(chosen, ae.fit_images(digits))  # deterministic
+    assert not np.array_equal(chosen, digits[:100])  # not a prefix, which may be one class
+    rows = {r.tobytes() for r in digits}
+    assert all(r.tobytes() in rows for r in chosen)
+    np.testing.assert_array_equal(ae.fit_images(digits[:50]), digits[:50])  # all, if fewer
+    ae.prepare_sampling(digits)
+    first = ae.sample(5, seed=0)
+    ae.prepare_sampling(digits)
+    np.testing.assert_array_equal(first, ae.sample(5, seed=0))
+
+
 def test_gans_do_not_reconstruct():
     with pytest.raises(NotImplementedError):
         models.get("gan")().reconstruct(np.zeros((1, 28, 28, 1), np.float32))
+
+
+AVERAGING = [n for n in models.names()
+             if "ema" in {f.name for f in dataclasses.fields(models.get(n).Config)}]
+
+
+@pytest.mark.parametrize("name", AVERAGING)
+def test_a_model_with_ema_samples_from_its_averaged_networks(name):
+    cls = models.get(name)
+    assert {"gan", "dcgan"} <= set(AVERAGING) and cls.Config().ema == 0.0  # off by default
+    raw = cls()
+    assert raw.weights_scored == "raw" and not raw.averages
+    model = cls(dataclasses.replace(cls.Config(), ema=0.9))
+    assert model.weights_scored == "ema" and set(model.averages) == set(cls.averaged_networks)
+    before = model.sample(2, seed=0)
+    for average in model.averages.values():  # moving the averages moves the samples
+        for v in average.trainable_variables:
+            v.assign(v * 0.5)
+    assert not np.allclose(before, model.sample(2, seed=0))

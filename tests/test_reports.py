@@ -441,3 +441,13 @@ def test_render_run_writes_report_and_figures(tmp_path, results):
     assert "dcgan-s0-best.png" not in text
     assert not list(tmp_path.glob(".*")) and not list(tmp_path.glob("figures/.*"))
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_verdict_never_calls_a_model_that_only_diverged_fastest(results):
+    assert "Fastest to train: gan" in _section(render(results), "Verdict")  # 350+ images/s
+    for run in results["runs"]:
+        if run["model"] == "gan":
+            run.update(status="diverged", diverged_at=1234)
+    verdict = _section(render(results), "Verdict")
+    assert "Fastest to train: gan" not in verdict
+    assert "Fastest to train: dcgan" in verdict  # ties ae at 300/310; dcgan is listed first

@@ -8,12 +8,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.clitools import ROOT, assert_one_line_error, cli
+from tests.clitools import ROOT, assert_one_line_error, cli, finish, start, wait_for
 
 REPORT_SECTIONS = ["## Verdict", "## Summary", "## Mode collapse", "## Throughput", "## Samples",
                    "## Notes"]
@@ -32,9 +31,13 @@ def _env(tmp_path: Path) -> dict:
 def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
     out = tmp_path / "run"
     proc = cli("run", "--preset", "smoke", "--models", "dcgan,gan,ae", "--out", str(out),
-               env=_env(tmp_path), timeout=900)
+               "--summary", env=_env(tmp_path), timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "FELL BACK TO 'digits'" in proc.stdout
+    # --summary: each network's Keras summary before training; gan's generator is
+    # 100*256+256 + 256*512+512 + 512*1024+1024 + 1024*784+784 = 1,486,352 weights
+    assert proc.stdout.count('Model: "generator"') == 3
+    assert "Total params: 1,486,352" in proc.stdout
     results = json.loads((out / "results.json").read_text())
     assert RESULT_KEYS <= set(results)
     assert results["status"] == "complete" and results["dataset"]["name"] == "digits"
@@ -81,17 +84,10 @@ def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path):
     results = json.loads((out / "results.json").read_text())
     results["config"].update(models=["gan", "ae"], steps=1_000_000)
     (out / "results.json").write_text(json.dumps(results))
-    child = subprocess.Popen([sys.executable, "-m", "benchmarks", "run", "--resume", str(out)],
-                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and child.poll() is None:
-        if "resumed" in (out / "results.json").read_text():
-            break
-        time.sleep(1)
-    time.sleep(15)  # ae is training by now (the classifier is cached)
+    child = start(["--resume", str(out)], {**env, "PYTHONUNBUFFERED": "1"})
+    seen = wait_for(child, "ae s0 step 1/")  # ae is training, past its compiling step
     child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=300)
+    stdout, stderr = finish(child, seen)
     assert child.returncode == 130, stdout[-2000:] + stderr[-2000:]
     assert "gan seed 0: already finished" in stdout
     results = json.loads((out / "results.json").read_text())

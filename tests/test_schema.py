@@ -295,3 +295,22 @@ def test_atomic_write_failure_leaves_previous_file(tmp_path):
         files.atomic_write(target, half_then_fail)
     assert target.read_text() == "first\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_load_binary_garbage_says_not_json(tmp_path):
+    (tmp_path / "results.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(schema.RecordError, match=r"results\.json: not valid JSON \("):
+        schema.load(tmp_path)
+
+
+def test_builders_take_dataclass_tuples_and_numpy_values():
+    """The runner passes dataclasses.asdict(config) (tuples) and numpy metric values."""
+    results = schema.new_results(command="c", config={"models": ("gan", "ae"), "steps": 20},
+                                 environment={}, dataset={"image_shape": (32, 32, 3)})
+    assert results["config"]["models"] == ["gan", "ae"]
+    assert results["dataset"]["image_shape"] == [32, 32, 3]
+    run = schema.new_run("gan", np.int64(1), overrides={"lr": np.float64(1e-4)},
+                         steps_done=np.int64(20), final={"fid": np.float32(2.5),
+                                                         "kid": float("nan")})
+    assert run["seed"] == 1 and type(run["seed"]) is int and run["key"] == "gan[lr=0.0001]/s1"
+    assert run["final"] == {"fid": 2.5, "kid": None} and run["steps_done"] == 20

@@ -1,10 +1,12 @@
 """JAX engine: a jit'd stateless step ``(state, images, block, pos) -> (state, logs)``.
 
-The model's variables are swapped for traced values with ``keras.StatelessScope``; one
-forward pass (``model.compute_losses``) is linearised with ``jax.vjp`` and pulled back once
-per phase with a one-hot cotangent, so each phase's loss is differentiated with respect to
-its own variables only (XLA drops the gradients nobody uses). ``steps_per_call`` steps run
-in one ``lax.scan``; the state buffers are donated, so no step copies the model.
+The model's variables are swapped for traced values with ``keras.StatelessScope``; per group
+of phases (``engine.schedule``) one forward pass (``model.compute_losses``) is linearised
+with ``jax.vjp`` with respect to the group's variables and pulled back once per phase with a
+one-hot cotangent, so each phase's loss is differentiated with respect to its own variables
+only (XLA drops the gradients nobody uses); a repeated group is unrolled. Weight averages
+are part of the threaded state. ``steps_per_call`` steps run in one ``lax.scan``; the state
+buffers are donated, so no step copies the model.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from benchmarks.harness.loop import check_split, host_peak_memory_mb
+from benchmarks.harness.engine import (
+    batches_per_step,
+    check_split,
+    host_peak_memory_mb,
+    moving_average,
+    schedule,
+    step_logs,
+)
 
 
 def distribution(distribute: bool):
@@ -31,17 +40,37 @@ def creation_scope(dist):
     return contextlib.nullcontext()
 
 
+def input_gradient(fn, inputs):
+    """A vjp inside the engine's: the outer one differentiates through it (the gradient
+    penalty's double backpropagation)."""
+    outputs, pullback = jax.vjp(fn, inputs)
+    (gradient,) = pullback(jnp.ones_like(outputs))
+    return outputs, gradient
+
+
 class Engine:
     def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
                  steps_per_call: int, context=None):
         # every JAX step is compiled by XLA, so `jit` changes nothing here
         self.model, self.phases, self.dist = model, model.phases, context
+        self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
         self.replicas = context.num_model_replicas if context is not None else 1
         check_split(batch_size, self.replicas)
         self.trainable = [v for p in self.phases for v in p.variables]
         ids = {id(v) for v in self.trainable}
         self.other = [v for v in model.variables if id(v) not in ids]
         self.optimizer_vars = [list(p.optimizer.variables) for p in self.phases]
+        # each phase's index, and its slice of the trainable list
+        ends = np.cumsum([len(p.variables) for p in self.phases]).tolist()
+        self.slices = {id(p): (i, slice(end - len(p.variables), end))
+                       for i, (p, end) in enumerate(zip(self.phases, ends, strict=True))}
+        self.decay, pairs = model.ema, model.averaged_variables()
+        self.averages = [average for _, average in pairs]
+        # where each averaged variable's new value is found in (trainable, other)
+        position = {id(v): (0, i) for i, v in enumerate(self.trainable)}
+        position.update({id(v): (1, i) for i, v in enumerate(self.other)})
+        self.sources = [position[id(source)] for source, _ in pairs]
+        model.bind_input_gradient(input_gradient)
         self.state = self._read_state()
         self.images = jnp.asarray(images)  # on the device once, for the whole run
         self.data_sharding = None
@@ -56,45 +85,73 @@ class Engine:
 
     def _read_state(self):
         return ([v.value for v in self.trainable], [v.value for v in self.other],
-                [[v.value for v in vs] for vs in self.optimizer_vars])
+                [[v.value for v in vs] for vs in self.optimizer_vars],
+                [v.value for v in self.averages])
 
     # --- one step, as traced ----------------------------------------------------------
-    def _step(self, state, images, indices):
-        trainable, other, optimizer_values = state
-        batch = jnp.take(images, indices, axis=0)
-        if self.data_sharding is not None:  # each replica computes on its slice
-            batch = jax.lax.with_sharding_constraint(batch, self.data_sharding)
+    def _step(self, state, images, rows):
+        trainable, other, optimizer_values, averages = state
+        outputs = []
+        for group in self.groups:
+            for i in range(group.repeats):  # unrolled: a critic's 5 passes
+                indices = rows[i] if self.batches > 1 else rows
+                batch = jnp.take(images, indices, axis=0)
+                if self.data_sharding is not None:  # each replica computes on its slice
+                    batch = jax.lax.with_sharding_constraint(batch, self.data_sharding)
+                (trainable, other, optimizer_values), out = self._update(
+                    group.phases, (trainable, other, optimizer_values), batch)
+            outputs.append(out)
+        averages = [moving_average(self.decay, average, (trainable, other)[kind][i])
+                    for average, (kind, i) in zip(averages, self.sources, strict=True)]
+        logs = {name: jnp.asarray(value, jnp.float32)
+                for name, value in step_logs(self.groups, outputs).items()}
+        return (trainable, other, optimizer_values, averages), logs
 
-        def forward(trainable_values):
-            mapping = (list(zip(self.trainable, trainable_values, strict=True))
+    def _update(self, phases, state, batch):
+        """One forward pass, then each of ``phases`` updated from it (simultaneously)."""
+        trainable, other, optimizer_values = state
+        indices, parts = zip(*(self.slices[id(p)] for p in phases), strict=True)
+        own = [v for part in parts for v in trainable[part]]  # what this group differentiates
+
+        def forward(own_values):
+            values, start = list(trainable), 0
+            for part in parts:
+                values[part] = own_values[start:start + part.stop - part.start]
+                start += part.stop - part.start
+            mapping = (list(zip(self.trainable, values, strict=True))
                        + list(zip(self.other, other, strict=True)))
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 logs = self.model.compute_losses(batch)
             new_other = [scope.get_current_value(v) for v in self.other]
-            return [logs[p.name] for p in self.phases], (logs, new_other)
+            return [logs[p.name] for p in phases], (logs, new_other)
 
-        losses, pullback, (logs, new_other) = jax.vjp(forward, trainable, has_aux=True)
-        new_trainable, new_optimizer, start = list(trainable), [], 0
-        for i, phase in enumerate(self.phases):
+        losses, pullback, (logs, new_other) = jax.vjp(forward, own, has_aux=True)
+        new_trainable, new_optimizer, start = list(trainable), list(optimizer_values), 0
+        for i, (phase, index, part) in enumerate(zip(phases, indices, parts, strict=True)):
             one_hot = [jnp.ones_like(x) if j == i else jnp.zeros_like(x)
                        for j, x in enumerate(losses)]
             (grads,) = pullback(one_hot)
-            part = slice(start, start + len(phase.variables))
-            new_trainable[part], values = phase.optimizer.stateless_apply(
-                optimizer_values[i], grads[part], trainable[part])
-            new_optimizer.append(values)
-            start = part.stop
-        logs = {name: jnp.asarray(value, jnp.float32) for name, value in logs.items()}
+            mine = slice(start, start + len(phase.variables))
+            new_trainable[part], new_optimizer[index] = phase.optimizer.stateless_apply(
+                optimizer_values[index], grads[mine], trainable[part])
+            start = mine.stop
         return (new_trainable, new_other, new_optimizer), logs
 
     def _function(self, k: int):
+        rows = self.batches
+
+        def step_rows(block, pos):  # a step's batches: one row, or `rows` rows from pos
+            if rows == 1:
+                return block[pos]
+            return jax.lax.dynamic_slice_in_dim(block, pos, rows)
+
         def run(state, images, block, pos):
             if k == 1:
-                state, logs = self._step(state, images, block[pos])
+                state, logs = self._step(state, images, step_rows(block, pos))
                 return state, {name: value[None] for name, value in logs.items()}
 
             def body(state, i):
-                return self._step(state, images, block[pos + i])
+                return self._step(state, images, step_rows(block, pos + i * rows))
 
             # unrolled: XLA on CPU runs convolutions inside a while loop ~10x slower
             return jax.lax.scan(body, state, jnp.arange(k), unroll=True)
@@ -116,8 +173,9 @@ class Engine:
 
     def sync(self) -> None:
         """Writes the state back into the keras variables (sampling and saving read them)."""
-        trainable, other, optimizer_values = self.state
-        for variable, value in zip(self.trainable + self.other, trainable + other, strict=True):
+        trainable, other, optimizer_values, averages = self.state
+        for variable, value in zip(self.trainable + self.other + self.averages,
+                                   trainable + other + averages, strict=True):
             variable.assign(value)
         for variables, values in zip(self.optimizer_vars, optimizer_values, strict=True):
             for variable, value in zip(variables, values, strict=True):

@@ -1,17 +1,17 @@
 """The training loop shared by every model and backend; it knows no backend and no model.
 
-The backend engine (``tensorflow.py``, ``jax.py``) compiles ``model.compute_losses`` and the
-phases' optimizer updates into one step that gathers its batch by index from a training set
-put on the device once. The loop feeds it blocks of seeded per-epoch permutations, times it,
-and reports each step.
+The backend engine (``tensorflow.py``, ``jax.py``, behind the interface in ``engine.py``)
+compiles ``model.compute_losses`` and the phases' optimizer updates into one step that
+gathers its batches by index from a training set put on the device once. The loop selects
+the engine, feeds it blocks of seeded per-epoch permutations, times it, and reports each
+step. A step is one pass over the model's phases (``engine.py`` says exactly what that is);
+images/s counts the real images the steps drew: batches_per_step x batch size per step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import resource
-import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+
+from benchmarks.harness.engine import BackendModule, batches_per_step
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BLOCK_STEPS = 512  # steps of batch indices uploaded at once: one small copy per block
@@ -29,7 +31,8 @@ class StepInfo:
     step: int  # steps done so far (1-based)
     steps: int  # steps asked for
     losses: dict[str, float]  # this step's logs: each phase's loss, plus the model's extras
-    images_per_s: float  # training throughput so far, compiling call excluded (nan until known)
+    images_per_s: float  # real images drawn per second so far, compiling call excluded (nan
+    # until known)
     elapsed_s: float  # wall time since train() started, callbacks included
 
 
@@ -39,7 +42,7 @@ class TrainLog:
     history: dict[str, list[float]] = field(default_factory=dict)  # name -> value per step
     diverged_at: int | None = None  # first step whose phase loss was nan or inf
     stopped_early: bool = False  # should_stop() asked to stop
-    images_per_s: float = math.nan  # images / s over the calls after the compiling one
+    images_per_s: float = math.nan  # real images drawn / s, calls after the compiling one
     step_ms_median: float = math.nan
     step_ms_p90: float = math.nan
     compile_s: float = 0.0  # first call of each compiled function: tracing, compiling, running
@@ -50,6 +53,7 @@ class TrainLog:
     steps_per_call: int = 1
     replicas: int = 1
     batch_size: int = 0
+    batches_per_step: int = 1  # batches a step draws: the most repeated phase's repeats
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -66,7 +70,7 @@ class BuildInfo:
 _BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def engine_module():
+def engine_module() -> BackendModule:
     """The backend adapter for the backend keras was imported with."""
     name = keras.backend.backend()
     if name == "tensorflow":
@@ -127,7 +131,9 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
           should_stop: Callable[[], bool] | None = None, jit: bool = False,
           precision: str = "float32", steps_per_call: int = 1,
           distribute: bool = False) -> TrainLog:
-    """Trains ``model`` for ``steps`` steps of ``batch_size`` images drawn from ``images``.
+    """Trains ``model`` for ``steps`` steps drawn from ``images``: a step is one pass over
+    the model's phases (``engine.py``), drawing ``batches_per_step`` batches of ``batch_size``
+    images (one, unless a phase repeats: a WGAN critic's 5).
 
     on_step gets a StepInfo after every step; on_eval(step) runs every ``eval_every`` steps
     with the model's variables current (with steps_per_call > 1: at the first call boundary
@@ -149,11 +155,12 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
                                     steps_per_call=steps_per_call,
                                     context=built.context if distribute else None)
+    per_step = batches_per_step(model.phases)
     log = TrainLog(backend=keras.backend.backend(), precision=precision, jit=jit,
                    steps_per_call=steps_per_call, replicas=engine.replicas,
-                   batch_size=batch_size, seed=seed)
+                   batch_size=batch_size, batches_per_step=per_step, seed=seed)
     phase_names = [p.name for p in model.phases]
-    rows = steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
+    rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
     order = BatchOrder(len(images), batch_size, seed, rows)
     block, pos = None, rows
     timed_s, timed_images, call_ms = 0.0, 0, []
@@ -163,17 +170,17 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
                 log.stopped_early = True
                 break
             k = min(steps_per_call, steps - log.steps_done)
-            if pos + k > rows:
+            if pos + k * per_step > rows:
                 block, pos = engine.put_block(order.next_block()), 0
             t0 = time.perf_counter()
             logs, compiled = engine.run(block, pos, k)  # numpy, fetched: the step is done
             dt = time.perf_counter() - t0
-            pos += k
+            pos += k * per_step
             if compiled:
                 log.compile_s += dt
             else:
                 timed_s += dt
-                timed_images += k * batch_size
+                timed_images += k * per_step * batch_size
                 call_ms.append(1000 * dt / k)
             rate = timed_images / timed_s if timed_s else math.nan
             for j in range(k):
@@ -203,14 +210,3 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     log.peak_memory_mb = engine.peak_memory_mb()
     return log
 
-
-def check_split(batch_size: int, replicas: int) -> None:
-    """Data parallelism splits each batch evenly: refuse a batch that does not split."""
-    if batch_size % replicas:
-        raise ValueError(f"batch size {batch_size} does not split over {replicas} replicas")
-
-
-def host_peak_memory_mb() -> float:
-    """Peak resident memory of this process (the CPU's answer to device peak memory)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

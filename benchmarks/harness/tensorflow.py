@@ -1,9 +1,10 @@
-"""TensorFlow engine: the step is one tf.function around a GradientTape.
+"""TensorFlow engine: the step is one tf.function around GradientTapes.
 
-One forward pass (``model.compute_losses``) under the tape; each phase's loss is then
-differentiated with respect to that phase's variables only, all gradients first and all
-updates after (simultaneous updates, as in the seeds). The batch is gathered by index from
-the training set, which lives on the device as one tf.constant.
+Per group of phases (``engine.schedule``): one forward pass (``model.compute_losses``) under
+a tape; each phase's loss is then differentiated with respect to that phase's variables only,
+all gradients first and all updates after (simultaneous updates, as in the seeds). A repeated
+group is unrolled into the graph. The batch is gathered by index from the training set, which
+lives on the device as one tf.constant. Weight averages are assign ops after the updates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.harness.loop import check_split, host_peak_memory_mb
+from benchmarks.harness.engine import (
+    batches_per_step,
+    check_split,
+    host_peak_memory_mb,
+    moving_average,
+    schedule,
+    step_logs,
+)
 
 
 def distribution(distribute: bool):
@@ -35,25 +43,52 @@ def creation_scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
+def input_gradient(fn, inputs):
+    """A nested tape: the engine's outer tape records this gradient, so it is
+    differentiable again (the gradient penalty's double backpropagation)."""
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = fn(inputs)
+    return outputs, tape.gradient(outputs, inputs)
+
+
 class Engine:
     def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
                  steps_per_call: int, context=None):
         self.model, self.phases, self.strategy = model, model.phases, context
+        self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
         self.replicas = context.num_replicas_in_sync if context is not None else 1
         check_split(batch_size, self.replicas)
         self.batch_size, self.jit, self.steps_per_call = batch_size, jit, steps_per_call
+        self.averaged, self.decay = model.averaged_variables(), model.ema
+        model.bind_input_gradient(input_gradient)
         self.images = tf.constant(images)  # on the device once, for the whole run
         self.functions: dict[int, tf.types.experimental.GenericFunction] = {}
 
     # --- one step, as traced ----------------------------------------------------------
-    def _step(self, indices):
+    def _step(self, rows):
         if self.strategy is None:
-            return self._replica_step(indices, replicas=1)
-        per_replica = self.strategy.run(self._replica_step, args=(indices, self.replicas))
-        return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in per_replica.items()}
+            logs = self._replica_step(rows, replicas=1)
+        else:
+            per_replica = self.strategy.run(self._replica_step, args=(rows, self.replicas))
+            logs = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                    for name, value in per_replica.items()}
+        # in cross-replica context, where assigning a mirrored variable updates every copy
+        for source, average in self.averaged:
+            average.assign(moving_average(self.decay, average, source))
+        return logs
 
-    def _replica_step(self, indices, replicas: int):
+    def _replica_step(self, rows, replicas: int):
+        outputs = []
+        for group in self.groups:
+            for i in range(group.repeats):  # unrolled: a critic's 5 passes, one graph
+                batch = rows[i] if self.batches > 1 else rows
+                out = self._update(group.phases, batch, replicas)
+            outputs.append(out)
+        logs = step_logs(self.groups, outputs)
+        return {name: tf.cast(value, tf.float32) for name, value in logs.items()}
+
+    def _update(self, phases, indices, replicas: int) -> dict:
         if replicas > 1:
             ctx = tf.distribute.get_replica_context()
             size = self.batch_size // replicas
@@ -63,23 +98,27 @@ class Engine:
             logs = self.model.compute_losses(images)
             # keras' optimizer sums gradients over replicas, so each replica's mean is scaled
             scaled = [logs[p.name] / replicas if replicas > 1 else logs[p.name]
-                      for p in self.phases]
-        grads = [tape.gradient(loss, p.variables)
-                 for loss, p in zip(scaled, self.phases, strict=True)]
-        for phase, phase_grads in zip(self.phases, grads, strict=True):
+                      for p in phases]
+        grads = [tape.gradient(loss, p.variables) for loss, p in zip(scaled, phases, strict=True)]
+        for phase, phase_grads in zip(phases, grads, strict=True):
             phase.optimizer.apply(phase_grads, phase.variables)
-        return {name: tf.cast(value, tf.float32) for name, value in logs.items()}
+        return logs
 
     def _function(self, k: int):
+        rows = self.batches
+
+        def step_rows(block, pos):  # a step's batches: one row, or `rows` rows from pos
+            return block[pos] if rows == 1 else block[pos:pos + rows]
+
         def run(block, pos):
-            first = self._step(block[pos])
+            first = self._step(step_rows(block, pos))
             if k == 1:
                 return {name: value[None] for name, value in first.items()}
             # the first step sits outside the loop so the log names are known before it
             arrays = {name: tf.TensorArray(tf.float32, size=k).write(0, value)
                       for name, value in first.items()}
             for i in tf.range(1, k):
-                logs = self._step(block[pos + i])
+                logs = self._step(step_rows(block, pos + i * rows))
                 arrays = {name: arrays[name].write(i, logs[name]) for name in arrays}
             return {name: array.stack() for name, array in arrays.items()}
 

@@ -1,0 +1,115 @@
+"""The engine interface: what the loop asks of a backend, and what both backends share.
+
+A backend module (``tensorflow.py``, ``jax.py``) provides ``distribution``,
+``creation_scope``, ``input_gradient`` and an ``Engine`` class; ``loop.py`` selects the module
+by keras' backend and drives its Engine. The backend modules import this module, never the
+loop, so the import graph runs one way: loop -> backend module -> engine.
+
+What one training step is (both engines): one pass over the model's phases in order
+(``models.base.Phase``). Consecutive phases with repeats=1 form one group: one forward pass,
+then simultaneous updates, so a model whose phases all have repeats=1 takes one simultaneous
+update from one shared forward pass. A phase with repeats=r > 1 is a group of its own, run r
+times, each time on a fresh batch with its own forward pass. A step draws
+``batches_per_step`` = max(repeats) batches; repetition i of every group reads batch i.
+Steps count the passes over the phases (a WGAN's generator updates), and images/s counts the
+real images drawn per second: batches_per_step x batch size per step.
+
+The step's logs: each phase's loss is the value its last update was computed from; the other
+logs come from the forward pass of the first group's last repetition (a critic's estimates).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Engine(Protocol):
+    """A backend's compiled training step over a training set put on the device once."""
+
+    replicas: int  # data-parallel replicas each batch is split over (1: none)
+
+    def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
+                 steps_per_call: int, context: object | None = None) -> None: ...
+
+    def put_block(self, rows: np.ndarray) -> Any:
+        """A (rows, batch) block of training-set indices, on the device."""
+
+    def run(self, block: Any, pos: int, k: int) -> tuple[dict[str, np.ndarray], bool]:
+        """k steps reading the block's rows from ``pos`` (batches_per_step rows a step);
+        returns each log's k values, fetched, and whether this call compiled."""
+
+    def sync(self) -> None:
+        """Makes the model's keras variables current (sampling and saving read them)."""
+
+    def peak_memory_mb(self) -> float:
+        """Peak device memory where the backend reports it, else the host's peak RSS."""
+
+
+class BackendModule(Protocol):
+    """What ``loop.engine_module()`` returns: one backend's module."""
+
+    Engine: type[Engine]
+
+    def distribution(self, distribute: bool) -> object | None:
+        """The backend's data-parallel context (None without distribute)."""
+
+    def creation_scope(self, context: object | None) -> AbstractContextManager:
+        """Scope in which a model's variables are created for that context."""
+
+    def input_gradient(self, fn: Callable, inputs) -> tuple[Any, Any]:
+        """(fn(inputs), d sum(fn(inputs)) / d inputs), differentiable again."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Phases updated together from one forward pass, ``repeats`` times a step."""
+
+    phases: tuple  # of models.base.Phase
+    repeats: int
+
+
+def schedule(phases) -> list[Group]:
+    """The step's groups, in order (see the module docstring)."""
+    groups: list[Group] = []
+    for phase in phases:
+        if phase.repeats == 1 and groups and groups[-1].repeats == 1:
+            groups[-1] = Group((*groups[-1].phases, phase), 1)
+        else:
+            groups.append(Group((phase,), phase.repeats))
+    return groups
+
+
+def batches_per_step(phases) -> int:
+    return max(p.repeats for p in phases)
+
+
+def step_logs(groups: list[Group], outputs: list[dict]) -> dict:
+    """Merges each group's last forward pass into the step's logs (module docstring)."""
+    logs = dict(outputs[0])
+    for group, out in zip(groups[1:], outputs[1:], strict=True):
+        logs.update({p.name: out[p.name] for p in group.phases})
+    return logs
+
+
+def moving_average(decay: float, average, value):
+    """One step of an exponential moving average (works on any backend's tensors)."""
+    return average * decay + value * (1.0 - decay)
+
+
+def check_split(batch_size: int, replicas: int) -> None:
+    """Data parallelism splits each batch evenly: refuse a batch that does not split."""
+    if batch_size % replicas:
+        raise ValueError(f"batch size {batch_size} does not split over {replicas} replicas")
+
+
+def host_peak_memory_mb() -> float:
+    """Peak resident memory of this process (the CPU's answer to device peak memory)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

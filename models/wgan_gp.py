@@ -1,0 +1,150 @@
+"""WGAN-GP (Gulrajani et al. 2017, "Improved Training of Wasserstein GANs").
+
+The critic estimates the Wasserstein-1 distance between real and generated images; its
+1-Lipschitz constraint is a penalty on the norm of its gradient at random interpolates of
+real and fake images (Algorithm 1). The generator is ``dcgan``'s, so the comparison with it
+is about the objective; the critic has the DCGAN discriminator's layers without what the
+paper rules out for a critic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from models.base import GenerativeModel, Phase, predict
+from models.registry import register
+
+
+def _check(config, field: str, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"{field}={getattr(config, field)!r} is not allowed; expected {allowed}")
+
+
+def _finite(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@register("wgan_gp")
+class WGANGP(GenerativeModel):
+    """Gulrajani et al.'s WGAN-GP: a critic trained n_critic times per generator step."""
+
+    averaged_networks: ClassVar[tuple[str, ...]] = ("generator",)  # what `ema` averages
+
+    @dataclass(frozen=True)
+    class Config:
+        noise_dim: int = 100  # dcgan's latent size, so the generators are the same network
+        # Algorithm 1's defaults, which the paper uses for MNIST: alpha = 1e-4,
+        # beta_1 = 0 (momentum hurts a moving target), beta_2 = 0.9, lambda = 10, n_critic = 5
+        lr: float = 1e-4
+        beta_1: float = 0.0
+        beta_2: float = 0.9
+        gp_weight: float = 10.0  # lambda
+        n_critic: int = 5  # critic updates per generator update
+        # decay of the generator weights' moving average that is sampled (Yazici et al. 2019
+        # use 0.999); 0 = off: the raw weights are sampled and scored
+        ema: float = 0.0
+
+        def __post_init__(self):
+            # the message format of the other models' Configs (models/checks.py)
+            _check(self, "noise_dim", _integer(self.noise_dim) and self.noise_dim >= 1,
+                   "an integer >= 1")
+            _check(self, "lr", _finite(self.lr) and self.lr > 0, "a finite number > 0")
+            for name in ("beta_1", "beta_2", "ema"):
+                _check(self, name, _finite(getattr(self, name)) and 0 <= getattr(self, name) < 1,
+                       "a finite number in [0, 1)")
+            _check(self, "gp_weight", _finite(self.gp_weight) and self.gp_weight >= 0,
+                   "a finite number >= 0")
+            # each critic update is unrolled into the compiled step: 100 is already slow
+            _check(self, "n_critic", _integer(self.n_critic) and 1 <= self.n_critic <= 100,
+                   "an integer in [1, 100]")
+
+    # --- networks -----------------------------------------------------------------------
+    def build_networks(self) -> dict[str, keras.Model]:
+        h, w, channels = self.image_shape
+        if h % 4 or w % 4:
+            raise ValueError(f"wgan_gp upsamples 4x from a grid; image size {h}x{w} is not a "
+                             "multiple of 4")
+        # dcgan's generator, layer for layer (a test compares the two)
+        conv_t = dict(kernel_size=5, padding="same", use_bias=False)
+        generator = keras.Sequential([
+            keras.Input((self.config.noise_dim,)),
+            layers.Dense((h // 4) * (w // 4) * 256, use_bias=False),
+            layers.BatchNormalization(), layers.LeakyReLU(),
+            layers.Reshape((h // 4, w // 4, 256)),
+            layers.Conv2DTranspose(128, strides=1, **conv_t),
+            layers.BatchNormalization(), layers.LeakyReLU(),
+            layers.Conv2DTranspose(64, strides=2, **conv_t),
+            layers.BatchNormalization(), layers.LeakyReLU(),
+            layers.Conv2DTranspose(channels, strides=2, **conv_t),
+            layers.Activation("tanh", dtype="float32"),  # what the metrics see
+        ], name="generator")
+        # dcgan's discriminator less three things. No batch normalisation (it has none
+        # anyway): the penalty is per example, and batch statistics would mix examples. No
+        # dropout either: the paper's critic has none, and a random critic's input gradient
+        # is the gradient of a different function at every evaluation. No sigmoid: a critic
+        # scores, it does not classify.
+        critic = keras.Sequential([
+            keras.Input(self.image_shape),
+            layers.Conv2D(64, 5, strides=2, padding="same"), layers.LeakyReLU(),
+            layers.Conv2D(128, 5, strides=2, padding="same"), layers.LeakyReLU(),
+            layers.Flatten(),
+            layers.Dense(1, dtype="float32"),  # scores in float32 for a stable penalty
+        ], name="critic")
+        return {"generator": generator, "critic": critic}
+
+    # --- training -----------------------------------------------------------------------
+    def build_phases(self) -> list[Phase]:
+        c = self.config
+
+        def adam():
+            return keras.optimizers.Adam(c.lr, beta_1=c.beta_1, beta_2=c.beta_2)
+
+        return [Phase("critic", self.networks["critic"].trainable_variables, adam(),
+                      repeats=c.n_critic),
+                Phase("generator", self.networks["generator"].trainable_variables, adam())]
+
+    def compute_losses(self, images) -> dict:
+        generator, critic = self.networks["generator"], self.networks["critic"]
+        n = ops.shape(images)[0]
+        noise = keras.random.normal((n, self.config.noise_dim), seed=self.seed_generator)
+        fake = generator(noise, training=True)
+        real = ops.cast(images, fake.dtype)
+        real_scores = ops.mean(critic(real, training=True))
+        fake_scores = ops.mean(critic(fake, training=True))
+        # one uniform mixing weight per example, on the line between a real and a fake image
+        epsilon = keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator)
+        _, grads = self.input_gradient(lambda x: critic(x, training=True),
+                                       epsilon * real + (1.0 - epsilon) * fake)
+        grads = ops.reshape(ops.cast(grads, "float32"), (n, -1))
+        # the tiny constant keeps the norm differentiable where a gradient is exactly zero
+        norms = ops.sqrt(ops.sum(ops.square(grads), axis=1) + 1e-12)
+        penalty = ops.mean(ops.square(norms - 1.0))
+        wasserstein = real_scores - fake_scores  # the critic's estimate of W(P_r, P_g)
+        return {
+            "critic": -wasserstein + self.config.gp_weight * penalty,
+            "generator": -fake_scores,
+            "wasserstein": wasserstein,
+            "gradient_penalty": penalty,  # before the lambda weight
+        }
+
+    # --- generating ---------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return self.config.noise_dim
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        # numpy noise: the same seed gives the same latents on every backend
+        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        images = predict(self.sampling_network("generator"), noise.astype(np.float32))
+        return np.clip(images, -1.0, 1.0)

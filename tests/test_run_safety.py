@@ -1,0 +1,100 @@
+"""Nothing lost: signals at any stage, a second run into the same folder, settings checked
+against the dataset before anything is written. Each test runs the command as a user does."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.clitools import assert_one_line_error, cli, finish, run_env, start, wait_for
+
+SMOKE = ("--preset", "smoke", "--dataset", "digits", "--samples", "200", "--eval-samples", "100")
+
+
+def _cache(tmp_path) -> Path:
+    return Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_classifier_trains_keeps_a_partial_report(tmp_path):
+    out = tmp_path / "run"
+    child = start([*SMOKE, "--models", "gan", "--out", str(out)], run_env(tmp_path / "fresh"))
+    seen = wait_for(child, "scoring space")  # a fresh cache: the classifier trains now
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = finish(child, seen)
+    assert child.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["runs"] == []
+    assert "interrupted" in (out / "report.md").read_text().lower()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT")])
+def test_signals_during_training_leave_complete_files(tmp_path, signals):
+    out = tmp_path / "run"
+    child = start([*SMOKE, "--models", "gan,ae", "--steps", "1000000", "--out", str(out)],
+                   run_env(_cache(tmp_path)))
+    seen = wait_for(child, "gan s0 step 1/")  # training, past the compiling step
+    for name in signals:
+        child.send_signal(getattr(signal, name))
+        if len(signals) > 1:  # a user pressing Ctrl-C twice, 50 ms apart
+            subprocess.run([sys.executable, "-c", "import time; time.sleep(0.05)"], check=True)
+    stdout, stderr = finish(child, seen)
+    assert child.returncode == 128 + getattr(signal, signals[0]), stderr[-2000:]
+    assert "Traceback" not in stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert f"interrupted ({signals[0]})" in " ".join(results["notes"])
+    assert "## Notes" in (out / "report.md").read_text()
+    assert oct((out / "results.json").stat().st_mode & 0o777) == oct(0o644)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_a_folder_holding_a_run_is_not_overwritten(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    proc = cli("run", *SMOKE, "--models", "gan", "--out", str(out))
+    assert_one_line_error(proc, f"{out} already holds a run", f"--resume {out}", "--out")
+    assert (out / "results.json").read_text() == "{}"
+
+
+def test_a_folder_another_run_is_writing_is_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".lock", "a+") as held:  # what a running genbench holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("genbench pid 4242")
+        held.flush()
+        proc = cli("run", *SMOKE, "--models", "gan", "--out", str(out))
+    assert_one_line_error(proc, f"{out} is being written by genbench pid 4242", "--out")
+    assert not (out / "results.json").exists()
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_before_any_output(tmp_path):
+    out = tmp_path / "run"
+    proc = cli("run", *SMOKE, "--models", "gan", "--batch-size", "100000", "--out", str(out))
+    assert_one_line_error(proc, "--batch-size 100,000 is larger than the 1,437 training "
+                          "images of digits", "choose at most 1,437")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--steps", "99999999999999999999"], ["argument --steps", "outside 1..10,000,000"]),
+    (["--samples", "20"], ["argument --samples: 20 is outside 50..", "at least 50"]),
+    (["--eval-samples", "1"], ["argument --eval-samples: 1 is outside 50.."]),
+    (["--set", "gan.lr=nan"], ["--set gan.lr=nan: 'nan' is not a finite number"]),
+    (["--set", "gan.lr=inf"], ["--set gan.lr=inf: 'inf' is not a finite number"]),
+    (["--resume", "somewhere", "--steps", "5"], ["--resume continues a run", "drop --steps"]),
+])
+def test_bad_settings_are_one_line_before_training(args, fragments):
+    proc = cli("run", "--models", "gan", "--dataset", "digits", *args)
+    assert_one_line_error(proc, *fragments)
