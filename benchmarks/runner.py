@@ -171,6 +171,8 @@ def _load_data(cfg: RunConfig, console):
 
 def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir,
              signals: Signals, summary: bool, executor: executors.Choice) -> int:
+    from rich.markup import escape  # a swept key's [settings] are not markup
+
     from metrics.classifier import default_cache_dir
 
     results["command"] = results.get("command") or _command_line()
@@ -178,9 +180,9 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
     specs = study.grid(cfg.models, cfg.sweep, cfg.seeds)
     todo = study.pending(specs, results["runs"])
     results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
-    if len(todo) < len(specs):
-        console.info(f"{len(specs) - len(todo)} of {len(specs)} runs already finished, "
-                     "skipped (resume)")
+    for spec in (s for s in specs if s not in todo):
+        arm = spec.key.rsplit("/", 1)[0]
+        console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
 
     def on_result(record: dict) -> None:
         results["runs"].append(record)
