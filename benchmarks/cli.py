@@ -272,7 +272,10 @@ def cmd_list(args) -> int:
     from models import registry
 
     console = Console()
-    console.print("[bold]models[/]: " + ", ".join(registry.names()))
+    console.print("[bold]models[/] (run them all with --models all):")
+    width = max(map(len, registry.names()))
+    for name, line in registry.describe().items():
+        console.print(f"  {name:<{width}}  {line}", highlight=False, soft_wrap=True)
     console.print("[bold]datasets[/]: " + ", ".join(data.names()))
     console.print("[bold]presets[/]: " + ", ".join(PRESETS))
     return 0

@@ -74,6 +74,10 @@ def test_data_lists_mnist_from_data_dir(mnist_dir):
 
 
 def test_list_names_datasets_and_presets():
+    import models
+
     proc = cli("list")
     assert proc.returncode == 0, proc.stderr
+    for name, line in models.describe().items():  # every model, with its one line
+        assert line and f"{name}  " in proc.stdout and line in proc.stdout
     assert "digits, fashion-mnist, mnist" in proc.stdout and "quick" in proc.stdout
