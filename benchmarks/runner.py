@@ -89,7 +89,8 @@ def resume(path: str, *, cache_dir: str | None = None) -> int:
 
 
 def _load_data(cfg: RunConfig, console):
-    ds = data.load(cfg.dataset, cfg.data_dir)
+    ds = data.load(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
+                   classifier_gate=cfg.classifier_gate)
     if ds.note:
         console.loud(ds.note)
     console.info(f"dataset {ds.name} from {ds.source}: {len(ds.x_train):,} train / "
