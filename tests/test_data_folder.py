@@ -158,6 +158,8 @@ def test_damaged_cache_file_is_treated_as_missing(tmp_path, cache, damage):
 def test_bad_folders_are_one_line_each(tmp_path):
     cases = {}
     cases["missing"] = (tmp_path / "nope", "does not exist")
+    (tmp_path / "a-file.png").write_bytes(b"x")
+    cases["file"] = (tmp_path / "a-file.png", "is not a folder")
     (tmp_path / "empty").mkdir()
     cases["empty"] = (tmp_path / "empty", "holds no PNG/JPEG images")
     write_folder(tmp_path / "one", classes=("only",))

@@ -118,7 +118,8 @@ def spec(name: str, *, image_size: int | None = None, channels: int | None = Non
     root = folder_path(name)
     if root is not None:
         if not root.is_dir():
-            raise DataError(f"image folder {root} does not exist; pass a folder holding one "
+            problem = "is not a folder" if root.exists() else "does not exist"
+            raise DataError(f"image folder {root} {problem}; pass a folder holding one "
                             "sub-folder of PNG/JPEG images per class")
         return folder_spec(root, image_size, channels, cache_dir)
     if name not in DATASETS:
