@@ -123,6 +123,10 @@ def test_tiny_idx_folder_loads_exactly(tmp_path, compress):
     np.testing.assert_allclose(ds.x_train, expected, atol=1e-6)
     assert ds.y_test.tolist() == [0, 1, 2, 3, 4]
     assert ds.source == str(tmp_path)
+    # a subset is accepted for the pipeline; its gate says it was set for the full split
+    assert ds.classifier_gate == 99.0
+    assert "set for the official 60,000 training images, this copy holds 12" in ds.gate_rule
+    assert "--classifier-gate PCT" in ds.gate_rule
 
 
 def test_tiny_fashion_folder_in_named_subfolder(tmp_path):

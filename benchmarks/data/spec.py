@@ -71,6 +71,7 @@ class DatasetSpec:
     class_names: tuple[str, ...] = ()  # empty where only the files say (an image folder)
     gate: float | None = None  # percent; None: chance_gate(number of classes)
     gate_source: str = ""  # why this gate, e.g. "the small CNN's MNIST accuracy is 99.3-99.5 %"
+    train_size: int | None = None  # the official training split's size the gate was set for
 
 
 def chance_gate(num_classes: int) -> float:
