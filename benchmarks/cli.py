@@ -57,11 +57,29 @@ def _whole(text: str) -> int:
 
 
 def dataset_name(text: str) -> str:
+    """``--dataset``: a registered name, ``folder:PATH`` or a folder path (checked to exist)."""
     try:
         data.spec(text)
     except UserError as e:  # argparse turns this into the one-line error
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def image_size(text: str) -> int:
+    value = positive_int(text)
+    if not 8 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"{value} is outside 8..1024 pixels")
+    return value
+
+
+def percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < value <= 100:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} must be a percentage in (0, 100]")
+    return value
 
 
 def csv_of(kind):
@@ -92,7 +110,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated model names, or 'all' (default: %(default)s)")
     p.add_argument("--dataset", type=dataset_name, default=None,
-                   help="mnist (default; falls back to digits if absent), fashion-mnist, digits")
+                   help="mnist (default; falls back to digits if absent), fashion-mnist, "
+                        "digits, cifar10, or an image folder: PATH or folder:PATH")
+    p.add_argument("--image-size", type=image_size, metavar="N",
+                   help="image folders: resize to NxN (default: the images' own size)")
+    p.add_argument("--channels", type=int, choices=(1, 3),
+                   help="image folders: 1 (grayscale) or 3 (RGB) (default: as stored)")
+    p.add_argument("--classifier-gate", type=percent, metavar="PCT",
+                   help="test accuracy (percent) the scoring classifier must reach "
+                        "(default: the dataset's own; image folders: 50 + 50/classes)")
     p.add_argument("--preset", choices=list(PRESETS),
                    help="budget: smoke | quick (default on CPU) | standard (default on GPU)")
     budget = p.add_mutually_exclusive_group()
@@ -163,6 +189,7 @@ def resolve_config(args) -> RunConfig:
         eval_samples=args.eval_samples or preset.eval_samples,
         samples=args.samples or preset.samples, out=args.out, overrides=overrides,
         precision=args.precision, jit=args.jit, distribute=args.distribute,
+        image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
     )
 
 
@@ -250,18 +277,16 @@ def cmd_data(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    wanted = data.names() if args.name == "list" else [data.spec(args.name).name]
+    wanted = [n for n in args.name if n != "list"] or data.names()
+    options = {"image_size": args.image_size, "channels": args.channels}
     table = Table(title="datasets")
-    for col in ("name", "available", "from", "description"):
+    for col in ("name", "available", "from", "details", "description"):
         table.add_column(col)
     for name in wanted:
-        found, tried = data.locate(name, args.data_dir, download=False)
-        spec = data.spec(name)
-        if found is not None:
-            table.add_row(name, "[green]yes[/]", found.source, spec.description)
-        else:
-            table.add_row(name, "[red]no[/]", "tried: " + "; ".join(tried)
-                          + " (download possible if online)", spec.description)
+        folder = data.folder_path(name) is not None
+        row = data.check(name, args.data_dir, **(options if folder else {}))
+        table.add_row(row.name, "[green]yes[/]" if row.available else "[red]no[/]",
+                      row.source, row.detail, row.description)
     Console().print(table)
     return 0
 
@@ -300,7 +325,10 @@ def build_parser() -> Parser:
 
     d = sub.add_parser("data", help="which datasets are available here, and from where")
     _common(d)
-    d.add_argument("name", nargs="?", default="list", help="a dataset name, or 'list' (default)")
+    d.add_argument("name", nargs="*", default=[],
+                   help="dataset names or image folders (default: every named dataset)")
+    d.add_argument("--image-size", type=image_size, metavar="N", help="image folders: NxN")
+    d.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 or 3")
     d.set_defaults(func=cmd_data)
 
     lst = sub.add_parser("list", help="list models, datasets and presets")

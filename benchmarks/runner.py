@@ -159,7 +159,8 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
 
 
 def _load_data(cfg: RunConfig, console):
-    ds = data.load(cfg.dataset, cfg.data_dir)
+    ds = data.load(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
+                   classifier_gate=cfg.classifier_gate)
     if ds.note:
         console.loud(ds.note)
     console.info(f"dataset {ds.name} from {ds.source}: {len(ds.x_train):,} train / "
