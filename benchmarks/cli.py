@@ -236,6 +236,7 @@ def cmd_report(args) -> int:
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    from benchmarks import bench
     from benchmarks.bench import DEFAULT_PEERS_DIR
 
     p.add_argument("--models", type=csv_of(str), default=list(DEFAULT_MODELS),
@@ -252,6 +253,10 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorFlow: compile the step with XLA (JAX always does)")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel over all devices (MirroredStrategy / DataParallel)")
+    p.add_argument("--image-size", type=image_size, default=bench.IMAGE_SHAPE[0], metavar="N",
+                   help="random NxN images (default: %(default)s)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=bench.IMAGE_SHAPE[2],
+                   help="image channels (default: %(default)s)")
     p.add_argument("--peers", action="store_true",
                    help="also time the peer step scripts and print ours/peer")
     p.add_argument("--peers-dir", default=str(DEFAULT_PEERS_DIR),
