@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_limits
 from metrics.errors import MetricsError
 
 
-
 def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased, N-1) covariance of (N, D) features, in float64."""
     features = np.asarray(features, dtype=np.float64)
