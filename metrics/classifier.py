@@ -116,6 +116,7 @@ class Classifier:
         self.train_images = train_images  # size of the training split it learned from
         self.num_classes = network.outputs[1].shape[-1]
         self.notes: list[str] = []  # what went wrong with the cache, if anything
+        self.weights_sha256: str | None = None  # of the cached weights file it was loaded from
 
     def __call__(self, images: np.ndarray, batch_size: int = PREDICT_BATCH) -> Outputs:
         images = check_images(images, self.network.inputs[0].shape[1:])
@@ -236,6 +237,7 @@ def load_or_train(dataset, *, cache_dir: str | Path | None = None, seed: int = 0
     classifier = Classifier(network, dataset.name, accuracy, seconds, key, gate=gate,
                             train_images=len(dataset.x_train))
     classifier.notes = notes
+    classifier.weights_sha256 = cache.sha256(folder / WEIGHTS)
     if check_gate:
         classifier.check_gate()
     return classifier

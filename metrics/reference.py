@@ -122,8 +122,10 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
     classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed, gate=gate, note=note)
     notes = list(classifier.notes)
     n = min(n, len(dataset.x_test))
+    # keyed by the exact weights too: statistics of a retrained network are never reused
+    weights = (classifier.weights_sha256 or "none")[:12]
     folder = (cache.default_cache_dir(cache_dir) / "reference"
-              / f"{classifier.key}-n{n}-stats{STATS_VERSION}")
+              / f"{classifier.key}-w{weights}-n{n}-stats{STATS_VERSION}")
     arrays, reason = _load(folder)
     if arrays is None:
         if reason != "missing":

@@ -137,6 +137,10 @@ def assert_rebuilt(dataset, folder, reason):
     assert rebuilt.classifier_train_seconds > 0  # retrained, not silently loaded
     assert rebuilt.classifier_accuracy == measured_accuracy(rebuilt, dataset)
     assert rebuilt.classifier_accuracy >= rebuilt.classifier_gate
+    # the statistics in use belong to these exact weights, never to the damaged ones
+    (stats_entry,) = {p.parent.name for p in folder.glob("reference/*/stats.npz")
+                      if rebuilt.classifier.weights_sha256[:12] in p.parent.name}
+    assert stats_entry.startswith(rebuilt.classifier.key)
     # the entry was rewritten: the next build loads it without a word
     quiet = []
     again = metrics.build_reference(dataset, cache_dir=folder, n=100, note=quiet.append)
