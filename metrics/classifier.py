@@ -54,13 +54,13 @@ def gate_for(dataset, override: float | None = None) -> float:
     if gate is None:
         gate = GATES.get(dataset.name, DEFAULT_GATE)
     try:
-        gate = float(gate)
+        value = float(gate)
     except (TypeError, ValueError):
-        gate = float("nan")
-    if not 0.0 <= gate <= 100.0:
-        raise MetricsError(f"classifier gate {gate:g} is not a test accuracy in percent; give "
+        value = float("nan")
+    if not 0.0 <= value <= 100.0:
+        raise MetricsError(f"classifier gate {gate!r} is not a test accuracy in percent; give "
                            "a value from 0 to 100 (e.g. 95 for 95 %)")
-    return gate
+    return value
 
 
 def cache_key(dataset, seed: int) -> str:
