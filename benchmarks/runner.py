@@ -213,7 +213,8 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     console.info("scoring space: loading or training the dataset classifier ...")
     try:
         reference = metrics.build_reference(ds, cache_dir=cache_dir,
-                                            n=min(cfg.samples, len(ds.x_test)))
+                                            n=min(cfg.samples, len(ds.x_test)),
+                                            note=console.loud)
     except metrics.MetricsError as e:
         raise UserError(str(e)) from None
     # fractions in results.json (metrics keeps percent): 0.9944, not 99.44
