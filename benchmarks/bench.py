@@ -23,6 +23,9 @@ from benchmarks.errors import UserError
 # the project's own baselines: the seeds' Keras tutorial step and a PyTorch port of it
 DEFAULT_PEERS_DIR = Path(__file__).resolve().parent / "peers"
 PEER_SAYS_WIDTH = 60  # a peer's failure reason is one short line under the table
+# random images of MNIST's shape unless --image-size/--channels say otherwise (the peers'
+# step scripts are MNIST-shaped, so ours/peer compares like with like)
+IMAGE_SHAPE = (28, 28, 1)
 PEER_RATE = re.compile(r"images_per_s=([0-9.]+)")
 # peer scripts read their own flag names and ignore the rest, so each gets all spellings
 PEER_FLAGS = {"mixed": ["--mixed", "--amp"], "jit": ["--jit", "--compile"]}
@@ -30,7 +33,7 @@ PEER_FLAGS = {"mixed": ["--mixed", "--amp"], "jit": ["--jit", "--compile"]}
 
 def measure_step(model_name: str, backend: str, batch: int, precision: str, steps: int, *,
                  jit: bool = False, steps_per_call: int = 1, distribute: bool = False,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> dict:
     """Times ``steps`` training steps (after the compiling call) on random images in [-1, 1]
     (a step's speed does not depend on the pixels). The backend must be the current one."""
     import keras
@@ -40,8 +43,9 @@ def measure_step(model_name: str, backend: str, batch: int, precision: str, step
     if backend != keras.backend.backend():
         raise UserError(f"this process runs keras on {keras.backend.backend()!r}; the backend "
                         f"is fixed per process, run again with --backend {backend}")
-    images = np.random.default_rng(seed).uniform(-1, 1, (max(4 * batch, 1024), 28, 28, 1))
-    model = build(model_name, seed=seed, precision=precision, distribute=distribute)
+    images = np.random.default_rng(seed).uniform(-1, 1, (max(4 * batch, 1024), *image_shape))
+    model = build(model_name, seed=seed, precision=precision, distribute=distribute,
+                  image_shape=image_shape)
     log = train(model, images.astype(np.float32), steps=steps + steps_per_call,
                 batch_size=batch, seed=seed, jit=jit, precision=precision,
                 steps_per_call=steps_per_call, distribute=distribute)
@@ -96,7 +100,8 @@ def run(args) -> int:
                 started = time.perf_counter()
                 r = measure_step(name, backend, batch, precision, args.steps, jit=args.jit,
                                  steps_per_call=args.steps_per_call,
-                                 distribute=args.distribute)
+                                 distribute=args.distribute,
+                                 image_shape=(args.image_size, args.image_size, args.channels))
                 ours[name, precision, batch] = r["images_per_s"]
                 table.add_row(name, precision, str(batch), f"{r['images_per_s']:.0f}",
                               f"{r['step_ms']:.1f}", f"{r['step_ms_p90']:.1f}",

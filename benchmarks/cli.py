@@ -57,11 +57,29 @@ def _whole(text: str) -> int:
 
 
 def dataset_name(text: str) -> str:
+    """``--dataset``: a registered name, ``folder:PATH`` or a folder path (checked to exist)."""
     try:
         data.spec(text)
     except UserError as e:  # argparse turns this into the one-line error
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def image_size(text: str) -> int:
+    value = positive_int(text)
+    if not 8 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"{value} is outside 8..1024 pixels")
+    return value
+
+
+def percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < value <= 100:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} must be a percentage in (0, 100]")
+    return value
 
 
 def csv_of(kind):
@@ -92,7 +110,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated model names, or 'all' (default: %(default)s)")
     p.add_argument("--dataset", type=dataset_name, default=None,
-                   help="mnist (default; falls back to digits if absent), fashion-mnist, digits")
+                   help="mnist (default; falls back to digits if absent), fashion-mnist, "
+                        "digits, cifar10, or an image folder: PATH or folder:PATH")
+    p.add_argument("--image-size", type=image_size, metavar="N",
+                   help="image folders: resize to NxN (default: the images' own size)")
+    p.add_argument("--channels", type=int, choices=(1, 3),
+                   help="image folders: 1 (grayscale) or 3 (RGB) (default: as stored)")
+    p.add_argument("--classifier-gate", type=percent, metavar="PCT",
+                   help="test accuracy (percent) the scoring classifier must reach "
+                        "(default: the dataset's own; image folders: 50 + 50/classes)")
     p.add_argument("--preset", choices=list(PRESETS),
                    help="budget: smoke | quick (default on CPU) | standard (default on GPU)")
     budget = p.add_mutually_exclusive_group()
@@ -176,6 +202,7 @@ def resolve_config(args) -> RunConfig:
         eval_samples=args.eval_samples or preset.eval_samples,
         samples=args.samples or preset.samples, out=args.out, overrides=overrides, sweep=sweep,
         precision=args.precision, jit=args.jit, distribute=args.distribute,
+        image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
     )
 
 
@@ -238,6 +265,7 @@ def cmd_compare(args) -> int:
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    from benchmarks import bench
     from benchmarks.bench import DEFAULT_PEERS_DIR
 
     p.add_argument("--models", type=csv_of(str), default=list(DEFAULT_MODELS),
@@ -254,6 +282,10 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="TensorFlow: compile the step with XLA (JAX always does)")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel over all devices (MirroredStrategy / DataParallel)")
+    p.add_argument("--image-size", type=image_size, default=bench.IMAGE_SHAPE[0], metavar="N",
+                   help="random NxN images (default: %(default)s)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=bench.IMAGE_SHAPE[2],
+                   help="image channels (default: %(default)s)")
     p.add_argument("--peers", action="store_true",
                    help="also time the peer step scripts and print ours/peer")
     p.add_argument("--peers-dir", default=str(DEFAULT_PEERS_DIR),
@@ -279,18 +311,16 @@ def cmd_data(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    wanted = data.names() if args.name == "list" else [data.spec(args.name).name]
+    wanted = [n for n in args.name if n != "list"] or data.names()
+    options = {"image_size": args.image_size, "channels": args.channels}
     table = Table(title="datasets")
-    for col in ("name", "available", "from", "description"):
+    for col in ("name", "available", "from", "details", "description"):
         table.add_column(col)
     for name in wanted:
-        found, tried = data.locate(name, args.data_dir, download=False)
-        spec = data.spec(name)
-        if found is not None:
-            table.add_row(name, "[green]yes[/]", found.source, spec.description)
-        else:
-            table.add_row(name, "[red]no[/]", "tried: " + "; ".join(tried)
-                          + " (download possible if online)", spec.description)
+        folder = data.folder_path(name) is not None
+        row = data.check(name, args.data_dir, **(options if folder else {}))
+        table.add_row(row.name, "[green]yes[/]" if row.available else "[red]no[/]",
+                      row.source, row.detail, row.description)
     Console().print(table)
     return 0
 
@@ -301,7 +331,10 @@ def cmd_list(args) -> int:
     from models import registry
 
     console = Console()
-    console.print("[bold]models[/]: " + ", ".join(registry.names()))
+    console.print("[bold]models[/] (run them all with --models all):")
+    width = max(map(len, registry.names()))
+    for name, line in registry.describe().items():
+        console.print(f"  {name:<{width}}  {line}", highlight=False, soft_wrap=True)
     console.print("[bold]datasets[/]: " + ", ".join(data.names()))
     console.print("[bold]presets[/]: " + ", ".join(PRESETS))
     return 0
@@ -329,7 +362,10 @@ def build_parser() -> Parser:
 
     d = sub.add_parser("data", help="which datasets are available here, and from where")
     _common(d)
-    d.add_argument("name", nargs="?", default="list", help="a dataset name, or 'list' (default)")
+    d.add_argument("name", nargs="*", default=[],
+                   help="dataset names or image folders (default: every named dataset)")
+    d.add_argument("--image-size", type=image_size, metavar="N", help="image folders: NxN")
+    d.add_argument("--channels", type=int, choices=(1, 3), help="image folders: 1 or 3")
     d.set_defaults(func=cmd_data)
 
     lst = sub.add_parser("list", help="list models, datasets and presets")

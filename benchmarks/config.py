@@ -61,6 +61,9 @@ class RunConfig:
     precision: str = "float32"
     jit: bool = False
     distribute: bool = False
+    image_size: int | None = None  # image folders: resize to NxN; None = the images' own
+    channels: int | None = None  # image folders: 1 or 3; None = as stored
+    classifier_gate: float | None = None  # percent; None = the dataset's own gate
 
 
 def check_models(names) -> None:

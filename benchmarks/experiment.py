@@ -24,7 +24,6 @@ PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progr
 PROGRESSION_IMAGES = 8
 GRID_IMAGES = 64
 LOSS_POINTS = 500  # loss curves are stored downsampled to at most this many steps
-AE_SAMPLER_FIT_IMAGES = 10000  # training images whose latents fit the AE's sampler mid-run
 
 
 @dataclass(frozen=True)
@@ -61,10 +60,9 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
     curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
     frames: list[tuple[int, np.ndarray]] = []
     best = {"step": None, "fid": math.inf}
-    fit_images = ds.x_train[:AE_SAMPLER_FIT_IMAGES]
 
     def on_eval(step: int) -> None:
-        model.prepare_sampling(fit_images)
+        model.prepare_sampling(ds.x_train)
         frames.append((step, model.sample(PROGRESSION_IMAGES, PROGRESSION_SEED)))
         samples = model.sample(cfg.eval_samples, EVAL_SEED)
         if not np.all(np.isfinite(samples)):

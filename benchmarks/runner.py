@@ -110,7 +110,7 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     check_out_free(cfg.out)
     with Signals() as signals:
         try:
-            ds = _load_data(cfg, console)
+            ds = _load_data(cfg, console, cache_dir)
         except KeyboardInterrupt:
             return signals.exit_status()  # nothing written yet
         if epochs:
@@ -151,7 +151,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     console = Console()
     with Signals() as signals:
         try:
-            ds = _load_data(cfg, console)
+            ds = _load_data(cfg, console, cache_dir)
         except KeyboardInterrupt:
             return signals.exit_status()
         prepare_out(str(run_dir), results["dataset"]["name"])
@@ -160,8 +160,9 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
                         executor)
 
 
-def _load_data(cfg: RunConfig, console):
-    ds = data.load(cfg.dataset, cfg.data_dir)
+def _load_data(cfg: RunConfig, console, cache_dir: str | None):
+    ds = data.load(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
+                   classifier_gate=cfg.classifier_gate, cache_dir=cache_dir)
     if ds.note:
         console.loud(ds.note)
     console.info(f"dataset {ds.name} from {ds.source}: {len(ds.x_train):,} train / "
@@ -224,13 +225,15 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     console.info("scoring space: loading or training the dataset classifier ...")
     try:
         reference = metrics.build_reference(ds, cache_dir=cache_dir,
-                                            n=min(cfg.samples, len(ds.x_test)))
+                                            n=min(cfg.samples, len(ds.x_test)),
+                                            note=console.loud)
     except metrics.MetricsError as e:
         raise UserError(str(e)) from None
     # fractions in results.json (metrics keeps percent): 0.9944, not 99.44
     results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
                              "gate": reference.classifier_gate / 100,
-                             "train_seconds": reference.classifier_train_seconds}
+                             "train_seconds": reference.classifier_train_seconds,
+                             "gate_source": ds.gate_rule}
     results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
                           for k, m in metrics.METRICS.items()}
     if not results.get("floor"):
@@ -241,7 +244,8 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
 def new_results(cfg: RunConfig, ds) -> dict:
     return schema.new_results(
         command=_command_line(),
-        config={**dataclasses.asdict(cfg), "dataset": ds.name,
+        # what `data.load` takes to load the same data again on --resume (a folder's path)
+        config={**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
                 "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
                 "preset_about": PRESETS[cfg.preset].about},
         environment=environment(cfg.backend),

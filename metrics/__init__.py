@@ -5,17 +5,18 @@
     floor = real_floor(reference)               # the same figures for real images
 
 Never imports ``benchmarks``: a dataset is any object with name, checksum, num_classes,
-x_train, y_train, x_test, y_test.
+x_train, y_train, x_test, y_test (images (N, H, W, C) in [-1, 1], any size and channel
+count), and optionally classifier_gate (percent).
 """
 
 from metrics.classifier import Classifier
 from metrics.errors import ClassifierGateError, MetricsError
-from metrics.evaluate import MIN_SAMPLES, evaluate, real_floor
-from metrics.info import FAST_KEYS, METRICS, RECONSTRUCTION_KEYS, MetricInfo
+from metrics.evaluate import FAST_KEYS, FID_INTERVAL_KEYS, MIN_SAMPLES, evaluate, real_floor
+from metrics.info import METRICS, RECONSTRUCTION_KEYS, MetricInfo
 from metrics.reference import Reference, build_reference
 
 __all__ = [
-    "FAST_KEYS", "METRICS", "MIN_SAMPLES", "RECONSTRUCTION_KEYS", "Classifier",
+    "FAST_KEYS", "FID_INTERVAL_KEYS", "METRICS", "MIN_SAMPLES", "RECONSTRUCTION_KEYS", "Classifier",
     "ClassifierGateError", "MetricInfo", "MetricsError", "Reference", "build_reference",
     "evaluate", "real_floor",
 ]

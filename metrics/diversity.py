@@ -5,7 +5,9 @@
   and the share of real points inside the sample manifold.
 - density / coverage (Naeem et al., 2020, k=5): how many real balls contain a sample, per
   sample and divided by k (about 1 for real data, can exceed 1); and the share of real balls
-  that contain at least one sample.
+  that contain at least one sample. As in their reference code (``prdc``), "contain" is
+  strict: a sample exactly on a ball's edge (e.g. the real point that defines its radius) is
+  outside, so a set scored against itself has density exactly 1.
 - pairwise-distance ratio: mean distance between two samples over that between two real
   images (1 = as spread out as real data; well below 1 = collapsed).
 - memorization: the share of samples closer to their nearest training image than 95 % of
@@ -26,8 +28,10 @@ PAIRWISE_MAX_N = 2000  # mean pairwise distance on a seeded subset: 2M pairs is 
 MEMORIZATION_PERCENTILE = 5.0
 CHUNK = 1024  # rows of the sample x real distance matrix held at once (1024 x 10k float64)
 # A point on a ball's boundary (e.g. a sample equal to a real image's k-th neighbour) counts
-# as inside; radii (scikit-learn) and the distances here round differently, so boundary
-# comparisons get a slack of 1e-9 of the largest squared norm, far below any real gap.
+# as inside the balls of precision/recall (Kynkaanniemi et al.'s code uses <=) and outside
+# those of density/coverage (Naeem et al.'s uses <). Radii (scikit-learn) and the distances
+# here round differently, so the boundary is moved by a slack of 1e-9 of the largest squared
+# norm (out for <=, in for <), far below any real gap.
 BOUNDARY_SLACK = 1e-9
 
 
@@ -71,7 +75,7 @@ def manifold_scores(real: np.ndarray, samples: np.ndarray, *, k_pr: int = K_PREC
     real_sq, samples_sq = _squared_norms(real), _squared_norms(samples)
     slack = BOUNDARY_SLACK * max(real_sq.max(), samples_sq.max())
     real_pr_sq = real_radii[k_pr] ** 2 + slack
-    real_dc_sq = real_radii[k_dc] ** 2 + slack
+    real_dc_sq = real_radii[k_dc] ** 2 - slack  # strict: the edge is outside
     sample_pr_sq = kth_neighbour_radii(samples, k_pr) ** 2 + slack
 
     in_real_manifold = np.zeros(len(samples), bool)  # precision
@@ -83,14 +87,14 @@ def manifold_scores(real: np.ndarray, samples: np.ndarray, *, k_pr: int = K_PREC
         d_sq = samples_sq[start:start + CHUNK, None] + real_sq[None, :] - 2.0 * (s @ real.T)
         np.maximum(d_sq, 0.0, out=d_sq)
         in_real_manifold[start:start + CHUNK] = (d_sq <= real_pr_sq[None, :]).any(axis=1)
-        real_balls_hit[start:start + CHUNK] = (d_sq <= real_dc_sq[None, :]).sum(axis=1)
+        real_balls_hit[start:start + CHUNK] = (d_sq < real_dc_sq[None, :]).sum(axis=1)
         nearest_sample_sq = np.minimum(nearest_sample_sq, d_sq.min(axis=0))
         in_sample_manifold |= (d_sq <= sample_pr_sq[start:start + CHUNK, None]).any(axis=0)
     return {
         "precision": float(in_real_manifold.mean()),
         "recall": float(in_sample_manifold.mean()),
         "density": float(real_balls_hit.sum() / (k_dc * len(samples))),
-        "coverage": float((nearest_sample_sq <= real_dc_sq).mean()),
+        "coverage": float((nearest_sample_sq < real_dc_sq).mean()),
     }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from metrics import diversity, fid, mode_collapse, reconstruction, scores
-from metrics.classifier import check_images
+from metrics import diversity, fid, kid, mode_collapse, reconstruction, scores
+from metrics.classifier import Outputs, check_images
 from metrics.errors import MetricsError
 from metrics.reference import Reference
 
@@ -13,13 +15,36 @@ from metrics.reference import Reference
 MIN_SAMPLES = 50
 
 
+def _fid(out: Outputs, ref: Reference, shares) -> float:
+    return fid.frechet_distance(*fid.statistics(out.features), ref.mu, ref.sigma)
+
+
+def _fid_logits(out: Outputs, ref: Reference, shares) -> float:
+    return fid.frechet_distance(*fid.statistics(out.logits), ref.logits_mu, ref.logits_sigma)
+
+
+# The cheap figures, for use during training: fast=True computes exactly these, so FAST_KEYS
+# is read off this table rather than kept beside it.
+FAST: dict[str, Callable[[Outputs, Reference, np.ndarray], float]] = {
+    "fid": _fid,
+    "fid_logits": _fid_logits,
+    "classifier_score": lambda out, ref, shares: scores.classifier_score(out.probabilities),
+    "modes_covered": lambda out, ref, shares: float(
+        mode_collapse.modes_covered(shares, ref.class_prior)),
+    "kl_classes": lambda out, ref, shares: mode_collapse.kl_divergence(shares, ref.class_prior),
+}
+FAST_KEYS = tuple(FAST)
+# FID's own sampling noise at this sample count (fid.fid_interval), in the full evaluation
+FID_INTERVAL_KEYS = ("fid_ci_low", "fid_ci_high")
+
+
 def evaluate(samples: np.ndarray, reference: Reference, *,
              reconstructions: tuple[np.ndarray, np.ndarray] | None = None,
              fast: bool = False) -> dict:
     """Score ``samples`` (N, H, W, C) in [-1, 1] against ``reference``.
 
-    Returns floats under the keys of ``METRICS`` (``recon_*`` only with ``reconstructions``
-    = (originals, reconstructed); with ``fast=True`` only ``FAST_KEYS``) plus
+    Returns floats under the keys of ``METRICS`` (with ``fast=True`` only ``FAST_KEYS``;
+    ``recon_*`` only with ``reconstructions`` = (originals, reconstructed), fast or not) plus
     ``class_histogram``, the share of samples predicted as each class.
     """
     samples = check_images(samples, reference.image_shape)
@@ -28,16 +53,12 @@ def evaluate(samples: np.ndarray, reference: Reference, *,
                            "(10,000 for comparable figures)")
     out = reference.classifier(samples)
     shares = mode_collapse.class_histogram(out.predicted, reference.num_classes)
-    result = {
-        "fid": fid.frechet_distance(*fid.statistics(out.features), reference.mu, reference.sigma),
-        "fid_logits": fid.frechet_distance(*fid.statistics(out.logits), reference.logits_mu,
-                                           reference.logits_sigma),
-        "classifier_score": scores.classifier_score(out.probabilities),
-        "modes_covered": float(mode_collapse.modes_covered(shares, reference.class_prior)),
-        "kl_classes": mode_collapse.kl_divergence(shares, reference.class_prior),
-    }
+    result = {key: compute(out, reference, shares) for key, compute in FAST.items()}
     if not fast:
-        result["kid"] = fid.kid(out.features, reference.real_features, seed=reference.seed)[0]
+        low_high = fid.fid_interval(out.features, reference.mu, reference.sigma,
+                                    seed=reference.seed)
+        result.update(zip(FID_INTERVAL_KEYS, low_high, strict=True))
+        result["kid"] = kid.kid(out.features, reference.real_features, seed=reference.seed)[0]
         cells = mode_collapse.cell_counts(reference.ndb_centers, samples)
         result["ndb"] = mode_collapse.ndb(reference.real_cell_counts, cells)[1]
         result["ndb_js"] = mode_collapse.js_divergence(reference.real_cell_counts, cells)

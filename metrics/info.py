@@ -22,6 +22,10 @@ def _table(*infos: MetricInfo) -> dict[str, MetricInfo]:
 METRICS: dict[str, MetricInfo] = _table(
     MetricInfo("fid", "FID", "Frechet distance of classifier features (128-d) to the real test "
                "set", "lower"),
+    MetricInfo("fid_ci_low", "FID 95% low", "lower end of FID's bootstrap interval over the "
+               "samples (its sampling noise at this sample count)", "lower"),
+    MetricInfo("fid_ci_high", "FID 95% high", "upper end of FID's bootstrap interval over the "
+               "samples (its sampling noise at this sample count)", "lower"),
     MetricInfo("fid_logits", "FID (logits)", "Frechet distance of classifier logits to the real "
                "test set (as TF-GAN's MNIST score)", "lower"),
     MetricInfo("kid", "KID", "kernel inception distance: unbiased MMD^2, cubic kernel, mean of "
@@ -54,6 +58,4 @@ METRICS: dict[str, MetricInfo] = _table(
                "higher"),
 )
 
-# What evaluate(..., fast=True) still computes: the cheap figures for use during training.
-FAST_KEYS = ("fid", "fid_logits", "classifier_score", "modes_covered", "kl_classes")
 RECONSTRUCTION_KEYS = ("recon_mse", "recon_psnr")

@@ -1,7 +1,8 @@
 """Everything about the real data that evaluations compare against, built once per dataset.
 
 Building it trains (or loads) the classifier and embeds the real images; the arrays are
-cached beside the classifier under the same key, so a second build takes seconds.
+cached beside the classifier under the same key, in an entry sealed with checksums
+(metrics.cache), so a second build takes seconds and a damaged entry is computed again.
 
 - real set: up to ``n`` test images (features, logits, FID statistics, k-NN radii, cells);
 - memorization set: a seeded half (at most 20k) of the training images, embedded; the other
@@ -12,17 +13,22 @@ cached beside the classifier under the same key, so a second build takes seconds
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from metrics import diversity, fid, mode_collapse
-from metrics.classifier import Classifier, default_cache_dir, load_or_train
+from metrics import cache, diversity, fid, mode_collapse
+from metrics.classifier import Classifier, load_or_train
 
-STATS_VERSION = 1  # bump whenever what is cached here (or how) changes
+STATS_VERSION = 2  # bump whenever what is cached here (or how) changes
 MEMORIZATION_MAX = 20000
+STATS = "stats.npz"
+ARRAYS = ("real_features", "mu", "sigma", "logits_mu", "logits_sigma", "class_prior",
+          "radii_pr", "radii_dc", "real_pairwise_distance", "ndb_centers", "real_cell_counts",
+          "train_features", "memorization_threshold", "holdout_index")
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Reference:
     train_images: np.ndarray  # the dataset's training images (not copied)
     holdout_index: np.ndarray  # training images outside the memorization set
     seed: int
+    notes: list[str] = field(default_factory=list)  # cache entries found damaged and rebuilt
 
     @property
     def classifier_accuracy(self) -> float:
@@ -89,25 +96,44 @@ def _compute(dataset, classifier: Classifier, n: int, seed: int) -> dict[str, np
     }
 
 
+def _load(folder: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """(arrays, None), or (None, why the entry is unusable)."""
+    reason = cache.check_entry(folder, (STATS,))
+    if reason is not None:
+        return None, reason
+    try:
+        with np.load(folder / STATS) as stored:
+            arrays = {name: stored[name] for name in ARRAYS}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        return None, f"unreadable entry ({type(e).__name__}: {e})"
+    return arrays, None
+
+
 def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,
-                    seed: int = 0) -> Reference:
+                    seed: int = 0, gate: float | None = None,
+                    note: Callable[[str], None] | None = None) -> Reference:
     """The Reference for ``dataset`` (any object with name, checksum, x/y_train/test, ...).
 
-    Raises ClassifierGateError when the classifier misses its accuracy gate.
+    The classifier's accuracy gate (percent) is ``gate``, else ``dataset.classifier_gate``,
+    else the built-in table. Raises ClassifierGateError when the classifier misses it. A
+    damaged cache entry is rebuilt with one ``note(reason)`` (default: a line on stderr).
     """
-    classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed)
+    note = note or cache.stderr_note
+    classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed, gate=gate, note=note)
+    notes = list(classifier.notes)
     n = min(n, len(dataset.x_test))
-    path = (default_cache_dir(cache_dir) / "reference"
-            / f"{classifier.key}-n{n}-stats{STATS_VERSION}.npz")
-    if path.is_file():
-        with np.load(path) as cached:
-            arrays = dict(cached)
-    else:
+    # keyed by the exact weights too: statistics of a retrained network are never reused
+    weights = (classifier.weights_sha256 or "none")[:12]
+    folder = (cache.default_cache_dir(cache_dir) / "reference"
+              / f"{classifier.key}-w{weights}-n{n}-stats{STATS_VERSION}")
+    arrays, reason = _load(folder)
+    if arrays is None:
+        if reason != "missing":
+            notes.append(f"reference statistics cache entry {folder} is unusable: {reason}; "
+                         "computing them again")
+            note(notes[-1])
         arrays = _compute(dataset, classifier, n, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"tmp-{os.getpid()}-{path.name}")  # rename: never half a file
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        cache.write_entry(folder, {STATS: lambda path: np.savez(path, **arrays)})
     return Reference(
         dataset_name=dataset.name, classifier=classifier, num_classes=dataset.num_classes,
         image_shape=tuple(dataset.x_train.shape[1:]),
@@ -121,4 +147,5 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
         train_features=arrays["train_features"],
         memorization_threshold=float(arrays["memorization_threshold"]),
         train_images=dataset.x_train, holdout_index=arrays["holdout_index"], seed=seed,
+        notes=notes,
     )

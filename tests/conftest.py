@@ -10,28 +10,37 @@ import pytest
 from benchmarks import data
 
 
-def _mnist_dir() -> Path | None:
-    setting = os.environ.get(data.DATA_DIR_ENV)
-    if not setting:
-        return None
-    for folder in (Path(setting), Path(setting) / "mnist"):
-        if data._idx_folder_complete(folder) if folder.is_dir() else None:
-            return folder
-    return None
+@pytest.fixture(scope="session")
+def real_dataset():
+    """``real_dataset(name)``: the real dataset, found where ``run`` looks (the data-dir
+    setting, the Keras cache, Debian's package) but never downloaded, loaded once per session;
+    the test is skipped, naming the places tried, when there is none."""
+    loaded = {}
+
+    def load(name: str):
+        if name not in loaded:
+            found, tried = data.locate(name, os.environ.get(data.DATA_DIR_ENV), download=False)
+            if found is None:
+                pytest.skip(f"real {name} not found without downloading (tried: "
+                            f"{'; '.join(tried)}); set {data.DATA_DIR_ENV} to its folder")
+            loaded[name] = found.load()
+        return loaded[name]
+
+    return load
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    folder = _mnist_dir()
-    if folder is None:
-        pytest.skip(f"real MNIST not found: set {data.DATA_DIR_ENV} to a folder with its "
-                    "four IDX .gz files")
+def mnist(real_dataset):
+    return real_dataset("mnist")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(mnist) -> Path:
+    """The folder real MNIST's IDX files were loaded from, for tests that copy or damage them."""
+    folder = Path(mnist.source)
+    if not folder.is_dir():
+        pytest.skip(f"real MNIST was loaded from {mnist.source}, not a folder of IDX files")
     return folder
-
-
-@pytest.fixture(scope="session")
-def mnist(mnist_dir):
-    return data.load("mnist", mnist_dir)
 
 
 @pytest.fixture(autouse=True)

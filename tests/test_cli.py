@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from benchmarks import data
 from tests.clitools import ROOT, assert_one_line_error, cli
 
 
@@ -58,22 +59,26 @@ def test_env_backend_is_respected_and_flag_wins():
     assert out.stdout.strip() == "tensorflow"
 
 
-def test_data_lists_digits_available_without_files(tmp_path):
+def test_data_lists_digits_available_without_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    rows = {row.name: row for row in (data.check(n, tmp_path) for n in data.names())}
+    assert rows["digits"].available and "scikit-learn" in rows["digits"].source
+    assert not rows["mnist"].available and str(tmp_path) in rows["mnist"].detail
     proc = cli("data", env={"BENCHMARKS_DATA_DIR": str(tmp_path), "KERAS_HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    row = next(line for line in proc.stdout.splitlines() if "digits" in line)
-    assert "yes" in row and "scikit-learn" in row
-    row = next(line for line in proc.stdout.splitlines() if "│ mnist" in line)
-    assert "no" in row
+    assert proc.returncode == 0, proc.stderr  # the command prints these rows as a table
 
 
 def test_data_lists_mnist_from_data_dir(mnist_dir):
-    proc = cli("data", "mnist", env={"BENCHMARKS_DATA_DIR": str(mnist_dir)})
-    assert proc.returncode == 0, proc.stderr
-    assert "yes" in proc.stdout and "mnist" in proc.stdout
+    row = data.check("mnist", mnist_dir)
+    assert row.available and row.source == str(mnist_dir)
+    assert row.detail.startswith("60,000 train / 10,000 test, 28x28x1, 10 classes")
 
 
 def test_list_names_datasets_and_presets():
+    import models
+
     proc = cli("list")
     assert proc.returncode == 0, proc.stderr
+    for name, line in models.describe().items():  # every model, with its one line
+        assert line and f"{name}  " in proc.stdout and line in proc.stdout
     assert "digits, fashion-mnist, mnist" in proc.stdout and "quick" in proc.stdout

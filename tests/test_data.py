@@ -54,6 +54,7 @@ def test_real_mnist_shapes_range_and_histograms(mnist):
     # the official mean pixel (33.3184 of 255) survives the scaling to [-1, 1]
     assert abs((mnist.x_train.mean() + 1) * 127.5 - 33.3184) < 1e-3
     assert mnist.num_classes == 10 and mnist.image_shape == (28, 28, 1)
+    assert mnist.classifier_gate == 99.0 and mnist.gate_rule.startswith("MNIST: 99 %")
 
 
 def test_real_mnist_found_in_named_subfolder(mnist_dir, tmp_path):
@@ -70,6 +71,27 @@ def test_corrupted_copy_of_real_file_is_an_error_naming_it(mnist_dir, tmp_path):
     raw[100] = (raw[100] + 1) % 10  # one label changed: the layout is fine, the checksum is not
     bad.write_bytes(gzip.compress(bytes(raw)))
     with pytest.raises(data.DataError, match="checksum mismatch in .*t10k-labels-idx1-ubyte.gz"):
+        data.load("mnist", tmp_path)
+    row = data.check("mnist", tmp_path)  # `data` checks a copy as `run` would: not "yes"
+    assert not row.available and "checksum mismatch" in row.detail
+
+
+def test_mnist_files_asked_for_as_fashion_are_named_not_called_corrupt(mnist_dir):
+    # the old message said "checksum mismatch ... delete it": advice that deletes good files
+    with pytest.raises(data.DataError) as err:
+        data.load("fashion-mnist", mnist_dir)
+    msg = str(err.value)
+    assert "is the official mnist" in msg and "not fashion-mnist" in msg
+    assert "--dataset mnist" in msg and "delete" not in msg and "\n" not in msg
+
+
+def test_fashion_files_asked_for_as_mnist_are_named(tmp_path):
+    fashion = data.locate("fashion-mnist", None, download=False)[0]
+    if fashion is None:
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    for f in data.SPLIT_FILES.values():
+        (tmp_path / f"{f}.gz").symlink_to(f"{fashion.source}/{f}.gz")
+    with pytest.raises(data.DataError, match="official fashion-mnist .* not mnist"):
         data.load("mnist", tmp_path)
 
 
@@ -101,6 +123,10 @@ def test_tiny_idx_folder_loads_exactly(tmp_path, compress):
     np.testing.assert_allclose(ds.x_train, expected, atol=1e-6)
     assert ds.y_test.tolist() == [0, 1, 2, 3, 4]
     assert ds.source == str(tmp_path)
+    # a subset is accepted for the pipeline; its gate says it was set for the full split
+    assert ds.classifier_gate == 99.0
+    assert "set for the official 60,000 training images, this copy holds 12" in ds.gate_rule
+    assert "--classifier-gate PCT" in ds.gate_rule
 
 
 def test_tiny_fashion_folder_in_named_subfolder(tmp_path):
@@ -179,8 +205,9 @@ def test_named_mnist_absent_is_an_error_listing_places(tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(UserError, match="unknown dataset 'cifar'; choose one of: digits, fashion"):
-        data.load("cifar")
+    with pytest.raises(UserError, match="unknown dataset 'no_such_data'; choose one of: "
+                                        "cifar10, digits, fashion-mnist, mnist, or an image"):
+        data.load("no_such_data")
 
 
 def test_data_dir_that_does_not_exist_is_reported(tmp_path):

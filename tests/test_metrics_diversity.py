@@ -11,9 +11,34 @@ def test_identical_sets():
     x = np.random.default_rng(0).normal(size=(500, 8))
     got = diversity.manifold_scores(x, x.copy())
     assert got["precision"] == 1.0 and got["recall"] == 1.0 and got["coverage"] == 1.0
-    # each real ball holds its own centre plus its k=5 nearest neighbours (no ties in
-    # continuous data), so sum over balls = 6 per ball and density = 6 / 5
-    assert got["density"] == pytest.approx(6 / 5)
+    # each real ball strictly holds its own centre and its 4 nearest neighbours; the 5th
+    # lies on the edge (it defines the radius) and is outside: 5 per ball, density 5 / 5
+    assert got["density"] == 1.0
+
+
+def test_a_sample_on_a_ball_edge_is_inside_for_precision_outside_for_density():
+    # real {0, 1, 2, 3} with k = 1: every real radius is 1.
+    # samples {2, 10} with k = 1: each sample's radius is 8 (the other sample).
+    # precision (<=): 2 is in the ball of 2 (and on the edges of 1 and 3) -> 1/2
+    # recall: every real point is within 8 of the sample 2 -> 1
+    # density (<): 2 lies strictly inside the ball of 2 only -> 1 / (1 * 2); counting the
+    #   edges would give 3 / 2
+    # coverage (<): only the ball of 2 holds a sample strictly inside -> 1/4 (edges: 3/4)
+    real, samples = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([[2.0], [10.0]])
+    got = diversity.manifold_scores(real, samples, k_pr=1, k_dc=1)
+    assert got == {"precision": 0.5, "recall": 1.0, "density": 0.5, "coverage": 0.25}
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_agrees_with_the_reference_implementation_prdc(k, capsys):
+    prdc = pytest.importorskip("prdc", reason="prdc is a dev dependency: pip install -e .[dev]")
+    rng = np.random.default_rng(k)
+    real = rng.normal(size=(400, 10))
+    fake = rng.normal(size=(300, 10)) * 1.2 + 0.2
+    ours = diversity.manifold_scores(real, fake, k_pr=k, k_dc=k)
+    theirs = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
+    assert ours == pytest.approx({key: float(v) for key, v in theirs.items()}, abs=1e-12)
+    assert 0.0 < ours["density"] < 1.0 < diversity.manifold_scores(real, real)["density"] + 1e-9
 
 
 def test_same_distribution_density_near_one():

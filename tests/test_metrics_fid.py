@@ -1,4 +1,4 @@
-"""Fréchet distance and KID against closed forms and a scipy.linalg.sqrtm reference."""
+"""Fréchet distance against closed forms and a scipy.linalg.sqrtm reference; its interval."""
 
 import numpy as np
 import pytest
@@ -73,36 +73,45 @@ def test_mismatched_statistics_raise():
         fid.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
 
 
-def test_mmd_hand_worked_tiny_case():
-    # d = 1, k(a, b) = (a b + 1)^3; x = {1, 2}, y = {0, 1}
-    # within x (i != j): k(1, 2) = 27; within y: k(0, 1) = 1
-    # across: k(1,0) = 1, k(1,1) = 8, k(2,0) = 1, k(2,1) = 27 -> mean 37/4 = 9.25
-    # MMD^2 = 27 + 1 - 2 * 9.25 = 9.5
-    x, y = np.array([[1.0], [2.0]]), np.array([[0.0], [1.0]])
-    assert fid.mmd2_unbiased(x, y) == pytest.approx(9.5)
-    # subsets of the full size are permutations of the sets: the same 9.5 every time
-    mean, std = fid.kid(x, y, subsets=5)
-    assert mean == pytest.approx(9.5) and std == pytest.approx(0.0, abs=1e-12)
+def plain_bootstrap(x, mu, sigma, resamples, seed):
+    """The same resamples as fid_interval (one generator, N indices each), by the plain route."""
+    rng = np.random.default_rng(seed)
+    values = [fid.frechet_distance(*fid.statistics(x[rng.integers(0, len(x), len(x))]), mu,
+                                   sigma) for _ in range(resamples)]
+    return np.asarray(values)
 
 
-def test_kid_of_a_set_with_itself_is_near_zero():
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(3000, 16))
-    same, _ = fid.kid(x, x, subsets=20, subset_size=500)
-    shifted, _ = fid.kid(x, x + 0.5, subsets=20, subset_size=500)
-    assert abs(same) < 0.01 * shifted
-    assert shifted > 0.05
+def test_fid_interval_matches_a_plain_bootstrap():
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(2000, 6))
+    x = rng.normal(size=(300, 6)) * 1.2 + 0.3
+    mu, sigma = fid.statistics(real)
+    values = plain_bootstrap(x, mu, sigma, resamples=50, seed=9)
+    point = fid.fid_from_features(x, real)
+    # the percentile range of the resampled FIDs around their mean, placed at the estimate
+    low, high = point + np.percentile(values - values.mean(), [2.5, 97.5])
+    got = fid.fid_interval(x, mu, sigma, resamples=50, seed=9)
+    assert got == pytest.approx((low, high), rel=1e-5)
+    assert values.mean() > point  # resamples repeat rows: the bias the centring removes
 
 
-def test_kid_seeded():
-    rng = np.random.default_rng(5)
-    x, y = rng.normal(size=(500, 8)), rng.normal(size=(400, 8)) + 0.1
-    assert fid.kid(x, y, subsets=10, subset_size=100, seed=7) == fid.kid(
-        x, y, subsets=10, subset_size=100, seed=7)
+def test_fid_interval_contains_the_estimate_shrinks_with_n_and_is_seeded():
+    rng = np.random.default_rng(7)
+    real = rng.normal(size=(5000, 16))
+    mu, sigma = fid.statistics(real)
+    widths = []
+    for n in (200, 800, 3200):
+        x = rng.normal(size=(n, 16)) * 1.1 + 0.1
+        low, high = fid.fid_interval(x, mu, sigma, seed=1)
+        assert low < fid.fid_from_features(x, real) < high
+        assert fid.fid_interval(x, mu, sigma, seed=1) == (low, high)
+        widths.append(high - low)
+    # sampling noise falls like 1 / sqrt(N): four times the samples, about half the width
+    assert widths[0] > 1.5 * widths[1] > 2.25 * widths[2]
 
 
-def test_kid_rejects_mismatched_features():
-    with pytest.raises(MetricsError):
-        fid.kid(np.zeros((10, 3)), np.zeros((10, 4)))
-    with pytest.raises(MetricsError, match="at least 2"):
-        fid.kid(np.zeros((1, 3)), np.zeros((10, 3)))
+def test_fid_interval_rejects_bad_arguments():
+    with pytest.raises(MetricsError, match="resamples"):
+        fid.fid_interval(np.zeros((10, 2)), np.zeros(2), np.eye(2), resamples=1)
+    with pytest.raises(MetricsError, match="level"):
+        fid.fid_interval(np.zeros((10, 2)), np.zeros(2), np.eye(2), level=95)

@@ -1,7 +1,8 @@
 """The metrics on real MNIST: real images score near the floor, degenerate sets far from it.
 
-Needs $BENCHMARKS_DATA_DIR (skipped otherwise). The classifier trains once per machine (about
-2 minutes on 2 CPU cores) into $BENCHMARKS_CACHE_DIR; one Reference serves the whole module.
+Needs real MNIST (the ``mnist`` fixture; skipped without it). The classifier trains once per
+machine (about 2 minutes on 2 CPU cores) into $BENCHMARKS_CACHE_DIR; one Reference serves the
+whole module.
 """
 
 import numpy as np
@@ -9,14 +10,8 @@ import pytest
 
 import metrics
 from metrics import mode_collapse
-from tests.metrics_fixtures import real_dataset
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return real_dataset("mnist")
 
 
 @pytest.fixture(scope="module")

@@ -88,3 +88,18 @@ def test_cells_fit_and_assign():
     assert sorted(mc.cell_counts(centers, a).tolist()) == [0, 60]
     with pytest.raises(MetricsError, match="pixels"):
         mc.cell_counts(centers, np.zeros((3, 5, 5, 1)))
+
+
+def test_cells_work_in_colour():
+    rng = np.random.default_rng(1)
+    # red and blue "images" (3 channels): the same brightness, told apart only by colour
+    red = np.full((30, 5, 5, 3), -1.0) + rng.normal(0, 0.02, (30, 5, 5, 3))
+    red[..., 0] = 1.0
+    blue = np.full((50, 5, 5, 3), -1.0) + rng.normal(0, 0.02, (50, 5, 5, 3))
+    blue[..., 2] = 1.0
+    centers = mc.fit_cells(np.concatenate([red, blue]), k=2, seed=0)
+    assert centers.shape == (2, 5 * 5 * 3)
+    assert sorted(mc.cell_counts(centers, np.concatenate([red, blue])).tolist()) == [30, 50]
+    assert mc.ndb(mc.cell_counts(centers, red), mc.cell_counts(centers, blue)) == (2, 1.0)
+    with pytest.raises(MetricsError, match="pixels"):
+        mc.cell_counts(centers, red[..., :1])

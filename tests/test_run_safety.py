@@ -93,7 +93,15 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_output(tmp_p
     (["--eval-samples", "1"], ["argument --eval-samples: 1 is outside 50.."]),
     (["--set", "gan.lr=nan"], ["--set gan.lr=nan: 'nan' is not a finite number"]),
     (["--set", "gan.lr=inf"], ["--set gan.lr=inf: 'inf' is not a finite number"]),
-    (["--resume", "somewhere", "--steps", "5"], ["--resume continues a run", "drop --steps"]),
+    (["--resume", "somewhere", "--steps", "5"],
+     ["--resume continues a run", "drop --models, --dataset, --steps"]),
+    # each model's Config checks its own ranges when the arguments are read
+    (["--set", "gan.lr=-1"], ["--set gan.lr=-1: lr=-1.0 is not allowed", "> 0"]),
+    (["--set", "gan.noise_dim=0"], ["--set gan.noise_dim=0", "integer >= 1"]),
+    (["--set", "gan.dropout=1.5"], ["--set gan.dropout=1.5", "in [0, 1)"]),
+    (["--set", "gan.loss=foo"], ["--set gan.loss=foo", "one of ns, ls, hinge"]),
+    (["--models", "gan,ae", "--set", "ae.sampler=foo"], ["--set ae.sampler=foo",
+                                                         "one of gmm, gaussian"]),
 ])
 def test_bad_settings_are_one_line_before_training(args, fragments):
     proc = cli("run", "--models", "gan", "--dataset", "digits", *args)

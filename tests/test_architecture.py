@@ -1,0 +1,80 @@
+"""The shape of the code: data flows one way, and no module imports another that imports it
+back (at any depth, counting imports inside functions too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("benchmarks", "models", "metrics", "reports")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (a package import counts as its __init__)."""
+    files = {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+             if "peers" not in p.parts}
+    graph = {}
+    for name, path in files.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets.add(node.module)
+                targets |= {f"{node.module}.{a.name}" for a in node.names}
+        graph[name] = {t for t in targets if t in files and t != name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _is_package_init(importer: str, imported: str) -> bool:
+    # a package's __init__ re-exporting its own modules is not a circle of concepts
+    return imported.startswith(importer + ".")
+
+
+def test_no_import_circle():
+    graph = {m: {t for t in ts if not _is_package_init(m, t)} for m, ts in _graph().items()}
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+@pytest.mark.parametrize("package", ["models", "metrics", "reports"])
+def test_models_metrics_reports_import_no_other_package_of_ours(package):
+    others = set(PACKAGES) - {package}
+    bad = {m: sorted(t for t in ts if t.split(".")[0] in others)
+           for m, ts in _graph().items() if m.split(".")[0] == package}
+    assert not {m: ts for m, ts in bad.items() if ts}
+
+
+def test_source_files_stay_small():
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines())
+             for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if "peers" not in p.parts}
+    assert {f: n for f, n in sizes.items() if n > 330} == {}
