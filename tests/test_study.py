@@ -7,6 +7,7 @@ import pytest
 from benchmarks import study
 from benchmarks.errors import UserError
 from models import registry
+from tests.clitools import assert_one_line_error, cli
 
 
 def classes(*names):
@@ -102,3 +103,13 @@ def test_report_without_a_sweep_has_no_sweep_section(tmp_path):
     results = sweep_record({1e-3: [110.0, 114.0]})
     results["config"]["sweep"] = {}
     assert "## Sweep" not in render(results)
+
+
+def test_a_bad_sweep_on_the_command_line_is_one_line_before_any_output(tmp_path):
+    out = tmp_path / "out"
+    proc = cli("run", "--models", "ae", "--dataset", "digits", "--preset", "smoke",
+               "--sweep", "ae.lr=1e-3,x", "--out", str(out))
+    assert_one_line_error(proc, "--sweep ae.lr=x: 'x' is not a valid float")
+    assert not out.exists()
+    proc = cli("run", "--resume", str(out), "--sweep", "ae.lr=1e-3,2e-3")
+    assert_one_line_error(proc, "--resume continues a run", "drop --sweep")
