@@ -174,7 +174,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
              signals: Signals, summary: bool, executor: executors.Choice) -> int:
     from rich.markup import escape  # a swept key's [settings] are not markup
 
-    from metrics.classifier import default_cache_dir
+    from metrics.cache import default_cache_dir
 
     results["command"] = results.get("command") or _command_line()
     results_path = run_dir / RESULTS_FILE
