@@ -7,6 +7,7 @@ import time
 
 from rich import box
 from rich.console import Console as RichConsole
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -141,7 +142,8 @@ class Console:
             table.add_column(header, justify="right", no_wrap=True)
         table.add_column("img/s", justify="right", no_wrap=True)
         for i, model in enumerate([*agg, "real"]):
-            label = "[italic]real" if model == "real" and i == len(agg) else model
+            # a swept model's row is 'dcgan[lr=0.0001]': text, not rich markup
+            label = "[italic]real" if model == "real" and i == len(agg) else escape(model)
             table.add_row(label, *[cells[i] for _, cells in chosen], columns["img/s"][i])
         self.rich.print(table)
         if results["status"] != "complete":

@@ -31,11 +31,11 @@ def models(results: dict) -> list[str]:
     """Model names (a swept model once per setting) in config order, then any others in the
     order their runs appear."""
     swept = results.get("config", {}).get("sweep") or {}
-    names = [n for n in results.get("config", {}).get("models", []) if n not in swept]
-    for run in results.get("runs", []):
-        if arm(run) not in names:
-            names.append(arm(run))
-    return names
+    arms = list(dict.fromkeys(arm(r) for r in results.get("runs", [])))
+    names: list[str] = []
+    for name in results.get("config", {}).get("models", []):
+        names += [a for a in arms if a.split("[")[0] == name] if name in swept else [name]
+    return names + [a for a in arms if a not in names]
 
 
 def planned(results: dict) -> int:
