@@ -58,6 +58,11 @@ def test_model_config_applies_set_then_sweep():
     (["dcgan.lr=1e-4", "dcgan.lr=2e-4"], [], "dcgan.lr is given twice"),
     (["dcgan.lr=1e-4,2e-4"], ["dcgan.lr=3e-4"], "dcgan.lr is both --set and --sweep"),
 ])
+def test_a_value_the_models_config_rejects_is_refused():
+    with pytest.raises(UserError, match=re.escape("--sweep ae.sampler=bogus: sampler='bogus'")):
+        study.parse_sweeps(["ae.sampler=gmm,bogus"], [], classes("ae"))
+
+
 def test_bad_sweeps_are_one_line(items, sets, message):
     with pytest.raises(UserError, match=re.escape(message)):
         study.parse_sweeps(items, sets, classes("dcgan"))
