@@ -48,6 +48,11 @@ def test_model_config_applies_set_then_sweep():
     assert (cfg.lr, cfg.latent_dim, cfg.sampler) == (5e-3, 8, "gmm")
 
 
+def test_a_value_the_models_config_rejects_is_refused():
+    with pytest.raises(UserError, match=re.escape("--sweep ae.sampler=bogus: sampler='bogus'")):
+        study.parse_sweeps(["ae.sampler=gmm,bogus"], [], classes("ae"))
+
+
 @pytest.mark.parametrize("items, sets, message", [
     (["dcgan.lr=1e-4,abc"], [], "--sweep dcgan.lr=abc: 'abc' is not a valid float"),
     (["dcgan.lr"], [], "is not of the form MODEL.KEY=V1,V2"),
@@ -58,11 +63,6 @@ def test_model_config_applies_set_then_sweep():
     (["dcgan.lr=1e-4", "dcgan.lr=2e-4"], [], "dcgan.lr is given twice"),
     (["dcgan.lr=1e-4,2e-4"], ["dcgan.lr=3e-4"], "dcgan.lr is both --set and --sweep"),
 ])
-def test_a_value_the_models_config_rejects_is_refused():
-    with pytest.raises(UserError, match=re.escape("--sweep ae.sampler=bogus: sampler='bogus'")):
-        study.parse_sweeps(["ae.sampler=gmm,bogus"], [], classes("ae"))
-
-
 def test_bad_sweeps_are_one_line(items, sets, message):
     with pytest.raises(UserError, match=re.escape(message)):
         study.parse_sweeps(items, sets, classes("dcgan"))
