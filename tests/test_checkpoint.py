@@ -1,0 +1,56 @@
+"""A training run continued from its checkpoint takes the steps an uninterrupted run takes."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks import data
+from benchmarks.harness import build, checkpoint, train
+
+
+@pytest.fixture(scope="module")
+def digits() -> np.ndarray:
+    return data.load("digits").x_train[:200]  # 6 batches of 32 an epoch: the order wraps
+
+
+def values(model) -> list[np.ndarray]:
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in checkpoint.state_variables(model)]
+
+
+@pytest.mark.slow
+def test_a_continued_run_matches_an_uninterrupted_one_step_for_step(digits, tmp_path):
+    whole = build("ae", seed=0)
+    uninterrupted = train(whole, digits, steps=9, batch_size=32, seed=0)
+
+    saved = []
+    first = train(build("ae", seed=0), digits, steps=5, batch_size=32, seed=0,
+                  checkpoint_dir=tmp_path, checkpoint_every=4, on_checkpoint=saved.append)
+    assert saved == [4] and first.steps_done == 5  # the fifth step is lost with the process
+    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.FILE]  # no temporary left
+
+    model = build("ae", seed=0)
+    continued = train(model, digits, steps=9, batch_size=32, seed=0, checkpoint_dir=tmp_path,
+                      steps_per_call=2)
+    assert continued.steps_done == 9
+    np.testing.assert_allclose(continued.history["reconstruction"],
+                               uninterrupted.history["reconstruction"], rtol=1e-5)
+    for a, b in zip(values(model), values(whole), strict=True):  # optimizer moments included
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path):
+    train(build("ae", seed=0), digits, steps=1, batch_size=32, seed=0,
+          checkpoint_dir=tmp_path, checkpoint_every=1)
+    with pytest.raises(ValueError, match="not a checkpoint of this gan model"):
+        train(build("gan", seed=0), digits, steps=2, batch_size=32, seed=0,
+              checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="batch size 32, asked to continue at 16"):
+        train(build("ae", seed=0), digits, steps=2, batch_size=16, seed=0,
+              checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_every_needs_a_folder(digits):
+    with pytest.raises(ValueError, match="needs a checkpoint_dir"):
+        train(build("ae", seed=0), digits, steps=1, batch_size=32, seed=0, checkpoint_every=5)
