@@ -56,9 +56,12 @@ def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path
     with pytest.raises(ValueError, match="not a checkpoint of this gan model"):
         train(build("gan", seed=0), digits, steps=2, batch_size=32, seed=0,
               checkpoint_dir=tmp_path)
+    model = build("ae", seed=0)
+    before = values(model)
     with pytest.raises(ValueError, match="batch size 32, asked to continue at 16"):
-        train(build("ae", seed=0), digits, steps=2, batch_size=16, seed=0,
-              checkpoint_dir=tmp_path)
+        train(model, digits, steps=2, batch_size=16, seed=0, checkpoint_dir=tmp_path)
+    for a, b in zip(values(model), before, strict=True):  # refused before loading anything
+        np.testing.assert_array_equal(a, b)
 
 
 def test_checkpoint_every_needs_a_folder(digits):

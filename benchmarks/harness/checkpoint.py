@@ -48,9 +48,11 @@ def save(folder: str | os.PathLike, model, step: int, history: dict, order_state
     return path
 
 
-def restore(folder: str | os.PathLike, model) -> tuple[int, dict, dict, np.ndarray] | None:
+def restore(folder: str | os.PathLike, model,
+            batch_size: int) -> tuple[int, dict, dict, np.ndarray] | None:
     """Loads the checkpoint in ``folder`` into ``model``'s variables; returns (step, history,
-    order state, unused rows), or None when the folder holds none."""
+    order state, unused rows), or None when the folder holds none. A checkpoint that does not
+    fit the model or the batch size is refused before any variable changes."""
     path = Path(folder) / FILE
     if not path.exists():
         return None
@@ -62,6 +64,9 @@ def restore(folder: str | os.PathLike, model) -> tuple[int, dict, dict, np.ndarr
                              f"{meta.get('format')}, {meta.get('variables')} variables, "
                              f"expected {len(variables)}): continue with the settings that "
                              "wrote it, or use another folder")
+        if meta["order"]["batch_size"] != batch_size:
+            raise ValueError(f"{path} was trained at batch size {meta['order']['batch_size']}, "
+                             f"asked to continue at {batch_size}: use the same batch size")
         values = [f[f"v{i}"] for i in range(len(variables))]
         for variable, value in zip(variables, values, strict=True):
             if tuple(variable.shape) != value.shape:

@@ -131,9 +131,6 @@ class BatchOrder:
         return {"rng": self.rng.bit_generator.state, "batch_size": self.batch_size}
 
     def restore(self, state: dict, unused_rows: np.ndarray) -> None:
-        if state["batch_size"] != self.batch_size:
-            raise ValueError(f"the checkpoint was trained at batch size {state['batch_size']},"
-                             f" asked to continue at {self.batch_size}: use the same batch size")
         self.rng.bit_generator.state = state["rng"]
         self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.batch_size)
 
@@ -178,7 +175,7 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
     order = BatchOrder(len(images), batch_size, seed, rows)
     # before the engine reads the variables: it may copy them into its own state
-    resumed = checkpoint.restore(checkpoint_dir, model) if checkpoint_dir else None
+    resumed = checkpoint.restore(checkpoint_dir, model, batch_size) if checkpoint_dir else None
     if resumed is not None:
         order.restore(resumed[2], resumed[3])
     engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
