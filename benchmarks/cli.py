@@ -145,6 +145,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel over all visible devices")
+    p.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), metavar="STEPS",
+                   help="save the model in training every STEPS steps (0: never; default: "
+                        "the preset's); --resume continues from the last checkpoint")
     p.add_argument("--summary", action="store_true",
                    help="print each network's Keras summary (layers, shapes, parameters) "
                         "before training it")
@@ -189,6 +192,8 @@ def resolve_config(args) -> RunConfig:
         eval_samples=args.eval_samples or preset.eval_samples,
         samples=args.samples or preset.samples, out=args.out, overrides=overrides,
         precision=args.precision, jit=args.jit, distribute=args.distribute,
+        checkpoint_every=(preset.checkpoint_every if args.checkpoint_every is None
+                          else args.checkpoint_every),
         image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
     )
 
@@ -198,7 +203,7 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
                 "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
                 "--set": [], "--precision": "float32", "--jit": False, "--distribute": False,
-                "--backend": None}
+                "--backend": None, "--checkpoint-every": None}
 
 
 def _run_flags(args) -> dict:

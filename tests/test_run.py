@@ -114,11 +114,15 @@ def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path):
     (["--set", "lr=1"], ["MODEL.KEY=VALUE"]),
     (["--models", "gan", "--set", "dcgan.lr=1e-4"], ["model 'dcgan' is not in this run"]),
     (["--out", "/proc/genbench-cannot-write-here"], ["cannot write to output folder", "--out"]),
-    (["--resume", "/nonexistent/run"], ["cannot resume /nonexistent/run"]),
 ])
 def test_run_bad_input_fails_before_training(args, fragments):
     proc = cli("run", "--preset", "smoke", "--dataset", "digits", *args)
     assert_one_line_error(proc, *fragments)
+
+
+def test_resume_of_a_missing_run_is_one_line():
+    assert_one_line_error(cli("run", "--resume", "/nonexistent/run"),
+                          "cannot resume /nonexistent/run")
 
 
 def test_report_of_a_folder_without_results_is_one_line(tmp_path):

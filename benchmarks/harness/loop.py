@@ -187,7 +187,7 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     if resumed is not None:
         log.steps_done, log.history = resumed[0], resumed[1]
     phase_names = [p.name for p in model.phases]
-    block, pos = None, rows
+    block, host_block, pos = None, None, rows
     timed_s, timed_images, call_ms = 0.0, 0, []
     try:
         while log.steps_done < steps:
@@ -233,6 +233,15 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
                 checkpoint.save(checkpoint_dir, model, done, log.history, order.state(), unused)
                 if on_checkpoint is not None:
                     on_checkpoint(done)
+        if (log.stopped_early and checkpoint_dir is not None and host_block is not None
+                and log.steps_done > (resumed[0] if resumed else 0)):
+            # asked to stop: keep the steps since the last checkpoint too
+            engine.sync()
+            unused = np.concatenate([host_block[pos:], order.pending])
+            checkpoint.save(checkpoint_dir, model, log.steps_done, log.history, order.state(),
+                            unused)
+            if on_checkpoint is not None:
+                on_checkpoint(log.steps_done)
     finally:
         engine.sync()
     log.images_per_s = timed_images / timed_s if timed_s else math.nan
