@@ -155,6 +155,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel over all visible devices")
+    p.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), metavar="STEPS",
+                   help="save the model in training every STEPS steps (0: never; default: "
+                        "the preset's); --resume continues from the last checkpoint")
     p.add_argument("--summary", action="store_true",
                    help="print each network's Keras summary (layers, shapes, parameters) "
                         "before training it")
@@ -202,6 +205,8 @@ def resolve_config(args) -> RunConfig:
         eval_samples=args.eval_samples or preset.eval_samples,
         samples=args.samples or preset.samples, out=args.out, overrides=overrides, sweep=sweep,
         precision=args.precision, jit=args.jit, distribute=args.distribute,
+        checkpoint_every=(preset.checkpoint_every if args.checkpoint_every is None
+                          else args.checkpoint_every),
         image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
     )
 
@@ -211,7 +216,7 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
                 "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
-                "--distribute": False, "--backend": None}
+                "--distribute": False, "--backend": None, "--checkpoint-every": None}
 
 
 def _run_flags(args) -> dict:

@@ -18,6 +18,9 @@ class Preset:
     eval_samples: int  # samples per cheap evaluation during training
     samples: int  # samples for the final, full evaluation (FID etc. at 10k is the convention)
     about: str
+    # steps between checkpoints of the model in training (0: none); a checkpoint of a DCGAN
+    # is ~30 MB and a fraction of a second, so long runs keep one every few minutes of CPU
+    checkpoint_every: int = 0
 
 
 PRESETS: dict[str, Preset] = {
@@ -28,10 +31,12 @@ PRESETS: dict[str, Preset] = {
     # model, below the seeds' 256k (1,000 steps at batch 256), at which their recipe covered
     # 6 of 10 digits; here DCGAN covers 10 of 10 from ~1,500 steps on
     "quick": Preset(steps=3000, batch_size=64, seeds=1, eval_every=500, eval_samples=2000,
-                    samples=10000, about="CPU budget: 192k images per model"),
+                    samples=10000, about="CPU budget: 192k images per model",
+                    checkpoint_every=1000),
     # the large GAN study's budget (Lucic et al. 2018: 20 epochs at batch 64 on MNIST), 3 seeds
     "standard": Preset(steps=18750, batch_size=64, seeds=3, eval_every=2500, eval_samples=5000,
-                       samples=10000, about="20 epochs of 60k at batch 64, 3 seeds"),
+                       samples=10000, about="20 epochs of 60k at batch 64, 3 seeds",
+                       checkpoint_every=2500),
 }
 
 
@@ -64,6 +69,7 @@ class RunConfig:
     image_size: int | None = None  # image folders: resize to NxN; None = the images' own
     channels: int | None = None  # image folders: 1 or 3; None = as stored
     classifier_gate: float | None = None  # percent; None = the dataset's own gate
+    checkpoint_every: int = 0  # steps between checkpoints; --resume continues from the last
 
 
 def check_models(names) -> None:

@@ -8,8 +8,11 @@ command line, the output folder's bookkeeping or other runs: the runner loops ov
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +60,10 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
             network.summary(print_fn=lambda line, *_, **__: console.info(line))
     tag = file_tag(name, overrides, seed)
     weights = ctx.run_dir / "weights"
-    curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
-    frames: list[tuple[int, np.ndarray]] = []
-    best = {"step": None, "fid": math.inf}
+    checkpoints = ctx.run_dir / "checkpoints" / tag
+    curves, frames, best = progress_so_far(checkpoints)
+    if curves["step"] or (checkpoints / "checkpoint.npz").exists():
+        console.info(f"{name} seed {seed}: continuing from its last checkpoint")
 
     def on_eval(step: int) -> None:
         model.prepare_sampling(ds.x_train)
@@ -76,17 +80,24 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
             best.update(step=step, fid=scores["fid"])
             model.save_weights(weights / f"{tag}-best")
 
+    def on_checkpoint(step: int) -> None:  # what the harness's checkpoint does not hold
+        save_progress(checkpoints, curves, frames, best)
+
     progress = console.progress(f"{name} s{seed}", cfg.steps)
     with progress:
         log = train(model, ds.x_train, steps=cfg.steps, batch_size=cfg.batch_size, seed=seed,
                     on_step=progress.update, on_eval=on_eval if cfg.eval_every else None,
                     eval_every=cfg.eval_every, should_stop=should_stop, jit=cfg.jit,
-                    precision=cfg.precision, distribute=cfg.distribute)
+                    precision=cfg.precision, distribute=cfg.distribute,
+                    checkpoint_dir=checkpoints if cfg.checkpoint_every else None,
+                    checkpoint_every=cfg.checkpoint_every,
+                    on_checkpoint=on_checkpoint if cfg.checkpoint_every else None)
     interrupted = should_stop() and log.steps_done < cfg.steps and log.diverged_at is None
     status = ("interrupted" if interrupted else
               "diverged" if log.diverged_at is not None else "finished")
     record = schema.new_run(
-        name, seed, overrides=overrides, status=status, params=model.param_counts(),
+        name, seed, overrides=overrides, status=status, weights_scored=model.weights_scored,
+        params=model.param_counts(),
         model_config=dataclasses.asdict(model_cfg), steps_done=log.steps_done,
         diverged_at=log.diverged_at, final=None, best=None, curves=curves,
         losses=downsample_losses(log.history),
@@ -125,6 +136,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
         fig.progression_gif(frames, figures / f"{tag}-progression.gif")
         record["figures"]["progression_strip"] = f"figures/{tag}-progression.png"
         record["figures"]["progression_gif"] = f"figures/{tag}-progression.gif"
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the run is scored: weights/ keeps it
     return record
 
 
@@ -132,6 +144,41 @@ def file_tag(name: str, overrides: dict, seed: int) -> str:
     """The run's figure and weight file names: 'dcgan-s0', or 'dcgan-lr0.0001-s0' in a sweep."""
     settings = "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
     return re.sub(r"[^A-Za-z0-9_.+=-]", "_", f"{name}{settings}-s{seed}")
+
+
+PROGRESS_FILE = "progress.json"  # beside the harness's checkpoint.npz
+FRAMES_FILE = "frames.npz"
+
+
+def progress_so_far(folder: Path) -> tuple[dict, list, dict]:
+    """The curves, progression frames and best step a checkpointed run had reached, or a
+    fresh start; an unreadable file is a fresh start for the curves (training still
+    continues from the harness's checkpoint)."""
+    curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
+    frames: list[tuple[int, np.ndarray]] = []
+    best = {"step": None, "fid": math.inf}
+    try:
+        saved = json.loads((folder / PROGRESS_FILE).read_text())
+        with np.load(folder / FRAMES_FILE) as f:
+            frames = [(int(step), f[f"s{step}"]) for step in saved["frame_steps"]]
+        curves, best = saved["curves"], saved["best"]
+        best["fid"] = math.inf if best["fid"] is None else best["fid"]
+    except (OSError, ValueError, KeyError):
+        pass
+    return curves, frames, best
+
+
+def save_progress(folder: Path, curves: dict, frames: list, best: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, write in ((FRAMES_FILE, lambda f: np.savez(f, **{f"s{s}": a for s, a in frames})),
+                        (PROGRESS_FILE, lambda f: f.write(json.dumps({
+                            "curves": curves, "frame_steps": [s for s, _ in frames],
+                            "best": {**best, "fid": None if math.isinf(best["fid"])
+                                     else best["fid"]}}).encode()))):
+        tmp = folder / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, folder / name)
 
 
 def full_eval(model, ctx: Context) -> dict:

@@ -117,7 +117,8 @@ class GenerativeModel:
 
     @property
     def variables(self) -> list:
-        """Every variable the training step may read or write, optimizers excluded."""
+        """Every variable compute_losses may read or write (optimizer state and weight
+        averages are not: the engine updates those itself)."""
         out, seen = [], set()
         for net in self.networks.values():
             for v in net.variables:

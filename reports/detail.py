@@ -130,7 +130,6 @@ def _classifier_note(results: dict) -> list[str]:
         return []
     verdict = DASH
     if isinstance(gate, (int, float)):
-        source = f" ({clf['gate_source']})" if clf.get("gate_source") else ""
-        verdict = f"gate {gate:.2%}{source}: " + ("passes" if acc >= gate
-                                                   else "**BELOW THE GATE**")
-    return [f"Feature classifier test accuracy {acc:.2%} ({verdict})."]
+        verdict = f"gate {gate:.2%}: " + ("passes" if acc >= gate else "**BELOW THE GATE**")
+    source = f" The gate: {clf['gate_source']}." if clf.get("gate_source") else ""
+    return [f"Feature classifier test accuracy {acc:.2%} ({verdict}).{source}"]

@@ -150,7 +150,10 @@ CONTRACT = textwrap.dedent('''
         out["schedule"] = {"history": log.history, "batches_per_step": log.batches_per_step,
                            "iterations": [int(ops.convert_to_numpy(p.optimizer.iterations))
                                           for p in model.phases],
-                           "a": values([model.networks["a"].layers[-1].kernel])[0]}
+                           "a": values([model.networks["a"].layers[-1].kernel])[0],
+                           "two_per_call": train(build(Schedule, image_shape=(2, 2, 1)), IMAGES,
+                                                 steps=2, batch_size=2, seed=0,
+                                                 steps_per_call=2).history}
 
         ema = {}
         for decay, per_call in ((%(decay)r, 1), (%(decay)r, 3), (0.0, 1)):
@@ -196,6 +199,8 @@ def check_contract(out: dict) -> None:
     np.testing.assert_allclose(s["history"]["b"], [w.sum() + rows[0],
                                                    w.sum() - 4 * LR + rows[3]], rtol=1e-5)
     np.testing.assert_allclose(s["history"]["seen"], [rows[2], rows[5]], rtol=1e-6)
+    for name, values in s["two_per_call"].items():  # two steps in one compiled call
+        np.testing.assert_allclose(values, s["history"][name], rtol=1e-6)
 
     # weights w_t = w_0 - 0.1 t; average a_0 = w_0, a_t = 0.5 a_{t-1} + 0.5 w_t, so after
     # three steps: a_1 = w_0 - 0.05, a_2 = w_0 - 0.125, a_3 = w_0 - 0.2125

@@ -103,8 +103,12 @@ def test_same_seed_same_losses_other_seed_other_losses(digits):
                      seed=seed).history
 
     first, again, other = losses(1), losses(1), losses(2)
-    assert first == again
-    assert first["generator"] != other["generator"]
+    assert first.keys() == again.keys()
+    for name in first:
+        # to the last digits on a fresh process; after wgan_gp's step has run in the same
+        # process, TensorFlow/CPU was seen to differ in the 7th digit (1.2775652 vs 1.2775654)
+        np.testing.assert_allclose(again[name], first[name], rtol=1e-5, err_msg=name)
+    assert not np.allclose(first["generator"], other["generator"], rtol=1e-3)
 
 
 def test_several_steps_per_call_train_like_single_steps(digits):
@@ -191,7 +195,7 @@ def run_with_backend(backend: str, script: str, extra_env: dict | None = None) -
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
            **(extra_env or {})}
     proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=1200)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT"):])

@@ -393,7 +393,7 @@ def test_gate_source_and_averaged_weights_are_noted(results):
     for run in results["runs"][:2]:
         run["weights_scored"] = "ema"
     notes = _section(render(schema.validate(results)), "Notes")
-    assert "test accuracy 99.21% (gate 99.00% (--classifier-gate): passes)" in notes
+    assert "test accuracy 99.21% (gate 99.00%: passes). The gate: --classifier-gate." in notes
     assert "- dcgan: seeds 0, 1 scored with the generator's moving-average (EMA) weights" \
         in notes
     assert "- gan: seed" not in notes and "- ae: seed" not in notes

@@ -67,6 +67,7 @@ def test_a_bad_setting_names_the_field_the_value_and_the_range(field, value, all
         WGAN.Config(**{field: value})
 
 
+@pytest.mark.slow
 def test_the_critic_updates_five_times_per_generator_step_and_logs_its_estimates():
     x = data.load("digits").x_train[:128]
     model = build("wgan_gp", seed=0)

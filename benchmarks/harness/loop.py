@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from benchmarks.harness import checkpoint
 from benchmarks.harness.engine import BackendModule, batches_per_step
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -124,13 +126,23 @@ class BatchOrder:
         block, self.pending = self.pending[: self.rows], self.pending[self.rows:]
         return block
 
+    def state(self) -> dict:
+        """The generator's state, JSON-able; with the rows not yet trained on, the order."""
+        return {"rng": self.rng.bit_generator.state, "batch_size": self.batch_size}
+
+    def restore(self, state: dict, unused_rows: np.ndarray) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.batch_size)
+
 
 def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
           on_step: Callable[[StepInfo], None] | None = None,
           on_eval: Callable[[int], None] | None = None, eval_every: int = 0,
           should_stop: Callable[[], bool] | None = None, jit: bool = False,
           precision: str = "float32", steps_per_call: int = 1,
-          distribute: bool = False) -> TrainLog:
+          distribute: bool = False, checkpoint_dir: str | os.PathLike | None = None,
+          checkpoint_every: int = 0,
+          on_checkpoint: Callable[[int], None] | None = None) -> TrainLog:
     """Trains ``model`` for ``steps`` steps drawn from ``images``: a step is one pass over
     the model's phases (``engine.py``), drawing ``batches_per_step`` batches of ``batch_size``
     images (one, unless a phase repeats: a WGAN critic's 5).
@@ -138,6 +150,11 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     on_step gets a StepInfo after every step; on_eval(step) runs every ``eval_every`` steps
     with the model's variables current (with steps_per_call > 1: at the first call boundary
     at or after each multiple). A nan/inf phase loss stops training (TrainLog.diverged_at).
+
+    With ``checkpoint_dir``, a checkpoint found there (``checkpoint.py``) is loaded first and
+    training continues from its step, history included; every ``checkpoint_every`` steps
+    (at call boundaries, as on_eval) the full training state replaces it, then
+    on_checkpoint(step) runs (the caller saves what it keeps beside it).
     """
     built = _BUILT.get(model, BuildInfo("float32", False, None))
     if model.precision != precision:
@@ -149,20 +166,28 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
                          "harness.build(..., distribute=True)")
     if steps_per_call < 1 or steps < 0:
         raise ValueError("steps must be >= 0 and steps_per_call >= 1")
+    if checkpoint_every < 0 or (checkpoint_every and checkpoint_dir is None):
+        raise ValueError("checkpoint_every must be >= 0, and > 0 needs a checkpoint_dir")
     images = np.asarray(images, np.float32)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
+    per_step = batches_per_step(model.phases)
+    rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
+    order = BatchOrder(len(images), batch_size, seed, rows)
+    # before the engine reads the variables: it may copy them into its own state
+    resumed = checkpoint.restore(checkpoint_dir, model, batch_size) if checkpoint_dir else None
+    if resumed is not None:
+        order.restore(resumed[2], resumed[3])
     engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
                                     steps_per_call=steps_per_call,
                                     context=built.context if distribute else None)
-    per_step = batches_per_step(model.phases)
     log = TrainLog(backend=keras.backend.backend(), precision=precision, jit=jit,
                    steps_per_call=steps_per_call, replicas=engine.replicas,
                    batch_size=batch_size, batches_per_step=per_step, seed=seed)
+    if resumed is not None:
+        log.steps_done, log.history = resumed[0], resumed[1]
     phase_names = [p.name for p in model.phases]
-    rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
-    order = BatchOrder(len(images), batch_size, seed, rows)
-    block, pos = None, rows
+    block, host_block, pos = None, None, rows
     timed_s, timed_images, call_ms = 0.0, 0, []
     try:
         while log.steps_done < steps:
@@ -171,7 +196,8 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
                 break
             k = min(steps_per_call, steps - log.steps_done)
             if pos + k * per_step > rows:
-                block, pos = engine.put_block(order.next_block()), 0
+                host_block = order.next_block()
+                block, pos = engine.put_block(host_block), 0
             t0 = time.perf_counter()
             logs, compiled = engine.run(block, pos, k)  # numpy, fetched: the step is done
             dt = time.perf_counter() - t0
@@ -201,6 +227,21 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
             if on_eval is not None and crossed:
                 engine.sync()
                 on_eval(done)
+            if checkpoint_every and done // checkpoint_every > (done - k) // checkpoint_every:
+                engine.sync()
+                unused = np.concatenate([host_block[pos:], order.pending])
+                checkpoint.save(checkpoint_dir, model, done, log.history, order.state(), unused)
+                if on_checkpoint is not None:
+                    on_checkpoint(done)
+        if (log.stopped_early and checkpoint_dir is not None and host_block is not None
+                and log.steps_done > (resumed[0] if resumed else 0)):
+            # asked to stop: keep the steps since the last checkpoint too
+            engine.sync()
+            unused = np.concatenate([host_block[pos:], order.pending])
+            checkpoint.save(checkpoint_dir, model, log.steps_done, log.history, order.state(),
+                            unused)
+            if on_checkpoint is not None:
+                on_checkpoint(log.steps_done)
     finally:
         engine.sync()
     log.images_per_s = timed_images / timed_s if timed_s else math.nan

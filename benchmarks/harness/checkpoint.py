@@ -1,0 +1,78 @@
+"""Checkpoints of a train() call: everything the next step depends on, in one file.
+
+Saved: every model variable (weights, batch-norm statistics, the noise and dropout seed
+states), every phase optimizer's variables (step counts, moments), the weight averages, the
+step and the loss history so far, and the batch order (its generator's state and the index
+rows drawn but not yet trained on). A run continued from a checkpoint therefore takes the
+same steps as one never interrupted. The file is written beside its final name, synced and
+renamed over the previous one, so a crash leaves the last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+FILE = "checkpoint.npz"
+FORMAT = 1
+
+
+def state_variables(model) -> list:
+    """Every variable a step reads or writes, in an order fixed by the model's construction."""
+    optimizers = [v for p in model.phases for v in p.optimizer.variables]
+    averages = [v for net in model.averages.values() for v in net.variables]
+    return list(model.variables) + optimizers + averages
+
+
+def save(folder: str | os.PathLike, model, step: int, history: dict, order_state: dict,
+         unused_rows: np.ndarray) -> Path:
+    """Writes the checkpoint of ``model`` (its keras variables current) after ``step``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"v{i}": np.array(keras.ops.convert_to_numpy(v))
+              for i, v in enumerate(state_variables(model))}
+    meta = {"format": FORMAT, "model": model.name, "step": step, "history": history,
+            "order": order_state, "variables": len(arrays)}
+    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["unused_rows"] = unused_rows
+    path, tmp = folder / FILE, folder / f".{FILE}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def restore(folder: str | os.PathLike, model,
+            batch_size: int) -> tuple[int, dict, dict, np.ndarray] | None:
+    """Loads the checkpoint in ``folder`` into ``model``'s variables; returns (step, history,
+    order state, unused rows), or None when the folder holds none. A checkpoint that does not
+    fit the model or the batch size is refused before any variable changes."""
+    path = Path(folder) / FILE
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        meta = json.loads(str(f["meta"]))
+        variables = state_variables(model)
+        if meta.get("format") != FORMAT or meta.get("variables") != len(variables):
+            raise ValueError(f"{path} is not a checkpoint of this {model.name} model (format "
+                             f"{meta.get('format')}, {meta.get('variables')} variables, "
+                             f"expected {len(variables)}): continue with the settings that "
+                             "wrote it, or use another folder")
+        if meta["order"]["batch_size"] != batch_size:
+            raise ValueError(f"{path} was trained at batch size {meta['order']['batch_size']}, "
+                             f"asked to continue at {batch_size}: use the same batch size")
+        values = [f[f"v{i}"] for i in range(len(variables))]
+        for variable, value in zip(variables, values, strict=True):
+            if tuple(variable.shape) != value.shape:
+                raise ValueError(f"{path}: {variable.path} has shape {value.shape}, this "
+                                 f"model's has {tuple(variable.shape)}: continue with the "
+                                 "settings that wrote it, or use another folder")
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+        return meta["step"], meta["history"], meta["order"], f["unused_rows"]
