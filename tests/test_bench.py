@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from benchmarks import bench, cli
+from benchmarks import bench
+from benchmarks.cli import commands as cli
 from benchmarks.errors import UserError
 
 

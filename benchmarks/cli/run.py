@@ -1,0 +1,167 @@
+"""``run``, ``report`` and ``compare``: their arguments, and the checked settings they become."""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.cli.types import (
+    MAX_EPOCHS,
+    MAX_SAMPLES,
+    MAX_SEEDS,
+    MAX_STEPS,
+    dataset_name,
+    image_size,
+    int_in,
+    model_names,
+    percent,
+    positive_int,
+)
+from benchmarks.config import DEFAULT_MODELS, PRESETS, RunConfig, default_preset
+from benchmarks.errors import UserError
+
+# --------------------------------------------------------------------------- run
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help="comma-separated model names, or 'all' (default: %(default)s)")
+    p.add_argument("--dataset", type=dataset_name, default=None,
+                   help="mnist (default; falls back to digits if absent), fashion-mnist, "
+                        "digits, cifar10, or an image folder: PATH or folder:PATH")
+    p.add_argument("--image-size", type=image_size, metavar="N",
+                   help="image folders: resize to NxN (default: the images' own size)")
+    p.add_argument("--channels", type=int, choices=(1, 3),
+                   help="image folders: 1 (grayscale) or 3 (RGB) (default: as stored)")
+    p.add_argument("--classifier-gate", type=percent, metavar="PCT",
+                   help="test accuracy (percent) the scoring classifier must reach "
+                        "(default: the dataset's own; image folders: 50 + 50/classes)")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="budget: smoke | quick (default on CPU) | standard (default on GPU)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int_in(1, MAX_STEPS), help="training steps per model "
+                        "and seed")
+    budget.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), help="epochs (converted to "
+                        "steps)")
+    p.add_argument("--batch-size", type=positive_int, help="images per step (at most the "
+                   "training set)")
+    p.add_argument("--seeds", type=int_in(1, MAX_SEEDS), help="seeds per model (mean ± std)")
+    p.add_argument("--eval-every", type=int_in(0, MAX_STEPS), metavar="STEPS",
+                   help="steps between cheap evaluations during training (0: only at the end)")
+    from metrics import MIN_SAMPLES
+
+    samples = int_in(MIN_SAMPLES, MAX_SAMPLES, " (metrics need at least "
+                     f"{MIN_SAMPLES}; 10,000 is the convention)")
+    p.add_argument("--eval-samples", type=samples, help="samples per cheap evaluation")
+    p.add_argument("--samples", type=samples, help="samples for the final evaluation")
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<time>-<dataset>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
+                   help="override a model default, e.g. --set dcgan.lr=2e-4 (repeatable)")
+    p.add_argument("--sweep", action="append", default=[],
+                   metavar="M.KEY=V1,V2",
+                   help="try each value, e.g. --sweep dcgan.lr=1e-4,2e-4 (repeatable: the "
+                        "grid is the product of a model's lists, times --seeds)")
+    p.add_argument("--executor", default="local",
+                   help="local (default: in this process, or --workers N processes) | ray")
+    p.add_argument("--workers", type=positive_int,
+                   help="local: runs at once, each in its own process (one GPU each)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="ray: the cluster to join (default $RAY_ADDRESS, else a local one)")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel over all visible devices")
+    p.add_argument("--checkpoint-every", type=int_in(0, MAX_STEPS), metavar="STEPS",
+                   help="save the model in training every STEPS steps (0: never; default: "
+                        "the preset's); --resume continues from the last checkpoint")
+    p.add_argument("--summary", action="store_true",
+                   help="print each network's Keras summary (layers, shapes, parameters) "
+                        "before training it")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
+                        "~/.cache/genbench)")
+    p.set_defaults(func=cmd_run)
+
+
+def resolve_config(args) -> RunConfig:
+    """Every check that can fail on user input, before any data or training."""
+    import keras
+
+    from benchmarks.overrides import parse_overrides
+    from benchmarks.study import parse_sweeps
+    from models import registry
+
+    names = model_names(args.models)
+    classes = {n: registry.get(n).Config for n in names}
+    overrides = parse_overrides(args.overrides, classes)
+    sweep = parse_sweeps(args.sweep, args.overrides, classes)
+    preset_name = args.preset or default_preset()
+    preset = PRESETS[preset_name]
+    return RunConfig(
+        models=tuple(names), dataset=args.dataset, data_dir=args.data_dir,
+        backend=keras.backend.backend(), preset=preset_name,
+        steps=args.steps or preset.steps, batch_size=args.batch_size or preset.batch_size,
+        seeds=args.seeds or preset.seeds,
+        eval_every=preset.eval_every if args.eval_every is None else args.eval_every,
+        eval_samples=args.eval_samples or preset.eval_samples,
+        samples=args.samples or preset.samples, out=args.out, overrides=overrides, sweep=sweep,
+        precision=args.precision, jit=args.jit, distribute=args.distribute,
+        checkpoint_every=(preset.checkpoint_every if args.checkpoint_every is None
+                          else args.checkpoint_every),
+        image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
+    )
+
+
+# flags that shape a run: --resume takes them from results.json instead
+RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--preset": None,
+                "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
+                "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
+                "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
+                "--distribute": False, "--backend": None, "--checkpoint-every": None}
+
+
+def _run_flags(args) -> dict:
+    return {flag: getattr(args, "overrides" if flag == "--set" else
+                          flag.removeprefix("--").replace("-", "_")) for flag in RUN_DEFAULTS}
+
+
+def cmd_run(args) -> int:
+    from benchmarks import executors, runner
+
+    choice = executors.check(args.executor, args.workers, args.ray_address)
+    if args.resume:
+        ignored = [flag for flag, value in _run_flags(args).items() if value != RUN_DEFAULTS[flag]]
+        if ignored:
+            raise UserError(f"--resume continues a run with the settings it was started with; "
+                            f"drop {', '.join(ignored)} (or start a new run with --out)")
+        return runner.resume(args.resume, cache_dir=args.cache_dir, data_dir=args.data_dir,
+                             summary=args.summary, executor=choice)
+    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs,
+                      summary=args.summary, executor=choice)
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run folder holding results.json")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from benchmarks import runner
+
+    print(runner.rerender(args.run_dir))
+    return 0
+
+
+def add_compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="two or more run folders on the same dataset and classifier")
+    p.add_argument("--out", metavar="DIR",
+                   help="where the combined report goes (default runs/<time>-compare)")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from benchmarks.compare import compare
+
+    print(compare(args.run_dirs, args.out))
+    return 0
