@@ -8,7 +8,6 @@ that phase's variables only (simultaneous updates from one shared forward pass).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -58,7 +57,9 @@ class GenerativeModel:
     # generator, and sample from the averaged copy through sampling_network()
     averaged_networks: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: Any = None, image_shape: tuple[int, ...] = (28, 28, 1)):
+    def __init__(self, config: Any = None, image_shape: tuple[int, ...] | None = None):
+        if image_shape is None:  # models build for the dataset's shape: it has no default
+            raise TypeError(f"{type(self).__name__} needs the dataset's image_shape (H, W, C)")
         config = self.Config() if config is None else config
         if not isinstance(config, self.Config):
             raise TypeError(f"{type(self).__name__} needs a {self.Config.__qualname__}, "
@@ -191,10 +192,6 @@ class GenerativeModel:
     def _saved_networks(self) -> dict[str, keras.Model]:
         return {**self.networks, **{f"{name}_ema": net for name, net in self.averages.items()}}
 
-    @classmethod
-    def config_fields(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls.Config)]
-
 
 def _copy_of(network: keras.Model) -> keras.Model:
     """A network of the same layers holding a copy of ``network``'s current values."""
@@ -213,8 +210,8 @@ def predict(network: keras.Model, x: np.ndarray, batch: int = 500) -> np.ndarray
     return np.concatenate(out).astype(np.float32)
 
 
-def bce_with_logits(logits, target: float):
-    """Mean binary cross-entropy from logits against a constant label, in float32."""
-    logits = keras.ops.cast(logits, "float32")
-    labels = keras.ops.full_like(logits, target)
-    return keras.ops.mean(keras.ops.binary_crossentropy(labels, logits, from_logits=True))
+def sample_from_noise(generator: keras.Model, n: int, noise_dim: int, seed: int) -> np.ndarray:
+    """n images from N(0, I) latents, clipped to [-1, 1]; the latents are numpy's, so the
+    same seed gives the same latents on every backend."""
+    noise = np.random.default_rng(seed).standard_normal((n, noise_dim))
+    return np.clip(predict(generator, noise.astype(np.float32)), -1.0, 1.0)

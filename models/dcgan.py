@@ -32,20 +32,7 @@ class DCGAN(GAN):
     def build_networks(self) -> dict[str, keras.Model]:
         # two stride-2 transposed convolutions grow a (H/4, W/4) grid to the image
         h, w, channels = checks.image_shape(self.name, self.image_shape, multiple=4)
-        conv_t = dict(kernel_size=5, padding="same", use_bias=False)
-        generator = keras.Sequential([
-            keras.Input((self.config.noise_dim,)),
-            layers.Dense((h // 4) * (w // 4) * 256, use_bias=False),
-            layers.BatchNormalization(), layers.LeakyReLU(),
-            layers.Reshape((h // 4, w // 4, 256)),
-            layers.Conv2DTranspose(128, strides=1, **conv_t),
-            layers.BatchNormalization(), layers.LeakyReLU(),
-            layers.Conv2DTranspose(64, strides=2, **conv_t),
-            layers.BatchNormalization(), layers.LeakyReLU(),
-            layers.Conv2DTranspose(channels, strides=2, **conv_t),
-            # float32 even under mixed precision: the output is what the metrics see
-            layers.Activation("tanh", dtype="float32"),
-        ], name="generator")
+        generator = dcgan_generator(self.config.noise_dim, (h, w, channels))
         discriminator = keras.Sequential([
             keras.Input(self.image_shape),
             layers.Conv2D(64, 5, strides=2, padding="same"), layers.LeakyReLU(),
@@ -56,3 +43,24 @@ class DCGAN(GAN):
             layers.Dense(1, dtype="float32"),  # logits in float32 for a stable loss
         ], name="discriminator")
         return {"generator": generator, "discriminator": discriminator}
+
+
+def dcgan_generator(noise_dim: int, image_shape: tuple[int, int, int]) -> keras.Model:
+    """The seeds' DCGAN generator (wgan_gp uses it too): a dense layer to an (H/4, W/4) grid,
+    then transposed convolutions up to the image, tanh out."""
+    h, w, channels = image_shape
+    conv_t = dict(kernel_size=5, padding="same", use_bias=False)
+    generator = keras.Sequential([
+        keras.Input((noise_dim,)),
+        layers.Dense((h // 4) * (w // 4) * 256, use_bias=False),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Reshape((h // 4, w // 4, 256)),
+        layers.Conv2DTranspose(128, strides=1, **conv_t),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Conv2DTranspose(64, strides=2, **conv_t),
+        layers.BatchNormalization(), layers.LeakyReLU(),
+        layers.Conv2DTranspose(channels, strides=2, **conv_t),
+        # float32 even under mixed precision: the output is what the metrics see
+        layers.Activation("tanh", dtype="float32"),
+    ], name="generator")
+    return generator

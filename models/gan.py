@@ -16,7 +16,7 @@ import numpy as np
 from keras import layers, ops
 
 from models import checks, losses
-from models.base import GenerativeModel, Phase, predict
+from models.base import GenerativeModel, Phase, sample_from_noise
 from models.registry import register
 
 
@@ -105,7 +105,4 @@ class GAN(GenerativeModel):
         return self.config.noise_dim
 
     def sample(self, n: int, seed: int) -> np.ndarray:
-        # numpy noise: the same seed gives the same latents on every backend
-        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
-        images = predict(self.sampling_network("generator"), noise.astype(np.float32))
-        return np.clip(images, -1.0, 1.0)
+        return sample_from_noise(self.sampling_network("generator"), n, self.latent_dim, seed)

@@ -17,7 +17,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from models.base import GenerativeModel, Phase, predict
+from models import checks
+from models.base import GenerativeModel, Phase, sample_from_noise
+from models.dcgan import dcgan_generator
 from models.registry import register
 
 
@@ -71,24 +73,9 @@ class WGANGP(GenerativeModel):
 
     # --- networks -----------------------------------------------------------------------
     def build_networks(self) -> dict[str, keras.Model]:
-        h, w, channels = self.image_shape
-        if h % 4 or w % 4:
-            raise ValueError(f"wgan_gp upsamples 4x from a grid; image size {h}x{w} is not a "
-                             "multiple of 4")
-        # dcgan's generator, layer for layer (a test compares the two)
-        conv_t = dict(kernel_size=5, padding="same", use_bias=False)
-        generator = keras.Sequential([
-            keras.Input((self.config.noise_dim,)),
-            layers.Dense((h // 4) * (w // 4) * 256, use_bias=False),
-            layers.BatchNormalization(), layers.LeakyReLU(),
-            layers.Reshape((h // 4, w // 4, 256)),
-            layers.Conv2DTranspose(128, strides=1, **conv_t),
-            layers.BatchNormalization(), layers.LeakyReLU(),
-            layers.Conv2DTranspose(64, strides=2, **conv_t),
-            layers.BatchNormalization(), layers.LeakyReLU(),
-            layers.Conv2DTranspose(channels, strides=2, **conv_t),
-            layers.Activation("tanh", dtype="float32"),  # what the metrics see
-        ], name="generator")
+        # dcgan's generator, layer for layer: the comparison is about the loss and the critic
+        h, w, channels = checks.image_shape(self.name, self.image_shape, multiple=4)
+        generator = dcgan_generator(self.config.noise_dim, (h, w, channels))
         # dcgan's discriminator less three things. No batch normalisation (it has none
         # anyway): the penalty is per example, and batch statistics would mix examples. No
         # dropout either: the paper's critic has none, and a random critic's input gradient
@@ -144,7 +131,4 @@ class WGANGP(GenerativeModel):
         return self.config.noise_dim
 
     def sample(self, n: int, seed: int) -> np.ndarray:
-        # numpy noise: the same seed gives the same latents on every backend
-        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
-        images = predict(self.sampling_network("generator"), noise.astype(np.float32))
-        return np.clip(images, -1.0, 1.0)
+        return sample_from_noise(self.sampling_network("generator"), n, self.latent_dim, seed)

@@ -17,6 +17,8 @@ import pytest
 from benchmarks import data
 from benchmarks.harness import build, checkpoint, train
 
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,16 +33,16 @@ def values(model) -> list[np.ndarray]:
 
 @pytest.mark.slow
 def test_a_continued_run_matches_an_uninterrupted_one_step_for_step(digits, tmp_path):
-    whole = build("ae", seed=0)
+    whole = build("ae", seed=0, image_shape=SHAPE)
     uninterrupted = train(whole, digits, steps=9, batch_size=32, seed=0)
 
     saved = []
-    first = train(build("ae", seed=0), digits, steps=5, batch_size=32, seed=0,
+    first = train(build("ae", seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32, seed=0,
                   checkpoint_dir=tmp_path, checkpoint_every=4, on_checkpoint=saved.append)
     assert saved == [4] and first.steps_done == 5  # the fifth step is lost with the process
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.FILE]  # no temporary left
 
-    model = build("ae", seed=0)
+    model = build("ae", seed=0, image_shape=SHAPE)
     continued = train(model, digits, steps=9, batch_size=32, seed=0, checkpoint_dir=tmp_path,
                       steps_per_call=2)
     assert continued.steps_done == 9
@@ -51,12 +53,12 @@ def test_a_continued_run_matches_an_uninterrupted_one_step_for_step(digits, tmp_
 
 
 def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path):
-    train(build("ae", seed=0), digits, steps=1, batch_size=32, seed=0,
+    train(build("ae", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
           checkpoint_dir=tmp_path, checkpoint_every=1)
     with pytest.raises(ValueError, match="not a checkpoint of this gan model"):
-        train(build("gan", seed=0), digits, steps=2, batch_size=32, seed=0,
+        train(build("gan", seed=0, image_shape=SHAPE), digits, steps=2, batch_size=32, seed=0,
               checkpoint_dir=tmp_path)
-    model = build("ae", seed=0)
+    model = build("ae", seed=0, image_shape=SHAPE)
     before = values(model)
     with pytest.raises(ValueError, match="batch size 32, asked to continue at 16"):
         train(model, digits, steps=2, batch_size=16, seed=0, checkpoint_dir=tmp_path)
@@ -66,7 +68,8 @@ def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path
 
 def test_checkpoint_every_needs_a_folder(digits):
     with pytest.raises(ValueError, match="needs a checkpoint_dir"):
-        train(build("ae", seed=0), digits, steps=1, batch_size=32, seed=0, checkpoint_every=5)
+        train(build("ae", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
+              checkpoint_every=5)
 
 
 JAX_SCRIPT = textwrap.dedent("""
@@ -75,11 +78,11 @@ JAX_SCRIPT = textwrap.dedent("""
     from benchmarks.harness import build, train
 
     x = data.load("digits").x_train[:200]
-    whole = train(build("ae", seed=0), x, steps=9, batch_size=32, seed=0)
+    whole = train(build("ae", seed=0, image_shape=SHAPE), x, steps=9, batch_size=32, seed=0)
     with tempfile.TemporaryDirectory() as folder:
-        train(build("ae", seed=0), x, steps=5, batch_size=32, seed=0, checkpoint_dir=folder,
-              checkpoint_every=4)
-        continued = train(build("ae", seed=0), x, steps=9, batch_size=32, seed=0,
+        train(build("ae", seed=0, image_shape=SHAPE), x, steps=5, batch_size=32, seed=0,
+              checkpoint_dir=folder, checkpoint_every=4)
+        continued = train(build("ae", seed=0, image_shape=SHAPE), x, steps=9, batch_size=32, seed=0,
                           checkpoint_dir=folder, steps_per_call=2)
     print("RESULT" + json.dumps([whole.history, continued.history]))
 """)

@@ -16,14 +16,14 @@ def values(network) -> list[np.ndarray]:
 
 
 def test_no_average_without_ema():
-    model = WGAN()
+    model = WGAN(image_shape=(28, 28, 1))
     assert model.averages == {} and model.weights_scored == "raw"
     assert model.sampling_network("generator") is model.networks["generator"]
     assert model.averaged_variables() == []
 
 
 def test_the_average_starts_as_a_copy_and_is_saved_and_loaded(tmp_path):
-    model = WGAN(WGAN.Config(ema=0.99))
+    model = WGAN(WGAN.Config(ema=0.99), (28, 28, 1))
     raw, averaged = model.networks["generator"], model.sampling_network("generator")
     assert averaged is not raw and model.weights_scored == "ema"
     for a, b in zip(values(averaged), values(raw), strict=True):
@@ -36,7 +36,7 @@ def test_the_average_starts_as_a_copy_and_is_saved_and_loaded(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "critic.weights.h5", "generator.weights.h5", "generator_ema.weights.h5"]
 
-    other = WGAN(WGAN.Config(ema=0.99))
+    other = WGAN(WGAN.Config(ema=0.99), (28, 28, 1))
     other.load_weights(tmp_path)
     loaded = other.averaged_variables()[0][1]
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), 0.25)

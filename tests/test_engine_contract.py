@@ -20,6 +20,8 @@ from benchmarks.harness.engine import batches_per_step, schedule
 from benchmarks.harness.loop import BatchOrder
 from models.base import GenerativeModel, Phase
 
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Losses of the first 3 steps (batch 32, seed 0, the first 256 digits) recorded with the
@@ -169,7 +171,7 @@ CONTRACT = textwrap.dedent('''
         x = data.load("digits").x_train[:256]
         out["unchanged"] = {}
         for name in ("gan", "dcgan", "ae"):
-            model = build(name, seed=0)
+            model = build(name, seed=0, image_shape=(28, 28, 1))
             log = train(model, x, steps=3, batch_size=32, seed=0)
             out["unchanged"][name] = {p.name: log.history[p.name] for p in model.phases}
         return out
@@ -271,7 +273,7 @@ def test_a_phase_repeats_a_positive_integer_number_of_times(repeats):
 def test_input_gradient_outside_a_training_step_says_where_it_works():
     from benchmarks.harness import build
 
-    model = build("ae", seed=0)
+    model = build("ae", seed=0, image_shape=SHAPE)
     assert isinstance(model, GenerativeModel)
     with pytest.raises(RuntimeError, match="inside a training step"):
         model.input_gradient(model.networks["encoder"], np.zeros((1, 28, 28, 1), np.float32))

@@ -24,6 +24,8 @@ from benchmarks.harness.loop import BatchOrder
 from models import registry
 from models.base import GenerativeModel, Phase
 
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,7 +74,7 @@ def weights(model) -> list[np.ndarray]:
 
 def test_a_new_model_is_one_registration(tiny, digits):
     assert "tiny" in models.names()
-    model = build("tiny", seed=0)
+    model = build("tiny", seed=0, image_shape=SHAPE)
     before = weights(model)
     log = train(model, digits, steps=1, batch_size=32, seed=0)
     assert log.steps_done == 1 and math.isfinite(log.history["fit"][0])
@@ -81,7 +83,7 @@ def test_a_new_model_is_one_registration(tiny, digits):
 
 @pytest.mark.parametrize("name", models.names())
 def test_one_step_changes_every_phase_and_gives_finite_losses(name, digits):
-    model = build(name, seed=0)
+    model = build(name, seed=0, image_shape=SHAPE)
     before = weights(model)
     log = train(model, digits, steps=2, batch_size=32, seed=0)
     assert log.steps_done == 2 and log.diverged_at is None
@@ -99,7 +101,7 @@ def test_one_step_changes_every_phase_and_gives_finite_losses(name, digits):
 
 def test_same_seed_same_losses_other_seed_other_losses(digits):
     def losses(seed):
-        return train(build("dcgan", seed=seed), digits, steps=3, batch_size=32,
+        return train(build("dcgan", seed=seed, image_shape=SHAPE), digits, steps=3, batch_size=32,
                      seed=seed).history
 
     first, again, other = losses(1), losses(1), losses(2)
@@ -112,8 +114,8 @@ def test_same_seed_same_losses_other_seed_other_losses(digits):
 
 
 def test_several_steps_per_call_train_like_single_steps(digits):
-    one = train(build("gan", seed=0), digits, steps=5, batch_size=32, seed=0)
-    three = train(build("gan", seed=0), digits, steps=5, batch_size=32, seed=0,
+    one = train(build("gan", seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32, seed=0)
+    three = train(build("gan", seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32, seed=0,
                   steps_per_call=3)
     np.testing.assert_allclose(three.history["generator"], one.history["generator"],
                                rtol=1e-5)
@@ -121,15 +123,15 @@ def test_several_steps_per_call_train_like_single_steps(digits):
 
 
 def test_a_loss_that_overflows_stops_training_at_its_step(tiny, digits):
-    log = train(build("tiny", Tiny.Config(lr=1e30), seed=0), digits, steps=10, batch_size=32,
-                seed=0)
+    log = train(build("tiny", Tiny.Config(lr=1e30), seed=0, image_shape=SHAPE), digits, steps=10,
+                batch_size=32, seed=0)
     assert log.diverged_at == 2 and log.steps_done == 2
     assert math.isfinite(log.history["fit"][0]) and not math.isfinite(log.history["fit"][1])
 
 
 def test_callbacks_see_every_step_evaluations_and_can_stop(tiny, digits):
     seen, evals = [], []
-    log = train(build("tiny", seed=0), digits, steps=10, batch_size=32, seed=0,
+    log = train(build("tiny", seed=0, image_shape=SHAPE), digits, steps=10, batch_size=32, seed=0,
                 on_step=seen.append, on_eval=evals.append, eval_every=3,
                 should_stop=lambda: len(seen) >= 7)
     assert [s.step for s in seen] == list(range(1, 8)) and all(s.steps == 10 for s in seen)
@@ -140,9 +142,9 @@ def test_callbacks_see_every_step_evaluations_and_can_stop(tiny, digits):
 
 def test_precision_must_match_the_built_model(tiny, digits):
     with pytest.raises(ValueError, match="mixed_bfloat16"):
-        train(build("tiny", seed=0), digits, steps=1, batch_size=32, seed=0,
+        train(build("tiny", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
               precision="mixed_bfloat16")
-    model = build("gan", seed=0, precision="mixed_bfloat16")
+    model = build("gan", seed=0, precision="mixed_bfloat16", image_shape=SHAPE)
     assert keras.config.dtype_policy().name == "float32"  # build restores the global policy
     log = train(model, digits, steps=2, batch_size=32, seed=0, precision="mixed_bfloat16")
     assert all(math.isfinite(v) for v in log.history["generator"])
@@ -170,10 +172,11 @@ JAX_SCRIPT = textwrap.dedent("""
     x = data.load("digits").x_train[:128]
     out = {"backend": keras.backend.backend()}
     for name in models.names():
-        model = build(name, seed=0)
+        model = build(name, seed=0, image_shape=(28, 28, 1))
         before = [np.array(v) for p in model.phases for v in p.variables]
         log = train(model, x, steps=2, batch_size=32, seed=0)
-        again = train(build(name, seed=0), x, steps=2, batch_size=32, seed=0)
+        again = train(build(name, seed=0, image_shape=x.shape[1:]), x, steps=2, batch_size=32,
+                      seed=0)
         after = [np.array(v) for p in model.phases for v in p.variables]
         model.prepare_sampling(x)
         out[name] = {"history": log.history, "same": log.history == again.history,
@@ -181,9 +184,11 @@ JAX_SCRIPT = textwrap.dedent("""
                                  for p in model.phases],
                      "changed": any(not np.array_equal(a, b) for a, b in zip(before, after)),
                      "sample": list(model.sample(3, seed=0).shape)}
-    one = train(build("gan", seed=0), x, steps=4, batch_size=32, seed=0)
-    two = train(build("gan", seed=0), x, steps=4, batch_size=32, seed=0, steps_per_call=2)
-    mixed = train(build("dcgan", seed=0, precision="mixed_bfloat16"), x, steps=2,
+    shape = x.shape[1:]
+    one = train(build("gan", seed=0, image_shape=shape), x, steps=4, batch_size=32, seed=0)
+    two = train(build("gan", seed=0, image_shape=shape), x, steps=4, batch_size=32, seed=0,
+                steps_per_call=2)
+    mixed = train(build("dcgan", seed=0, precision="mixed_bfloat16", image_shape=shape), x, steps=2,
                   batch_size=32, seed=0, precision="mixed_bfloat16")
     out["scan"] = {"one": one.history["generator"], "two": two.history["generator"],
                    "mixed": mixed.history["generator"]}
@@ -231,7 +236,7 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
     x = data.load("digits").x_train[:128]
     out = {}
     for name in ("dcgan", "ae"):
-        model = build(name, seed=0, distribute=True)
+        model = build(name, seed=0, distribute=True, image_shape=(28, 28, 1))
         log = train(model, x, steps=2, batch_size=32, seed=0, distribute=True)
         model.prepare_sampling(x)
         out[name] = {"replicas": log.replicas, "history": log.history,
@@ -255,4 +260,5 @@ def test_data_parallel_training_on_two_virtual_devices(backend):
 
 def test_distribute_needs_a_model_built_for_it(digits):
     with pytest.raises(ValueError, match="distribute=True"):
-        train(build("gan", seed=0), digits, steps=1, batch_size=32, seed=0, distribute=True)
+        train(build("gan", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
+              distribute=True)

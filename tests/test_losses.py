@@ -87,7 +87,7 @@ def test_ns_default_gives_the_original_losses_of_the_model(name):
     # dropout 0 so D is the same function in both passes (batch norm uses batch statistics)
     cls = models.get(name)
     assert cls.Config().loss == "ns"
-    model = cls(dataclasses.replace(cls.Config(), dropout=0.0, real_label=0.9))
+    model = cls(dataclasses.replace(cls.Config(), dropout=0.0, real_label=0.9), (28, 28, 1))
     images = np.random.default_rng(0).uniform(-1, 1, (6, 28, 28, 1)).astype(np.float32)
     logs, real, fake = _logits_for_the_same_step(model, images)
     # the model's losses before the setting existed: BCE(real, 0.9) + BCE(fake, 0); BCE(fake, 1)
@@ -103,7 +103,7 @@ def test_ns_default_gives_the_original_losses_of_the_model(name):
 @pytest.mark.parametrize("rule", losses.GAN_LOSSES)
 def test_each_rule_is_what_the_model_trains_with(rule):
     cls = models.get("gan")
-    model = cls(cls.Config(loss=rule, dropout=0.0))
+    model = cls(cls.Config(loss=rule, dropout=0.0), (28, 28, 1))
     images = np.random.default_rng(1).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
     logs, real, fake = _logits_for_the_same_step(model, images)
     assert value(logs["discriminator"]) == pytest.approx(

@@ -14,6 +14,8 @@ from benchmarks.harness.loop import engine_module
 from models import registry
 from models.base import GenerativeModel
 
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+
 
 @pytest.fixture(scope="module")
 def digits() -> np.ndarray:
@@ -22,7 +24,7 @@ def digits() -> np.ndarray:
 
 @pytest.fixture(scope="module", params=models.names())
 def model(request, digits):
-    m = build(request.param, seed=0)
+    m = build(request.param, seed=0, image_shape=SHAPE)
     m.prepare_sampling(digits)
     return m
 
@@ -101,9 +103,9 @@ def test_config_is_frozen_with_defaults_and_overridable(model):
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.config.lr = 1.0
     changed = dataclasses.replace(cls.Config(), lr=5e-5)
-    assert cls(changed).phases[0].optimizer.learning_rate.numpy() == pytest.approx(5e-5)
+    assert cls(changed, SHAPE).phases[0].optimizer.learning_rate.numpy() == pytest.approx(5e-5)
     with pytest.raises(TypeError):
-        cls(object())
+        cls(object(), SHAPE)
 
 
 def test_losses_are_finite_scalars_per_phase(model, digits):
@@ -121,7 +123,7 @@ def test_param_counts_add_up(model):
 
 
 def test_dcgan_has_the_seeds_parameter_counts():
-    m = models.get("dcgan")()
+    m = models.get("dcgan")(image_shape=(28, 28, 1))
     counts = m.param_counts()
     trainable = sum(int(np.prod(v.shape)) for v in m.networks["generator"].trainable_variables)
     assert counts["generator"] == 2_330_944 and trainable == 2_305_472
@@ -131,13 +133,13 @@ def test_dcgan_has_the_seeds_parameter_counts():
 
 def test_weights_round_trip(model, tmp_path):
     model.save_weights(tmp_path)
-    other = type(model)()
+    other = type(model)(image_shape=SHAPE)
     other.load_weights(tmp_path)
     np.testing.assert_array_equal(other.sample(4, seed=3), model.sample(4, seed=3))
 
 
 def test_ae_reconstructs_encodes_and_samples_from_both_samplers(digits):
-    ae = build("ae", seed=0)
+    ae = build("ae", seed=0, image_shape=SHAPE)
     assert ae.reconstructs
     assert ae.encode(digits[:5]).shape == (5, ae.latent_dim)
     rec = ae.reconstruct(digits[:5])
@@ -145,7 +147,7 @@ def test_ae_reconstructs_encodes_and_samples_from_both_samplers(digits):
     with pytest.raises(RuntimeError, match="prepare_sampling"):
         ae.sample(3, seed=0)
     for sampler in ("gmm", "gaussian"):
-        m = models.get("ae")(models.get("ae").Config(sampler=sampler))
+        m = models.get("ae")(models.get("ae").Config(sampler=sampler), SHAPE)
         m.prepare_sampling(digits)
         s = m.sample(50, seed=0)
         assert s.shape == (50, 28, 28, 1) and s.dtype == np.float32
@@ -156,7 +158,7 @@ def test_ae_reconstructs_encodes_and_samples_from_both_samplers(digits):
 
 def test_ae_fits_its_sampler_to_a_seeded_subset_of_the_whole_training_set(digits):
     cls = models.get("ae")
-    ae = cls(cls.Config(sampler_images=100))
+    ae = cls(cls.Config(sampler_images=100), SHAPE)
     chosen = ae.fit_images(digits)
     assert chosen.shape == (100, *digits.shape[1:])
     np.testing.assert_array_equal(chosen, ae.fit_images(digits))  # deterministic
@@ -172,7 +174,7 @@ def test_ae_fits_its_sampler_to_a_seeded_subset_of_the_whole_training_set(digits
 
 def test_gans_do_not_reconstruct():
     with pytest.raises(NotImplementedError):
-        models.get("gan")().reconstruct(np.zeros((1, 28, 28, 1), np.float32))
+        models.get("gan")(image_shape=(28, 28, 1)).reconstruct(np.zeros((1, 28, 28, 1), np.float32))
 
 
 AVERAGING = [n for n in models.names()
@@ -183,9 +185,9 @@ AVERAGING = [n for n in models.names()
 def test_a_model_with_ema_samples_from_its_averaged_networks(name):
     cls = models.get(name)
     assert {"gan", "dcgan"} <= set(AVERAGING) and cls.Config().ema == 0.0  # off by default
-    raw = cls()
+    raw = cls(image_shape=SHAPE)
     assert raw.weights_scored == "raw" and not raw.averages
-    model = cls(dataclasses.replace(cls.Config(), ema=0.9))
+    model = cls(dataclasses.replace(cls.Config(), ema=0.9), SHAPE)
     assert model.weights_scored == "ema" and set(model.averages) == set(cls.averaged_networks)
     before = model.sample(2, seed=0)
     for average in model.averages.values():  # moving the averages moves the samples

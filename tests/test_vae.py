@@ -19,7 +19,7 @@ def value(x) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def vae():
-    return models.get("vae")()
+    return models.get("vae")(image_shape=(28, 28, 1))
 
 
 def test_parameter_counts_are_the_autoencoders_with_a_doubled_code(vae):
@@ -28,7 +28,7 @@ def test_parameter_counts_are_the_autoencoders_with_a_doubled_code(vae):
     # decoder: dense 16*3,136+3,136 = 53,312, conv-T 3*3*64*64+64 = 36,928,
     #   conv-T 3*3*64*32+32 = 18,464, conv 3*3*32*1+1 = 289    -> 108,993
     assert vae.param_counts() == {"encoder": 119_200, "decoder": 108_993, "total": 228_193}
-    ae = models.get("ae")().param_counts()
+    ae = models.get("ae")(image_shape=(28, 28, 1)).param_counts()
     assert ae["decoder"] == 108_993  # the same decoder as ae's
     assert vae.param_counts()["encoder"] - ae["encoder"] == 16 * (3136 + 1)  # one more head
     assert vae.reconstructs and vae.latent_dim == 16

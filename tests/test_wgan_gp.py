@@ -13,11 +13,13 @@ import models
 from benchmarks import data
 from benchmarks.harness import build, train
 
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+
 WGAN = models.get("wgan_gp")
 
 
 def test_parameter_counts():
-    counts = WGAN().param_counts()
+    counts = WGAN(image_shape=(28, 28, 1)).param_counts()
     # generator, dcgan's: dense 100 x 7*7*256 = 1,254,400 (no bias); its batch norm 4 x 12,544
     # = 50,176; 5x5 transposed convolutions 256->128: 819,200, 128->64: 204,800, 64->1: 1,600
     # (no biases); batch norms 4 x 128 = 512 and 4 x 64 = 256
@@ -35,7 +37,8 @@ def _layers(network) -> list:
 
 
 def test_generator_is_dcgans_and_the_critic_drops_dropout_and_keeps_no_sigmoid():
-    ours, dcgan = WGAN().networks, models.get("dcgan")().networks
+    shape = (28, 28, 1)
+    ours, dcgan = WGAN(image_shape=shape).networks, models.get("dcgan")(image_shape=shape).networks
     assert _layers(ours["generator"]) == _layers(dcgan["generator"])
     kept = [layer for layer in _layers(dcgan["discriminator"]) if layer[0] != "Dropout"]
     assert _layers(ours["critic"]) == kept
@@ -48,7 +51,7 @@ def test_defaults_are_the_papers():
     c = WGAN.Config()
     assert (c.lr, c.beta_1, c.beta_2, c.gp_weight, c.n_critic, c.ema) == (
         1e-4, 0.0, 0.9, 10.0, 5, 0.0)
-    critic, generator = WGAN().phases
+    critic, generator = WGAN(image_shape=(28, 28, 1)).phases
     assert (critic.name, critic.repeats, generator.name, generator.repeats) == (
         "critic", 5, "generator", 1)
 
@@ -70,7 +73,7 @@ def test_a_bad_setting_names_the_field_the_value_and_the_range(field, value, all
 @pytest.mark.slow
 def test_the_critic_updates_five_times_per_generator_step_and_logs_its_estimates():
     x = data.load("digits").x_train[:128]
-    model = build("wgan_gp", seed=0)
+    model = build("wgan_gp", seed=0, image_shape=SHAPE)
     critic_before = [np.array(v) for v in model.networks["critic"].trainable_variables]
     log = train(model, x, steps=2, batch_size=8, seed=0)
     critic, generator = (int(keras.ops.convert_to_numpy(p.optimizer.iterations))

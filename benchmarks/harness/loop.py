@@ -85,7 +85,7 @@ def engine_module() -> BackendModule:
 
 
 def build(name_or_class, config=None, *, seed: int = 0, precision: str = "float32",
-          distribute: bool = False, image_shape=(28, 28, 1)):
+          distribute: bool = False, image_shape: tuple[int, int, int]):
     """Constructs a model ready for train(): seeded weights, the precision policy and the
     distribution in force while its variables are created (all three are fixed then)."""
     from models import registry

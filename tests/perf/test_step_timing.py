@@ -21,6 +21,8 @@ import models
 from benchmarks.harness import build
 from benchmarks.harness.loop import BatchOrder, engine_module
 
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+
 BATCHES = (64, 256)
 ROUNDS, WARMUP = 10, 2  # rounds timed per case; warm-up rounds absorb compiling and caches
 PAIRED_ROUNDS = 24  # the harness-vs-bare comparison: more pairs, a steadier ratio
@@ -39,8 +41,8 @@ class AveragedDCGAN(models.get("dcgan")):
 
 def harness_step(name: str | type, batch: int):
     """One step as train() runs it: compiled step, batch gathered on device, logs fetched."""
-    engine = engine_module().Engine(build(name, seed=0), IMAGES, batch_size=batch, jit=False,
-                                    steps_per_call=1)
+    model = build(name, seed=0, image_shape=SHAPE)
+    engine = engine_module().Engine(model, IMAGES, batch_size=batch, jit=False, steps_per_call=1)
     block = engine.put_block(BatchOrder(len(IMAGES), batch, seed=0, rows=16).next_block())
     positions = itertools.cycle(range(16))
     return lambda: engine.run(block, next(positions), 1)
