@@ -78,6 +78,7 @@ JAX_SCRIPT = textwrap.dedent("""
     from benchmarks.harness import build, train
 
     x = data.load("digits").x_train[:200]
+    SHAPE = x.shape[1:]
     whole = train(build("ae", seed=0, image_shape=SHAPE), x, steps=9, batch_size=32, seed=0)
     with tempfile.TemporaryDirectory() as folder:
         train(build("ae", seed=0, image_shape=SHAPE), x, steps=5, batch_size=32, seed=0,
