@@ -9,7 +9,6 @@ paper rules out for a critic.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,20 +20,6 @@ from models import checks
 from models.base import GenerativeModel, Phase, sample_from_noise
 from models.dcgan import dcgan_generator
 from models.registry import register
-
-
-def _check(config, field: str, ok: bool, allowed: str) -> None:
-    if not ok:
-        raise ValueError(f"{field}={getattr(config, field)!r} is not allowed; expected {allowed}")
-
-
-def _finite(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _integer(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @register("wgan_gp")
@@ -57,19 +42,16 @@ class WGANGP(GenerativeModel):
         # use 0.999); 0 = off: the raw weights are sampled and scored
         ema: float = 0.0
 
-        def __post_init__(self):
-            # the message format of the other models' Configs (models/checks.py)
-            _check(self, "noise_dim", _integer(self.noise_dim) and self.noise_dim >= 1,
-                   "an integer >= 1")
-            _check(self, "lr", _finite(self.lr) and self.lr > 0, "a finite number > 0")
-            for name in ("beta_1", "beta_2", "ema"):
-                _check(self, name, _finite(getattr(self, name)) and 0 <= getattr(self, name) < 1,
-                       "a finite number in [0, 1)")
-            _check(self, "gp_weight", _finite(self.gp_weight) and self.gp_weight >= 0,
-                   "a finite number >= 0")
+        RULES: ClassVar[dict] = {
+            "noise_dim": checks.COUNT, "lr": checks.POSITIVE, "beta_1": checks.FRACTION,
+            "beta_2": checks.FRACTION, "ema": checks.FRACTION,
+            "gp_weight": checks.Interval(0),
             # each critic update is unrolled into the compiled step: 100 is already slow
-            _check(self, "n_critic", _integer(self.n_critic) and 1 <= self.n_critic <= 100,
-                   "an integer in [1, 100]")
+            "n_critic": checks.Interval(1, 100, integer=True),
+        }
+
+        def __post_init__(self):
+            checks.validate(self)
 
     # --- networks -----------------------------------------------------------------------
     def build_networks(self) -> dict[str, keras.Model]:
