@@ -29,6 +29,10 @@ IMAGE_SHAPE = (28, 28, 1)
 PEER_RATE = re.compile(r"images_per_s=([0-9.]+)")
 # peer scripts read their own flag names and ignore the rest, so each gets all spellings
 PEER_FLAGS = {"mixed": ["--mixed", "--amp"], "jit": ["--jit", "--compile"]}
+PEER_MODEL = "dcgan"  # the peers are its step (the seeds' tutorial recipe)
+# repeats of each case with --peers: timed once each, minutes apart, ours/peer moved by up to
+# 6 % between runs of the same code on a shared 2-core machine; back-to-back pairs do not
+PEER_REPEATS = 3
 
 
 def measure_step(model_name: str, backend: str, batch: int, precision: str, steps: int, *,
@@ -82,75 +86,108 @@ def _shorten(text: str) -> str:
 
 
 def run(args) -> int:
-    """The bench command on checked arguments (``cli.cmd_bench`` checks them)."""
+    """The bench command on checked arguments (``cli.cmd_bench`` checks them).
+
+    Each case is timed ``repeats`` times. With ``--peers`` every repeat of a dcgan case is
+    followed at once by each peer's script at the same precision and batch size, so ours and
+    the peer see the same machine state, and ours/peer is the median of those paired ratios:
+    two blocks timed minutes apart differ by several percent on a shared machine."""
     import keras
     from rich.console import Console
     from rich.table import Table
 
     backend, console = keras.backend.backend(), Console()
+    repeats = args.repeats or (PEER_REPEATS if args.peers else 1)
+    scripts = peer_scripts(Path(args.peers_dir)) if args.peers else []
     table = Table(title=f"training throughput: {backend} on {device_description()}, "
-                        f"{args.steps} timed steps")
+                        f"{args.steps} timed steps" + (f", median of {repeats}" if repeats > 1
+                                                       else ""))
     for col in ("model", "precision", "batch", "images/s", "ms/step", "p90 ms", "compile s",
                 "replicas"):
         table.add_column(col, justify="left" if col in ("model", "precision") else "right")
-    ours: dict[tuple[str, str, int], float] = {}
+    pairs: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    failed: dict[str, str] = {}
     for name in args.models:
         for precision in args.precision:
             for batch in args.batch_sizes:
-                started = time.perf_counter()
-                r = measure_step(name, backend, batch, precision, args.steps, jit=args.jit,
-                                 steps_per_call=args.steps_per_call,
-                                 distribute=args.distribute,
-                                 image_shape=(args.image_size, args.image_size, args.channels))
-                ours[name, precision, batch] = r["images_per_s"]
+                started, results = time.perf_counter(), []
+                for _ in range(repeats):
+                    r = measure_step(name, backend, batch, precision, args.steps, jit=args.jit,
+                                     steps_per_call=args.steps_per_call,
+                                     distribute=args.distribute,
+                                     image_shape=(args.image_size, args.image_size,
+                                                  args.channels))
+                    results.append(r)
+                    if name != PEER_MODEL:
+                        continue
+                    for script in scripts:
+                        peer = peer_name(script)
+                        if peer in failed:
+                            continue
+                        rate, said = run_peer(script, backend, batch, precision, args.steps,
+                                              args.jit)
+                        if rate > 0:
+                            pairs.setdefault((peer, precision, batch), []).append(
+                                (r["images_per_s"], rate))
+                        else:
+                            failed[peer] = said  # tried once: it would fail the same again
+                r = median_case(results)
                 table.add_row(name, precision, str(batch), f"{r['images_per_s']:.0f}",
                               f"{r['step_ms']:.1f}", f"{r['step_ms_p90']:.1f}",
                               f"{r['compile_s']:.1f}", str(r["replicas"]))
                 console.print(f"  {name} {precision} batch {batch}: "
-                              f"{r['images_per_s']:.0f} images/s "
-                              f"({time.perf_counter() - started:.0f} s)", style="dim")
+                              f"{r['images_per_s']:.0f} images/s"
+                              + (f", median of {repeats}" if repeats > 1 else "")
+                              + f" ({time.perf_counter() - started:.0f} s)", style="dim")
     console.print(table)
     if args.peers:
-        print_peers(console, args, backend, ours)
+        print_peers(console, args, pairs, failed)
     return 0
 
 
-def peer_rows(folder: Path, args, backend: str, ours: dict) -> tuple[list[dict], dict]:
-    """Each peer script's images/s beside ours (dcgan) per precision and batch size, and the
-    reason of each peer that could not run (tried once: it would fail the same every time)."""
-    rows, failed = [], {}
-    for script in sorted(folder.glob("*_step.py")):
-        peer = script.name.removesuffix("_step.py")
-        for precision in args.precision:
-            for batch in args.batch_sizes:
-                if peer in failed:
-                    continue
-                rate, said = run_peer(script, backend, batch, precision, args.steps, args.jit)
-                if not rate > 0:
-                    failed[peer] = said
-                    continue
-                mine = ours.get(("dcgan", precision, batch), math.nan)
-                rows.append({"peer": peer, "precision": precision, "batch": batch,
-                             "peer_images_per_s": rate, "ours_images_per_s": mine,
-                             "ratio": mine / rate})
-    return rows, failed
+def median_case(results: list[dict]) -> dict:
+    """One case's repeats as one: the median of each timing."""
+    out = dict(results[0])
+    for key in ("images_per_s", "step_ms", "step_ms_p90", "compile_s"):
+        out[key] = float(np.median([r[key] for r in results]))
+    return out
 
 
-def print_peers(console, args, backend: str, ours: dict) -> None:
+def peer_scripts(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*_step.py"))
+
+
+def peer_name(script: Path) -> str:
+    return script.name.removesuffix("_step.py")
+
+
+def peer_row(peer: str, precision: str, batch: int, pairs: list[tuple[float, float]]) -> dict:
+    """One peer's figures from its (ours, peer) images/s pairs, each pair timed back to back:
+    medians of each side, and ours/peer as the median of the paired ratios with their range."""
+    ours, theirs = np.array(pairs, dtype=float).T
+    ratios = ours / theirs
+    return {"peer": peer, "precision": precision, "batch": batch, "repeats": len(pairs),
+            "peer_images_per_s": float(np.median(theirs)),
+            "ours_images_per_s": float(np.median(ours)), "ratio": float(np.median(ratios)),
+            "ratio_low": float(ratios.min()), "ratio_high": float(ratios.max())}
+
+
+def print_peers(console, args, pairs: dict, failed: dict[str, str]) -> None:
     from rich.table import Table
 
-    folder = Path(args.peers_dir)
-    if not any(folder.glob("*_step.py")):
-        console.print(f"[yellow]no peer *_step.py scripts in {folder}[/]")
+    if not peer_scripts(Path(args.peers_dir)):
+        console.print(f"[yellow]no peer *_step.py scripts in {args.peers_dir}[/]")
         return
-    rows, failed = peer_rows(folder, args, backend, ours)
-    table = Table(title="ours (dcgan) / peer step, same run")
-    for col in ("peer", "precision", "batch", "peer img/s", "ours img/s", "ours/peer"):
+    rows = [peer_row(peer, precision, batch, timed)
+            for (peer, precision, batch), timed in pairs.items()]
+    table = Table(title="ours (dcgan) / peer step, each repeat back to back")
+    for col in ("peer", "precision", "batch", "peer img/s", "ours img/s", "ours/peer",
+                "range"):
         table.add_column(col, justify="left" if col in ("peer", "precision") else "right")
     for r in rows:
         table.add_row(r["peer"], r["precision"], str(r["batch"]),
                       f"{r['peer_images_per_s']:.0f}", f"{r['ours_images_per_s']:.0f}",
-                      f"{r['ratio']:.2f}")
+                      f"{r['ratio']:.2f}", f"{r['ratio_low']:.2f}–{r['ratio_high']:.2f}")
     if rows:
         console.print(table)
     for peer, reason in failed.items():

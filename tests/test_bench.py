@@ -27,17 +27,22 @@ def test_measure_step_times_the_current_backend_only():
         bench.measure_step("gan", "jax", 16, "float32", 1)
 
 
-def test_peer_rows_give_the_ratio_and_one_short_reason_per_failed_peer(tmp_path):
-    (tmp_path / "fake_step.py").write_text(
-        "import sys\nprint(f'batch={sys.argv[2]} images_per_s=10')\n")
-    (tmp_path / "broken_step.py").write_text("raise SystemExit('no torch here')\n")
-    args = _args("--models", "dcgan", "--batch-sizes", "16,32", "--precision", "float32",
-                 "--steps", "2")
-    ours = {("dcgan", "float32", 16): 40.0, ("dcgan", "float32", 32): 55.0}
-    rows, failed = bench.peer_rows(tmp_path, args, "tensorflow", ours)
-    assert [(r["peer"], r["batch"], r["ratio"]) for r in rows] == [("fake", 16, 4.0),
-                                                                 ("fake", 32, 5.5)]
-    assert failed == {"broken": "no torch here"}  # tried once, not once per row
+def test_peer_row_is_the_median_of_back_to_back_ratios():
+    # (ours, peer) images/s of three repeats; the ratios are 1.1, 0.9 and 1.0
+    row = bench.peer_row("keras", "float32", 64, [(110.0, 100.0), (90.0, 100.0),
+                                                   (120.0, 120.0)])
+    assert row["ratio"] == pytest.approx(1.0) and row["repeats"] == 3
+    assert (row["ratio_low"], row["ratio_high"]) == pytest.approx((0.9, 1.1))
+    # each side's own median (100 and 110), not a ratio of medians, names the figures
+    assert (row["peer_images_per_s"], row["ours_images_per_s"]) == (100.0, 110.0)
+
+
+def test_median_case_takes_each_timing_median():
+    cases = [{"images_per_s": v, "step_ms": 1000 / v, "step_ms_p90": 2000 / v,
+              "compile_s": c, "replicas": 1} for v, c in ((100.0, 3.0), (300.0, 1.0),
+                                                          (200.0, 2.0))]
+    out = bench.median_case(cases)
+    assert out["images_per_s"] == 200.0 and out["step_ms"] == 5.0 and out["compile_s"] == 2.0
 
 
 def test_project_ships_its_own_peers():
@@ -52,15 +57,24 @@ def test_torch_peer_without_torch_says_so_in_one_short_line():
     assert math.isnan(rate) and said == "skipped: torch is not installed"
 
 
-def test_bench_command_prints_ours_and_the_peer_ratio(tmp_path, capsys):
+def test_bench_times_each_peer_right_after_ours_and_tries_a_broken_one_once(tmp_path,
+                                                                           capsys):
+    # each fake peer appends to a log, so the order of the timings is visible
+    log = tmp_path / "calls.log"
     (tmp_path / "fake_step.py").write_text(
-        "import sys\nprint(f'batch={sys.argv[2]} images_per_s=10')\n")
-    args = _args("--models", "dcgan", "--batch-sizes", "16", "--steps", "2", "--peers",
-                 "--peers-dir", str(tmp_path))
+        f"import sys\nopen({str(log)!r}, 'a').write(f'fake {{sys.argv[2]}}\\n')\n"
+        "print(f'batch={sys.argv[2]} images_per_s=10')\n")
+    (tmp_path / "broken_step.py").write_text(
+        f"open({str(log)!r}, 'a').write('broken\\n')\nraise SystemExit('no torch here')\n")
+    args = _args("--models", "dcgan", "--batch-sizes", "16,32", "--steps", "2", "--peers",
+                 "--peers-dir", str(tmp_path), "--repeats", "2")
     assert cli.cmd_bench(args) == 0
+    # broken is tried once (then skipped); fake runs after every one of our 4 timings
+    assert log.read_text().split("\n")[:-1] == ["broken", "fake 16", "fake 16", "fake 32",
+                                                 "fake 32"]
     out = capsys.readouterr().out
-    assert "dcgan float32 batch 16:" in out and "images/s" in out
-    assert "fake" in out
+    assert "dcgan float32 batch 16:" in out and "images/s, median of 2" in out
+    assert "peer broken: no torch here" in out
 
 
 def test_bench_rejects_unknown_model_and_precision():
@@ -68,3 +82,5 @@ def test_bench_rejects_unknown_model_and_precision():
         cli.cmd_bench(_args("--models", "no_such_model"))
     with pytest.raises(UserError, match="unknown precision 'float8'"):
         cli.cmd_bench(_args("--precision", "float8"))
+    with pytest.raises(UserError, match="add dcgan to --models"):
+        cli.cmd_bench(_args("--models", "gan", "--peers"))

@@ -34,6 +34,9 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated: float32, mixed_bfloat16 (default: float32)")
     p.add_argument("--steps", type=positive_int, default=20,
                    help="timed steps per case, after the compiling one (default: 20)")
+    p.add_argument("--repeats", type=positive_int, default=None,
+                   help="times each case is measured, median shown (default: 1; "
+                        f"{bench.PEER_REPEATS} with --peers, each back to back with the peers)")
     p.add_argument("--steps-per-call", type=positive_int, default=1,
                    help="training steps per compiled call (default: 1)")
     p.add_argument("--jit", action="store_true",
@@ -59,6 +62,9 @@ def cmd_bench(args) -> int:
         if precision not in PRECISIONS:
             raise UserError(f"unknown precision {precision!r}; choose from "
                             f"{', '.join(PRECISIONS)}")
+    if args.peers and bench.PEER_MODEL not in args.models:
+        raise UserError(f"--peers compares the peers' step with {bench.PEER_MODEL}'s: add "
+                        f"{bench.PEER_MODEL} to --models")
     return bench.run(args)
 
 
