@@ -7,6 +7,7 @@ seeds' tutorial step, a PyTorch port) in subprocesses in the same run and prints
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -61,6 +62,28 @@ def measure_step(model_name: str, backend: str, batch: int, precision: str, step
             "diverged_at": log.diverged_at}
 
 
+CASE_LINE = "bench-case "  # how a case process hands back its figures
+
+
+def measure_in_process(model_name: str, backend: str, batch: int, precision: str, steps: int,
+                       **options) -> dict:
+    """``measure_step`` in a fresh Python process, as every peer script is measured: a
+    long-lived process that has built and timed earlier cases is not the state a training run
+    starts from, and timing ours there and the peers fresh measured ours 5-17 % slower than
+    the same step timed beside the peer in one process."""
+    case = {"model_name": model_name, "backend": backend, "batch": batch,
+            "precision": precision, "steps": steps, **options}
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", json.dumps(case)],
+                          capture_output=True, text=True, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith(CASE_LINE):
+            return json.loads(line.removeprefix(CASE_LINE))
+    lines = (proc.stderr or proc.stdout).strip().splitlines()
+    raise RuntimeError(f"bench case {model_name} {precision} batch {batch} failed: "
+                       + (lines[-1] if lines else f"exit status {proc.returncode}"))
+
+
 def run_peer(script: Path, backend: str, batch: int, precision: str, steps: int,
              jit: bool) -> tuple[float, str]:
     """images/s a peer script prints, or nan and the reason it gave none."""
@@ -112,11 +135,11 @@ def run(args) -> int:
             for batch in args.batch_sizes:
                 started, results = time.perf_counter(), []
                 for _ in range(repeats):
-                    r = measure_step(name, backend, batch, precision, args.steps, jit=args.jit,
-                                     steps_per_call=args.steps_per_call,
-                                     distribute=args.distribute,
-                                     image_shape=(args.image_size, args.image_size,
-                                                  args.channels))
+                    r = measure_in_process(name, backend, batch, precision, args.steps,
+                                           jit=args.jit, steps_per_call=args.steps_per_call,
+                                           distribute=args.distribute,
+                                           image_shape=(args.image_size, args.image_size,
+                                                        args.channels))
                     results.append(r)
                     if name != PEER_MODEL:
                         continue
@@ -192,3 +215,9 @@ def print_peers(console, args, pairs: dict, failed: dict[str, str]) -> None:
         console.print(table)
     for peer, reason in failed.items():
         console.print(f"peer {peer}: {reason}")
+
+
+if __name__ == "__main__":  # one case, in its own process (``measure_in_process``)
+    options = json.loads(sys.argv[1])
+    options["image_shape"] = tuple(options["image_shape"])
+    print(CASE_LINE + json.dumps(measure_step(**options)), flush=True)

@@ -27,6 +27,15 @@ def test_measure_step_times_the_current_backend_only():
         bench.measure_step("gan", "jax", 16, "float32", 1)
 
 
+def test_a_case_measured_in_its_own_process_gives_the_same_record():
+    r = bench.measure_in_process("gan", "tensorflow", 16, "float32", 3,
+                                 image_shape=(8, 8, 1))
+    assert r["images_per_s"] > 0 and r["steps"] == 3 and r["batch"] == 16
+    assert r["backend"] == "tensorflow" and r["replicas"] == 1
+    with pytest.raises(RuntimeError, match="bench case gan float32 batch 16 failed: .*"):
+        bench.measure_in_process("gan", "tensorflow", 16, "float32", 3, image_shape=(8, 8))
+
+
 def test_peer_row_is_the_median_of_back_to_back_ratios():
     # (ours, peer) images/s of three repeats; the ratios are 1.1, 0.9 and 1.0
     row = bench.peer_row("keras", "float32", 64, [(110.0, 100.0), (90.0, 100.0),
