@@ -65,23 +65,32 @@ def measure_step(model_name: str, backend: str, batch: int, precision: str, step
 CASE_LINE = "bench-case "  # how a case process hands back its figures
 
 
+def _child_env(backend: str) -> dict[str, str]:
+    """A case or peer process's environment: this one's, on ``backend``, TF logs quiet."""
+    return {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _last_line(proc: subprocess.CompletedProcess) -> str:
+    """Why a child process gave no figures: the last line it wrote."""
+    lines = (proc.stderr or proc.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
 def measure_in_process(model_name: str, backend: str, batch: int, precision: str, steps: int,
                        **options) -> dict:
     """``measure_step`` in a fresh Python process, as every peer script is measured: a
     long-lived process that has built and timed earlier cases is not the state a training run
-    starts from, and timing ours there and the peers fresh measured ours 5-17 % slower than
+    starts from, and timing ours there and the peers fresh measured ours 4-17 % slower than
     the same step timed beside the peer in one process."""
     case = {"model_name": model_name, "backend": backend, "batch": batch,
             "precision": precision, "steps": steps, **options}
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", json.dumps(case)],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=_child_env(backend))
     for line in proc.stdout.splitlines():
         if line.startswith(CASE_LINE):
             return json.loads(line.removeprefix(CASE_LINE))
-    lines = (proc.stderr or proc.stdout).strip().splitlines()
     raise RuntimeError(f"bench case {model_name} {precision} batch {batch} failed: "
-                       + (lines[-1] if lines else f"exit status {proc.returncode}"))
+                       + _last_line(proc))
 
 
 def run_peer(script: Path, backend: str, batch: int, precision: str, steps: int,
@@ -90,16 +99,14 @@ def run_peer(script: Path, backend: str, batch: int, precision: str, steps: int,
     argv = [sys.executable, str(script), str(steps), str(batch)]
     argv += PEER_FLAGS["mixed"] if precision.startswith("mixed") else []
     argv += PEER_FLAGS["jit"] if jit else []
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=3600)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=_child_env(backend),
+                              timeout=3600)
     except subprocess.TimeoutExpired:
         return math.nan, "timed out"
     found = PEER_RATE.findall(proc.stdout)
     if proc.returncode != 0 or not found:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
-        return math.nan, _shorten(reason)
+        return math.nan, _shorten(_last_line(proc))
     return float(found[-1]), "ok"
 
 
@@ -164,7 +171,7 @@ def run(args) -> int:
                               + f" ({time.perf_counter() - started:.0f} s)", style="dim")
     console.print(table)
     if args.peers:
-        print_peers(console, args, pairs, failed)
+        print_peers(console, scripts, args.peers_dir, pairs, failed)
     return 0
 
 
@@ -195,11 +202,12 @@ def peer_row(peer: str, precision: str, batch: int, pairs: list[tuple[float, flo
             "ratio_low": float(ratios.min()), "ratio_high": float(ratios.max())}
 
 
-def print_peers(console, args, pairs: dict, failed: dict[str, str]) -> None:
+def print_peers(console, scripts: list[Path], folder: str, pairs: dict,
+                failed: dict[str, str]) -> None:
     from rich.table import Table
 
-    if not peer_scripts(Path(args.peers_dir)):
-        console.print(f"[yellow]no peer *_step.py scripts in {args.peers_dir}[/]")
+    if not scripts:
+        console.print(f"[yellow]no peer *_step.py scripts in {folder}[/]")
         return
     rows = [peer_row(peer, precision, batch, timed)
             for (peer, precision, batch), timed in pairs.items()]
