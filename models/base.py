@@ -76,9 +76,14 @@ class GenerativeModel:
         self._phases: list[Phase] | None = None
         # the averaged copies, made now so they exist under the harness' creation scope
         self.averages: dict[str, keras.Model] = {}
+        # how many updates the averages have had: their decay warms up with it
+        # (harness.engine.average_decay); float32 counts exactly to 2**24 steps
+        self.average_updates: keras.Variable | None = None
         if self.ema > 0:
             for name in self.averaged_networks:
                 self.averages[name] = _copy_of(self.networks[name])
+            self.average_updates = keras.Variable(0.0, dtype="float32", trainable=False,
+                                                  name="average_updates")
         self._input_gradient = None  # bound by the training engine (bind_input_gradient)
 
     # --- what a subclass writes -------------------------------------------------------

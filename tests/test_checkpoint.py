@@ -52,6 +52,23 @@ def test_a_continued_run_matches_an_uninterrupted_one_step_for_step(digits, tmp_
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
+def test_a_continued_run_keeps_the_weight_average_and_its_warm_up(digits, tmp_path):
+    import models
+
+    config = models.get("gan").Config(ema=0.9)
+    whole = build("gan", config, seed=0, image_shape=SHAPE)
+    train(whole, digits, steps=9, batch_size=32, seed=0)
+    train(build("gan", config, seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32,
+          seed=0, checkpoint_dir=tmp_path, checkpoint_every=4)
+    model = build("gan", config, seed=0, image_shape=SHAPE)
+    train(model, digits, steps=9, batch_size=32, seed=0, checkpoint_dir=tmp_path)
+    # the update count is saved: the continued average warms up from 4, not from 0
+    assert float(keras.ops.convert_to_numpy(model.average_updates)) == 9.0
+    for a, b in zip(values(model), values(whole), strict=True):  # the averages included
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path):
     train(build("ae", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
           checkpoint_dir=tmp_path, checkpoint_every=1)

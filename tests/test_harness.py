@@ -165,7 +165,7 @@ def test_batches_are_seeded_epoch_permutations():
 JAX_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
-    import keras, models
+    import keras, models, numpy as np
     from benchmarks import data
     from benchmarks.harness import build, train
 
@@ -230,17 +230,22 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, models, numpy as np
     from benchmarks import data
     from benchmarks.harness import build, train
 
     x = data.load("digits").x_train[:128]
     out = {}
-    for name in ("dcgan", "ae"):
-        model = build(name, seed=0, distribute=True, image_shape=(28, 28, 1))
+    # dcgan with its generator averaged: the average and its count live on both replicas
+    for name, config in (("dcgan", models.get("dcgan").Config(ema=0.9)), ("ae", None)):
+        model = build(name, config, seed=0, distribute=True, image_shape=(28, 28, 1))
         log = train(model, x, steps=2, batch_size=32, seed=0, distribute=True)
         model.prepare_sampling(x)
+        sample = model.sample(2, seed=0)
         out[name] = {"replicas": log.replicas, "history": log.history,
-                     "sample": list(model.sample(2, seed=0).shape)}
+                     "sample": list(sample.shape), "finite": bool(np.isfinite(sample).all()),
+                     "updates": None if model.average_updates is None else
+                     float(keras.ops.convert_to_numpy(model.average_updates))}
     print("RESULT" + json.dumps(out))
 """)
 
@@ -255,7 +260,8 @@ def test_data_parallel_training_on_two_virtual_devices(backend):
     for name, result in out.items():
         assert result["replicas"] == 2, name
         assert all(math.isfinite(v) for values in result["history"].values() for v in values)
-        assert result["sample"] == [2, 28, 28, 1]
+        assert result["sample"] == [2, 28, 28, 1] and result["finite"], name
+    assert out["dcgan"]["updates"] == 2.0 and out["ae"]["updates"] is None
 
 
 def test_distribute_needs_a_model_built_for_it(digits):

@@ -1,7 +1,8 @@
 """Checkpoints of a train() call: everything the next step depends on, in one file.
 
 Saved: every model variable (weights, batch-norm statistics, the noise and dropout seed
-states), every phase optimizer's variables (step counts, moments), the weight averages, the
+states), every phase optimizer's variables (step counts, moments), the weight averages and
+their update count, the
 step and the loss history so far, and the batch order (its generator's state and the index
 rows drawn but not yet trained on). A run continued from a checkpoint therefore takes the
 same steps as one never interrupted. The file is written beside its final name, synced and
@@ -25,6 +26,8 @@ def state_variables(model) -> list:
     """Every variable a step reads or writes, in an order fixed by the model's construction."""
     optimizers = [v for p in model.phases for v in p.optimizer.variables]
     averages = [v for net in model.averages.values() for v in net.variables]
+    if model.average_updates is not None:
+        averages.append(model.average_updates)
     return list(model.variables) + optimizers + averages
 
 

@@ -22,6 +22,7 @@ from benchmarks.harness.engine import (
     batches_per_step,
     check_split,
     host_peak_memory_mb,
+    average_decay,
     moving_average,
     schedule,
     step_logs,
@@ -65,7 +66,10 @@ class Engine:
         self.slices = {id(p): (i, slice(end - len(p.variables), end))
                        for i, (p, end) in enumerate(zip(self.phases, ends, strict=True))}
         self.decay, pairs = model.ema, model.averaged_variables()
+        # the averages, then their update count (average_decay), when there are any
         self.averages = [average for _, average in pairs]
+        if pairs:
+            self.averages.append(model.average_updates)
         # where each averaged variable's new value is found in (trainable, other)
         position = {id(v): (0, i) for i, v in enumerate(self.trainable)}
         position.update({id(v): (1, i) for i, v in enumerate(self.other)})
@@ -101,8 +105,12 @@ class Engine:
                 (trainable, other, optimizer_values), out = self._update(
                     group.phases, (trainable, other, optimizer_values), batch)
             outputs.append(out)
-        averages = [moving_average(self.decay, average, (trainable, other)[kind][i])
-                    for average, (kind, i) in zip(averages, self.sources, strict=True)]
+        if self.sources:
+            *values, updates = averages
+            decay = average_decay(self.decay, updates)
+            averages = [moving_average(decay, average, (trainable, other)[kind][i])
+                        for average, (kind, i) in zip(values, self.sources, strict=True)]
+            averages.append(updates + 1.0)
         logs = {name: jnp.asarray(value, jnp.float32)
                 for name, value in step_logs(self.groups, outputs).items()}
         return (trainable, other, optimizer_values, averages), logs

@@ -19,6 +19,7 @@ from benchmarks.harness.engine import (
     batches_per_step,
     check_split,
     host_peak_memory_mb,
+    average_decay,
     moving_average,
     schedule,
     step_logs,
@@ -61,6 +62,7 @@ class Engine:
         check_split(batch_size, self.replicas)
         self.batch_size, self.jit, self.steps_per_call = batch_size, jit, steps_per_call
         self.averaged, self.decay = model.averaged_variables(), model.ema
+        self.updates = model.average_updates  # the averages' update count (None: no average)
         model.bind_input_gradient(input_gradient)
         self.images = tf.constant(images)  # on the device once, for the whole run
         self.functions: dict[int, tf.types.experimental.GenericFunction] = {}
@@ -74,8 +76,11 @@ class Engine:
             logs = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                     for name, value in per_replica.items()}
         # in cross-replica context, where assigning a mirrored variable updates every copy
-        for source, average in self.averaged:
-            average.assign(moving_average(self.decay, average, source))
+        if self.averaged:
+            decay = average_decay(self.decay, self.updates)
+            for source, average in self.averaged:
+                average.assign(moving_average(decay, average, source))
+            self.updates.assign_add(1.0)
         return logs
 
     def _replica_step(self, rows, replicas: int):
