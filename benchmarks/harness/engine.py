@@ -104,8 +104,8 @@ def average_decay(decay: float, updates):
     min(decay, (1 + t) / (10 + t)), as tf.train.ExponentialMovingAverage does with
     num_updates. A fixed decay would keep weight decay^t on the random initial weights (0.999:
     61 % after 500 steps, 5 % after 3,000); this one follows the weights early and settles at
-    ``decay`` once (1 + t) / (10 + t) exceeds it (after 8,990 updates for 0.999). Works on any backend's
-    tensors."""
+    ``decay`` once (1 + t) / (10 + t) exceeds it (after 8,990 updates for 0.999). Works on any
+    backend's tensors."""
     return keras.ops.minimum(decay, (1.0 + updates) / (10.0 + updates))
 
 

@@ -19,10 +19,10 @@ import keras
 import numpy as np
 
 from benchmarks.harness.engine import (
+    average_decay,
     batches_per_step,
     check_split,
     host_peak_memory_mb,
-    average_decay,
     moving_average,
     schedule,
     step_logs,

@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.harness.engine import (
+    average_decay,
     batches_per_step,
     check_split,
     host_peak_memory_mb,
-    average_decay,
     moving_average,
     schedule,
     step_logs,
