@@ -27,7 +27,12 @@ class DCGAN(GAN):
         # digit classes after 1,000 steps (256k images); with the paper's Adam settings at
         # batch 64 on MNIST: all ten by step 1,500 (two runs), and FID 119 with legible
         # digits at step 3,000 (192k images, the quick preset); no label smoothing needed.
-        pass
+        # Averaging the generator (0.999, Yazici et al. 2019's value, with the warm-up of
+        # harness.engine.average_decay) measured better at the quick preset on MNIST over 3
+        # seeds: FID 118.4 (117.8-118.9) against 135.9 (132.9-141.2) sampled from the raw
+        # weights, Welch 95% interval of the difference 6.2 to 28.8, recall 0.72 against 0.63,
+        # all 10 classes either way. gan and wgan_gp keep 0: not measured.
+        ema: float = 0.999
 
     def build_networks(self) -> dict[str, keras.Model]:
         # two stride-2 transposed convolutions grow a (H/4, W/4) grid to the image

@@ -181,11 +181,18 @@ AVERAGING = [n for n in models.names()
              if "ema" in {f.name for f in dataclasses.fields(models.get(n).Config)}]
 
 
+def test_averaging_is_on_by_default_only_where_it_measured_better():
+    # dcgan: 3 MNIST seeds at the quick preset (models/dcgan.py); the others were not measured
+    assert models.get("dcgan").Config().ema == 0.999
+    assert models.get("dcgan")(image_shape=SHAPE).weights_scored == "ema"
+    assert models.get("gan").Config().ema == 0.0 and models.get("wgan_gp").Config().ema == 0.0
+
+
 @pytest.mark.parametrize("name", AVERAGING)
 def test_a_model_with_ema_samples_from_its_averaged_networks(name):
     cls = models.get(name)
-    assert {"gan", "dcgan"} <= set(AVERAGING) and cls.Config().ema == 0.0  # off by default
-    raw = cls(image_shape=SHAPE)
+    assert {"gan", "dcgan"} <= set(AVERAGING)
+    raw = cls(dataclasses.replace(cls.Config(), ema=0.0), SHAPE)
     assert raw.weights_scored == "raw" and not raw.averages
     model = cls(dataclasses.replace(cls.Config(), ema=0.9), SHAPE)
     assert model.weights_scored == "ema" and set(model.averages) == set(cls.averaged_networks)
