@@ -120,10 +120,12 @@ def test_a_mixture_needs_as_many_fit_images_as_components():
     assert models.get("ae").Config(sampler="gaussian", components=20, sampler_images=10)
 
 
-def test_dcgan_config_is_gans_with_the_same_defaults():
+def test_dcgan_config_is_gans_with_the_same_defaults_but_averaging():
     gan, dcgan = models.get("gan").Config, models.get("dcgan").Config
     assert issubclass(dcgan, gan)
-    assert dataclasses.asdict(dcgan()) == dataclasses.asdict(gan())
+    # dcgan averages its generator by default: measured better on MNIST (models/dcgan.py)
+    assert dataclasses.asdict(dcgan()) == {**dataclasses.asdict(gan()), "ema": 0.999}
+    assert gan().ema == 0.0
 
 
 def test_interval_says_what_it_allows():
