@@ -2,11 +2,11 @@
 
 Saved: every model variable (weights, batch-norm statistics, the noise and dropout seed
 states), every phase optimizer's variables (step counts, moments), the weight averages and
-their update count, the
-step and the loss history so far, and the batch order (its generator's state and the index
-rows drawn but not yet trained on). A run continued from a checkpoint therefore takes the
-same steps as one never interrupted. The file is written beside its final name, synced and
-renamed over the previous one, so a crash leaves the last complete checkpoint.
+their update count, the step and the loss history so far, and the batch order (its
+generator's state and the index rows drawn but not yet trained on). A run continued from a
+checkpoint therefore takes the same steps as one never interrupted. The file is written beside
+its final name, synced and renamed over the previous one, so a crash leaves the last complete
+checkpoint.
 """
 
 from __future__ import annotations
