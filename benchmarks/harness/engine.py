@@ -114,6 +114,15 @@ def moving_average(decay, average, value):
     return average * decay + value * (1.0 - decay)
 
 
+def update_averages(decay: float, updates, averages: list, values: list) -> tuple[list, Any]:
+    """The weight averages' step, after ``updates`` earlier ones: each average moved towards
+    its trained value at average_decay's rate; returns (new averages, updates + 1). Both
+    engines call it, TensorFlow on variables, JAX on its threaded state."""
+    rate = average_decay(decay, updates)
+    return ([moving_average(rate, average, value)
+             for average, value in zip(averages, values, strict=True)], updates + 1.0)
+
+
 def check_split(batch_size: int, replicas: int) -> None:
     """Data parallelism splits each batch evenly: refuse a batch that does not split."""
     if batch_size % replicas:

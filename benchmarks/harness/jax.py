@@ -19,13 +19,12 @@ import keras
 import numpy as np
 
 from benchmarks.harness.engine import (
-    average_decay,
     batches_per_step,
     check_split,
     host_peak_memory_mb,
-    moving_average,
     schedule,
     step_logs,
+    update_averages,
 )
 
 
@@ -66,10 +65,8 @@ class Engine:
         self.slices = {id(p): (i, slice(end - len(p.variables), end))
                        for i, (p, end) in enumerate(zip(self.phases, ends, strict=True))}
         self.decay, pairs = model.ema, model.averaged_variables()
-        # the averages, then their update count (average_decay), when there are any
         self.averages = [average for _, average in pairs]
-        if pairs:
-            self.averages.append(model.average_updates)
+        self.updates = model.average_updates  # their update count (None: no average)
         # where each averaged variable's new value is found in (trainable, other)
         position = {id(v): (0, i) for i, v in enumerate(self.trainable)}
         position.update({id(v): (1, i) for i, v in enumerate(self.other)})
@@ -90,11 +87,12 @@ class Engine:
     def _read_state(self):
         return ([v.value for v in self.trainable], [v.value for v in self.other],
                 [[v.value for v in vs] for vs in self.optimizer_vars],
-                [v.value for v in self.averages])
+                [v.value for v in self.averages],
+                None if self.updates is None else self.updates.value)
 
     # --- one step, as traced ----------------------------------------------------------
     def _step(self, state, images, rows):
-        trainable, other, optimizer_values, averages = state
+        trainable, other, optimizer_values, averages, updates = state
         outputs = []
         for group in self.groups:
             for i in range(group.repeats):  # unrolled: a critic's 5 passes
@@ -106,14 +104,12 @@ class Engine:
                     group.phases, (trainable, other, optimizer_values), batch)
             outputs.append(out)
         if self.sources:
-            *values, updates = averages
-            decay = average_decay(self.decay, updates)
-            averages = [moving_average(decay, average, (trainable, other)[kind][i])
-                        for average, (kind, i) in zip(values, self.sources, strict=True)]
-            averages.append(updates + 1.0)
+            averages, updates = update_averages(
+                self.decay, updates, averages,
+                [(trainable, other)[kind][i] for kind, i in self.sources])
         logs = {name: jnp.asarray(value, jnp.float32)
                 for name, value in step_logs(self.groups, outputs).items()}
-        return (trainable, other, optimizer_values, averages), logs
+        return (trainable, other, optimizer_values, averages, updates), logs
 
     def _update(self, phases, state, batch):
         """One forward pass, then each of ``phases`` updated from it (simultaneously)."""
@@ -181,7 +177,9 @@ class Engine:
 
     def sync(self) -> None:
         """Writes the state back into the keras variables (sampling and saving read them)."""
-        trainable, other, optimizer_values, averages = self.state
+        trainable, other, optimizer_values, averages, updates = self.state
+        if self.updates is not None:
+            self.updates.assign(updates)
         for variable, value in zip(self.trainable + self.other + self.averages,
                                    trainable + other + averages, strict=True):
             variable.assign(value)

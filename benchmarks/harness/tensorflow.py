@@ -16,13 +16,12 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.harness.engine import (
-    average_decay,
     batches_per_step,
     check_split,
     host_peak_memory_mb,
-    moving_average,
     schedule,
     step_logs,
+    update_averages,
 )
 
 
@@ -77,10 +76,11 @@ class Engine:
                     for name, value in per_replica.items()}
         # in cross-replica context, where assigning a mirrored variable updates every copy
         if self.averaged:
-            decay = average_decay(self.decay, self.updates)
-            for source, average in self.averaged:
-                average.assign(moving_average(decay, average, source))
-            self.updates.assign_add(1.0)
+            sources, averages = zip(*self.averaged, strict=True)
+            new, updates = update_averages(self.decay, self.updates, averages, sources)
+            for average, value in zip(averages, new, strict=True):
+                average.assign(value)
+            self.updates.assign(updates)
         return logs
 
     def _replica_step(self, rows, replicas: int):
