@@ -11,8 +11,8 @@ count), and optionally classifier_gate (percent).
 
 from metrics.classifier import Classifier
 from metrics.errors import ClassifierGateError, MetricsError
-from metrics.evaluate import FAST_KEYS, FID_INTERVAL_KEYS, MIN_SAMPLES, evaluate, real_floor
-from metrics.info import METRICS, RECONSTRUCTION_KEYS, MetricInfo
+from metrics.evaluate import MIN_SAMPLES, evaluate, real_floor
+from metrics.info import FAST_KEYS, FID_INTERVAL_KEYS, METRICS, RECONSTRUCTION_KEYS, MetricInfo
 from metrics.reference import Reference, build_reference
 
 __all__ = [

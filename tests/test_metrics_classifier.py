@@ -143,14 +143,6 @@ def test_digits_real_floor_beats_noise(reference):
     assert floor["modes_covered"] == 10.0
 
 
-def test_metric_table_is_well_formed():
-    for key, info in metrics.METRICS.items():
-        assert info.key == key and info.label and info.description
-        assert info.direction in ("lower", "higher", "target")
-        assert (info.target is not None) == (info.direction == "target")
-    assert set(metrics.FAST_KEYS) <= set(metrics.METRICS)
-
-
 JAX_SCRIPT = """
 import sys
 import numpy as np
