@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from reports.format import SHORT_LABELS, SUMMARY_KEYS, cell, fmt
+from reports.format import cell, fmt
 
 PLAIN_LINES = 10  # a log that is not a terminal gets this many progress lines per run
 PLAIN_SECONDS = 60.0  # ... or one a minute, whichever comes first
@@ -114,7 +114,6 @@ class Console:
         from reports import records
 
         agg = records.aggregate(results)
-        info = results.get("metrics", {})
         floor = results.get("floor") or {}
         throughput = {model: stats for (model, _), stats in
                       records.aggregate_throughput(results).items()}
@@ -124,11 +123,13 @@ class Console:
         width = sum(len(max(c, key=len, default="")) + 2 for c in columns.values())
         width += len("model") + len("img/s")
         chosen = []
-        for key in (k for k in SUMMARY_KEYS if any(k in m for m in agg.values())):
-            arrow = {"lower": "↓", "higher": "↑"}.get(info.get(key, {}).get("direction"), "")
-            header = f"{SHORT_LABELS.get(key) or info.get(key, {}).get('label', key)}{arrow}"
-            cells = [cell(figures.get(key), key) for figures in agg.values()]
-            cells.append(fmt(floor.get(key), key))
+        for key in (k for k in records.summary_keys(results)
+                    if any(k in m for m in agg.values())):
+            arrow = {"lower": "↓", "higher": "↑"}.get(records.direction(results, key), "")
+            header = f"{records.short_label(results, key)}{arrow}"
+            count = records.is_count(results, key)
+            cells = [cell(figures.get(key), count) for figures in agg.values()]
+            cells.append(fmt(floor.get(key), count))
             need = max(len(header), *map(len, cells)) + 2
             if width + need > self.rich.width:
                 break  # the report has them all

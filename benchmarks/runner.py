@@ -234,7 +234,10 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
                              "gate": reference.classifier_gate / 100,
                              "train_seconds": reference.classifier_train_seconds,
                              "gate_source": ds.gate_rule}
-    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
+    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target,
+                                                short=m.short, section=m.section,
+                                                count=m.count, summary=m.summary,
+                                                verdict=m.verdict)
                           for k, m in metrics.METRICS.items()}
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))

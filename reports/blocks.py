@@ -11,8 +11,6 @@ from reports import records
 from reports.format import DASH, fmt, interval_cell
 from reports.records import Stat
 
-# The verdict ranks models by the first of these the record has.
-PRIMARY_KEYS = ["fid", "kid", "fid_logits", "classifier_score", "recon_mse"]
 FLOOR_LABEL = "*real data (floor)*"
 
 
@@ -74,9 +72,10 @@ def floor(results: dict) -> dict:
 
 
 def primary(results: dict, agg: dict[str, dict[str, Stat]]) -> str | None:
-    """The metric the verdict ranks by: the first of PRIMARY_KEYS with a direction."""
+    """The metric the verdict ranks by: the first of the record's verdict metrics the runs
+    have (records.verdict_keys), else the first metric with a lower or higher direction."""
     found = present(agg, records.metric_keys(results))
-    for key in PRIMARY_KEYS + found:
+    for key in records.verdict_keys(results) + found:
         if key in found and records.direction(results, key) in ("lower", "higher"):
             return key
     return None
@@ -102,12 +101,14 @@ def _metric_rows(results: dict, keys: list[str]) -> list[list[str]]:
     grouped = records.runs_by_model(results)
     best = {k: best_in_column(results, {n: s.get(k) for n, s in agg.items()}, k) for k in keys}
     rows = [[_model_cell(n, runs), _seeds_cell(runs)]
-            + [bold(interval_cell(agg[n].get(k), vals[n].get(k), k), n in best[k])
+            + [bold(interval_cell(agg[n].get(k), vals[n].get(k), records.is_count(results, k)),
+                    n in best[k])
                for k in keys]
             for n, runs in grouped.items()]
     real = floor(results)
     if any(k in real for k in keys):
-        rows.append([FLOOR_LABEL, ""] + [italic(fmt(real.get(k), k)) for k in keys])
+        rows.append([FLOOR_LABEL, ""] + [italic(fmt(real.get(k), records.is_count(results, k)))
+                                         for k in keys])
     return rows
 
 

@@ -66,8 +66,9 @@ def _best_vs_final(results: dict) -> list[str]:
         return []
     best = records.aggregate(results, "best")
     steps = records.aggregate_best_step(results)
-    rows = [[name, cell(steps.get(name)), cell(best[name].get(key), key),
-             cell(final[name].get(key), key)]
+    count = records.is_count(results, key)
+    rows = [[name, cell(steps.get(name)), cell(best[name].get(key), count),
+             cell(final[name].get(key), count)]
             for name in final if key in final[name] or key in best[name]]
     if not rows:
         return []

@@ -1,5 +1,5 @@
-"""How numbers are written, in the report and on the console alike: one formatter, one list of
-the metrics a summary shows, one short label for each.
+"""How numbers are written, in the report and on the console alike: one formatter. Which
+metrics are whole numbers, and which a summary shows, the record says (reports.records).
 """
 
 from __future__ import annotations
@@ -9,15 +9,6 @@ import math
 from reports.records import Stat
 
 DASH = "—"  # a value the record does not have
-COUNT_KEYS = {"modes_covered", "ndb"}  # whole numbers per seed
-# The metrics a summary shows, in order (the report's Summary table; the console shows those
-# it has room for). Every metric is in the report's All metrics table.
-SUMMARY_KEYS = ("fid", "kid", "modes_covered", "kl_classes", "precision", "recall", "coverage",
-                "ndb", "recon_psnr")
-# Short column headers where space is tight (the console).
-SHORT_LABELS = {"fid": "FID", "kid": "KID", "modes_covered": "modes", "kl_classes": "KL",
-                "precision": "prec", "recall": "recall", "coverage": "cover", "ndb": "NDB",
-                "recon_psnr": "PSNR"}
 
 
 def sig(x: float, digits: int = 3) -> str:
@@ -34,39 +25,40 @@ def sig(x: float, digits: int = 3) -> str:
     return f"{x:.{decimals}f}"
 
 
-def fmt(x, key: str | None = None) -> str:
-    """One number: 3 significant figures, whole numbers for counts, "—" when missing."""
+def fmt(x, count: bool = False) -> str:
+    """One number: 3 significant figures, whole numbers for counts (records.is_count), "—"
+    when missing."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return DASH
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    if (key in COUNT_KEYS or isinstance(x, int)) and float(x).is_integer():
+    if (count or isinstance(x, int)) and float(x).is_integer():
         return f"{int(x):,}"
-    if key in COUNT_KEYS:
+    if count:
         return f"{x:.3g}"
     return sig(x)
 
 
-def cell(stat: Stat | None, key: str | None = None) -> str:
+def cell(stat: Stat | None, count: bool = False) -> str:
     """'mean ± std' over seeds; just the value for one seed; "—" for none."""
     if stat is None or stat.n == 0:
         return DASH
     if stat.n == 1:
-        return fmt(stat.mean, key)
-    return f"{fmt(stat.mean, key)} ± {sig(stat.std, 2) if math.isfinite(stat.std) else 'nan'}"
+        return fmt(stat.mean, count)
+    return f"{fmt(stat.mean, count)} ± {sig(stat.std, 2) if math.isfinite(stat.std) else 'nan'}"
 
 
-def interval_cell(stat: Stat | None, values: list[float] | None, key: str | None = None) -> str:
+def interval_cell(stat: Stat | None, values: list[float] | None, count: bool = False) -> str:
     """'119 [104, 131]': the mean and its 95% bootstrap interval over seeds (reports.stats);
     just the value for one seed; "—" for none."""
     from reports import stats
 
     ci = stats.mean_interval(values) if values and stat and stat.n > 1 else None
     if ci is None:
-        return cell(stat, key)
-    return f"{fmt(stat.mean, key)} [{fmt(ci[0], key)}, {fmt(ci[1], key)}]"
+        return cell(stat, count)
+    return f"{fmt(stat.mean, count)} [{fmt(ci[0], count)}, {fmt(ci[1], count)}]"
 
 
 def plural(n: int, word: str) -> str:

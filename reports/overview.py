@@ -93,20 +93,21 @@ def verdict(results: dict) -> list[str]:
         ranked = sorted((n for n in agg if key in agg[n] and math.isfinite(agg[n][key].mean)),
                         key=lambda n: agg[n][key].mean, reverse=direction == "higher")
         label = records.label(results, key)
+        count = records.is_count(results, key)
         real = floor(results).get(key)
-        floor_text = f"; real data scores {fmt(real, key)}" if real is not None else ""
+        floor_text = f"; real data scores {fmt(real, count)}" if real is not None else ""
         if len(ranked) == 1:
             sentences.append(f"Only **{ranked[0]}** has a finite {label}: "
-                             f"{cell(agg[ranked[0]][key], key)}{floor_text}.")
+                             f"{cell(agg[ranked[0]][key], count)}{floor_text}.")
         elif ranked:
             vals = records.values(results)
             first = agg[ranked[0]][key]
-            others = join([f"{n} ({interval_cell(agg[n][key], vals[n].get(key), key)})"
+            others = join([f"{n} ({interval_cell(agg[n][key], vals[n].get(key), count)})"
                            for n in ranked[1:]])
             holds, why = significance.lead(results, key, ranked[0], ranked[1])
             name = f"**{ranked[0]}**" if holds else ranked[0]
             sentences.append(f"{name} has the best mean {label} "
-                             f"({interval_cell(first, vals[ranked[0]].get(key), key)}"
+                             f"({interval_cell(first, vals[ranked[0]].get(key), count)}"
                              f"{floor_text}), ahead of {others}.")
             sentences.append(why)
     sentences += _collapse_sentences(results, agg)
@@ -131,7 +132,8 @@ def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[
     dropped = {n: s for n, s in covered.items() if s.mean < k}
     if not dropped:
         return [f"No mode collapse: every model covers all {k} classes."]
-    parts = [f"{n} covers {fmt(s.mean, 'modes_covered')} of {k} classes"
+    count = records.is_count(results, "modes_covered")
+    parts = [f"{n} covers {fmt(s.mean, count)} of {k} classes"
              + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
     return [f"Mode collapse: {join(parts)}."]
 

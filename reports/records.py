@@ -170,13 +170,53 @@ def metric_keys(results: dict) -> list[str]:
     return keys
 
 
+def _info(results: dict, key: str) -> dict:
+    """What the record says about a metric (results["metrics"][key]); {} for a key it does not
+    describe."""
+    return results.get("metrics", {}).get(key) or {}
+
+
 def direction(results: dict, key: str) -> str | None:
     """"lower", "higher", "target" (closest to 1 is best) or None when unknown."""
-    return (results.get("metrics", {}).get(key) or {}).get("direction")
+    return _info(results, key).get("direction")
 
 
 def label(results: dict, key: str) -> str:
-    return (results.get("metrics", {}).get(key) or {}).get("label") or key
+    return _info(results, key).get("label") or key
+
+
+def short_label(results: dict, key: str) -> str:
+    """The column header where space is tight (the console)."""
+    return _info(results, key).get("short") or label(results, key)
+
+
+def is_count(results: dict, key: str | None) -> bool:
+    """Whether the metric is a whole number per seed (modes covered)."""
+    return key is not None and _info(results, key).get("count") is True
+
+
+def _placed(results: dict, place: str) -> list[str]:
+    placed = [(info[place], k) for k, info in results.get("metrics", {}).items()
+              if isinstance(info, dict) and _is_number(info.get(place))]
+    return [k for _, k in sorted(placed, key=lambda item: item[0])]
+
+
+def summary_keys(results: dict) -> list[str]:
+    """The metrics a summary shows, in order (the report's Summary table; the console shows
+    those it has room for). Every metric is in the report's All metrics table."""
+    return _placed(results, "summary")
+
+
+def verdict_keys(results: dict) -> list[str]:
+    """The metrics the verdict may rank by, first choice first."""
+    return _placed(results, "verdict")
+
+
+def section_keys(results: dict, section: str) -> list[str]:
+    """The metrics of one of the report's tables ("mode_collapse", "diversity"), in the
+    record's order."""
+    return [k for k, info in results.get("metrics", {}).items()
+            if isinstance(info, dict) and info.get("section") == section]
 
 
 def has_curve(results: dict, key: str) -> bool:

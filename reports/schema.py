@@ -7,7 +7,8 @@ the description and the check cannot drift apart. Keys not declared here are kep
 
 Versions: 1 (the first), 2 (runs keyed by (model, overrides, seed); failed runs; which weights
 were scored; the dataset's image shape; where the classifier's gate came from; a metric's
-target value). A version-1 record is migrated on load; any other version is refused.
+target value), 3 (each metric says where the report shows it: short label, section, count,
+summary and verdict places). Versions 1 and 2 are migrated on load; any other is refused.
 """
 
 # No "from __future__ import annotations": TypedDict reads NotRequired[...] only from
@@ -23,14 +24,28 @@ from typing import Any, Literal, NotRequired, TypedDict
 from reports.files import atomic_write
 from reports.typecheck import TypeCheckError, check, found, is_a
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULTS_FILE = "results.json"
 # Runs whose metrics count: a diverged run keeps its numbers, the others have none.
 SCORED_STATUSES = ("finished", "diverged")
 V1_IMAGE_SHAPE = [28, 28, 1]  # every schema-1 dataset was 28x28 grayscale
 V1_TARGET = 1.0  # schema 1 stored no target: every "target" metric then aimed at 1
+# Where the report placed each metric before schema 3 stored it with the metric: for migrating
+# records of versions 1 and 2 only, so they render as they did. Never extended: a new metric
+# describes itself in metrics/info.py, and the run writes that into the record.
+V2_SHORT = {"fid": "FID", "kid": "KID", "modes_covered": "modes", "kl_classes": "KL",
+            "precision": "prec", "recall": "recall", "coverage": "cover", "ndb": "NDB",
+            "recon_psnr": "PSNR"}
+V2_SECTIONS = {**dict.fromkeys(["modes_covered", "kl_classes", "ndb", "ndb_js"], "mode_collapse"),
+               **dict.fromkeys(["precision", "recall", "density", "coverage",
+                                "pairwise_distance_ratio", "memorization"], "diversity")}
+V2_COUNTS = ("modes_covered", "ndb")
+V2_SUMMARY = ("fid", "kid", "modes_covered", "kl_classes", "precision", "recall", "coverage",
+              "ndb", "recon_psnr")
+V2_VERDICT = ("fid", "kid", "fid_logits", "classifier_score", "recon_mse")
 
 Direction = Literal["lower", "higher", "target"]
+Section = Literal["mode_collapse", "diversity"]  # the report's tables beside All metrics
 RunStatus = Literal["finished", "diverged", "interrupted", "failed"]
 RUN_STATUSES: tuple[str, ...] = typing.get_args(RunStatus)
 Metrics = dict[str, Any]  # metric key -> number, null (not finite) or list (class histogram)
@@ -90,9 +105,14 @@ class Classifier(TypedDict, total=False):
 
 class MetricInfo(TypedDict):
     label: str
+    short: str  # the column header where space is tight (the console)
     description: str
     direction: Direction
     target: NotRequired[float]  # the ideal value; required when direction is "target"
+    section: Section | None  # the report's table it joins besides All metrics
+    count: bool  # a whole number per seed, written without decimals
+    summary: int | None  # its column in the summary (1 first); null: not in the summary
+    verdict: int | None  # its rank among the metrics the verdict may rank by (1 first)
 
 
 class Best(TypedDict):
@@ -178,8 +198,13 @@ def new_results(*, command: str, config: Config, environment: Environment,
 
 
 def metric_info(label: str, description: str, direction: Direction,
-                target: float | None = None) -> MetricInfo:
-    info: MetricInfo = {"label": label, "description": description, "direction": direction}
+                target: float | None = None, *, short: str | None = None,
+                section: Section | None = None, count: bool = False, summary: int | None = None,
+                verdict: int | None = None) -> MetricInfo:
+    """One entry of results["metrics"]: how the report names, places and ranks the metric."""
+    info: MetricInfo = {"label": label, "short": short or label, "description": description,
+                        "direction": direction, "section": section, "count": count,
+                        "summary": summary, "verdict": verdict}
     if target is not None:
         info["target"] = target
     return info
@@ -206,7 +231,7 @@ def new_run(model: str, seed: int, *, overrides: dict[str, Any] | None = None,
 # ---- reading and checking ---------------------------------------------------------------
 
 def load(path: str | Path) -> Results:
-    """Read and validate a results.json (or a run folder holding one); migrate schema 1."""
+    """Read and validate a results.json (or a run folder holding one); migrate schemas 1, 2."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
@@ -229,7 +254,7 @@ def load(path: str | Path) -> Results:
 
 
 def validate(results: Any) -> Results:
-    """Check every field's type; return the record (a schema-1 one as a migrated copy).
+    """Check every field's type; return the record (a schema-1 or -2 one as a migrated copy).
 
     Raises RecordError naming the first bad field, e.g. "runs[0].final must be an object or
     null, found str".
@@ -238,7 +263,9 @@ def validate(results: Any) -> Results:
         raise RecordError(f"a record must be a JSON object, found {found(results)}")
     version = results.get("schema_version")
     if version == 1:
-        results = migrate_v1(results)
+        results = migrate_v2(migrate_v1(results))
+    elif version == 2:
+        results = migrate_v2(results)
     elif version != SCHEMA_VERSION:
         raise RecordError(_version_problem(version))
     _check_types(results, Results, "")
@@ -256,7 +283,7 @@ def migrate_v1(results: dict) -> dict:
     sweeps and no weight averaging); the dataset gains image_shape [28, 28, 1]; "target"
     metrics gain target 1. Fields too broken to migrate are left for validate to name."""
     out = copy.deepcopy(results)
-    out["schema_version"] = SCHEMA_VERSION
+    out["schema_version"] = 2
     if isinstance(out.get("dataset"), dict):
         out["dataset"].setdefault("image_shape", list(V1_IMAGE_SHAPE))
     metrics = out.get("metrics") if isinstance(out.get("metrics"), dict) else {}
@@ -269,6 +296,24 @@ def migrate_v1(results: dict) -> dict:
         run.setdefault("weights_scored", "raw")
         if isinstance(run.get("model"), str) and is_a(run.get("seed"), int):
             run.setdefault("key", run_key(run["model"], {}, run["seed"]))
+    return out
+
+
+def migrate_v2(results: dict) -> dict:
+    """Schema 2 -> 3. Each metric gains the places the report's code then gave it by key
+    (V2_SHORT ... V2_VERDICT), so an old record renders as it did. Fields too broken to migrate
+    are left for validate to name."""
+    out = copy.deepcopy(results)
+    out["schema_version"] = 3
+    metrics = out.get("metrics") if isinstance(out.get("metrics"), dict) else {}
+    for key, info in metrics.items():
+        if not isinstance(info, dict):
+            continue
+        info.setdefault("short", V2_SHORT.get(key) or info.get("label"))
+        info.setdefault("section", V2_SECTIONS.get(key))
+        info.setdefault("count", key in V2_COUNTS)
+        info.setdefault("summary", V2_SUMMARY.index(key) + 1 if key in V2_SUMMARY else None)
+        info.setdefault("verdict", V2_VERDICT.index(key) + 1 if key in V2_VERDICT else None)
     return out
 
 

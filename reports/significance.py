@@ -27,8 +27,9 @@ def lead(results: dict, key: str, first: str, second: str) -> tuple[bool, str]:
     v = stats.compare(a, b)
     if v.winner == "a" and v.interval:
         low, high = sorted(abs(x) for x in v.interval)
+        count = records.is_count(results, key)
         return True, (f"The lead over {second} holds at {plural(v.seeds, 'seed')}: the 95% Welch "
-                f"interval of the difference is {fmt(low, key)} to {fmt(high, key)}.")
+                f"interval of the difference is {fmt(low, count)} to {fmt(high, count)}.")
     text = f"{first} and {second} are not distinguishable at {plural(v.seeds, 'seed')}"
     if v.seeds < 2:
         return False, text + " (telling them apart takes at least 2 seeds each)."
@@ -91,8 +92,9 @@ def sweep(results: dict, run_dir: Path | None) -> list[str]:
         stat = {n: agg[n].get(key) for n in arms}
         best = records.best_models(stat, records.direction(results, key),
                                    records.target(results, key))
-        rows = [[esc(n), f"**{interval_cell(stat[n], vals[n].get(key), key)}**" if n in best
-                 else interval_cell(stat[n], vals[n].get(key), key)] for n in arms]
+        count = records.is_count(results, key)
+        rows = [[esc(n), f"**{interval_cell(stat[n], vals[n].get(key), count)}**" if n in best
+                 else interval_cell(stat[n], vals[n].get(key), count)] for n in arms]
         top = " and ".join(sorted(best)) or "none stands out"
         lines += [f"**{esc(model)}**, best setting by {records.label(results, key)}: "
                   f"{esc(top)}.", "", *table(["Setting", records.label(results, key)], rows),

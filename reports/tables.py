@@ -21,15 +21,11 @@ from reports.blocks import (
     present,
     table,
 )
-from reports.format import DASH, SUMMARY_KEYS, cell, fmt
-
-MODE_KEYS = ["modes_covered", "kl_classes", "ndb", "ndb_js"]
-DIVERSITY_KEYS = ["precision", "recall", "density", "coverage", "pairwise_distance_ratio",
-                  "memorization"]
+from reports.format import DASH, cell, fmt
 
 
 def summary(results: dict) -> list[str]:
-    return metric_table(results, SUMMARY_KEYS) + [
+    return metric_table(results, records.summary_keys(results)) + [
         "", "Mean [95% bootstrap interval] over seeds (one seed: its value; see Significance); "
         "↓ lower is better, ↑ higher is better; best per column in **bold**. The full table is "
         "under All metrics."]
@@ -40,7 +36,7 @@ def mode_collapse(results: dict, run_dir: Path | None) -> list[str]:
     if records.histograms(results):
         lines += figure_block(run_dir, "figures/class_histograms.png",
                                "Class histograms per model")
-    lines += metric_table(results, MODE_KEYS)
+    lines += metric_table(results, records.section_keys(results, "mode_collapse"))
     lines += _class_share_table(results)
     if records.has_curve(results, "modes_covered") or records.has_curve(results, "kl_classes"):
         fig = figure(run_dir, "figures/mode_curves.png", "Modes covered and KL over training")
@@ -67,8 +63,8 @@ def _class_share_table(results: dict) -> list[str]:
 
 
 def diversity(results: dict) -> list[str]:
-    lines = metric_table(results, DIVERSITY_KEYS)
-    keys = present(records.aggregate(results), DIVERSITY_KEYS)
+    lines = metric_table(results, records.section_keys(results, "diversity"))
+    keys = present(records.aggregate(results), records.section_keys(results, "diversity"))
     goals = sorted({records.target(results, k) for k in keys
                     if records.direction(results, k) == "target"} - {None})
     for goal in goals:
@@ -114,9 +110,10 @@ def all_metrics(results: dict) -> list[str]:
     for key in keys:
         best = best_in_column(results, {n: agg[n].get(key) for n in names}, key)
         info = results.get("metrics", {}).get(key) or {}
+        count = records.is_count(results, key)
         rows.append([f"{esc(records.label(results, key))} (`{key}`)",
-                     better(results, key), italic(fmt(floor(results).get(key), key))]
-                    + [bold(cell(agg[n].get(key), key), n in best) for n in names]
+                     better(results, key), italic(fmt(floor(results).get(key), count))]
+                    + [bold(cell(agg[n].get(key), count), n in best) for n in names]
                     + [esc(info.get("description") or DASH)])
     header = ["Metric", "Better", "Real data"] + names + ["What it measures"]
     lines = table(header, rows, text_cols=(0, 1, -1))

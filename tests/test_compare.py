@@ -21,7 +21,8 @@ def record(backend: str, fids: list[float], *, dataset: str = "digits",
         dataset={"name": dataset, "source": "test", "train_size": 1437, "test_size": 360,
                  "class_names": [str(i) for i in range(10)], "image_shape": [28, 28, 1]})
     results.update(status="complete", classifier={"test_accuracy": accuracy, "gate": 0.9},
-                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower")})
+                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower",
+                                                     summary=1, verdict=1)})
     results["runs"] = [schema.new_run("ae", seed, final={"fid": fid},
                                       figures={"samples_final": f"figures/ae-s{seed}-final.png"})
                        for seed, fid in enumerate(fids)]

@@ -173,19 +173,20 @@ def test_runs_by_model_keeps_config_order(results):
 
 # ---- formatting ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, key, text", [
-    (12.345, "fid", "12.3"), (0.012345, "kid", "0.0123"), (1234.5, None, "1,234"),
-    (2543809, None, "2,543,809"), (10, "modes_covered", "10"), (7.5, "modes_covered", "7.5"),
-    (None, "fid", "—"), (float("inf"), "fid", "∞"), (0.00001234, "kid", "1.23e-05"),
-    (9.9996, "fid", "10.0"),
+@pytest.mark.parametrize("value, count, text", [
+    (12.345, False, "12.3"), (0.012345, False, "0.0123"), (1234.5, False, "1,234"),
+    (2543809, False, "2,543,809"), (10.0, True, "10"), (10.0, False, "10.0"),
+    (7.5, True, "7.5"), (None, False, "—"), (float("inf"), False, "∞"),
+    (0.00001234, False, "1.23e-05"), (9.9996, False, "10.0"),
 ])
-def test_fmt(value, key, text):
-    assert fmt(value, key) == text
+def test_fmt(value, count, text):
+    assert fmt(value, count) == text
 
 
 def test_cell_mean_std():
-    assert cell(records.mean_std([10.0, 14.0]), "fid") == "12.0 ± 2.8"
-    assert cell(records.mean_std([10.0]), "fid") == "10.0"
+    assert cell(records.mean_std([10.0, 14.0])) == "12.0 ± 2.8"
+    assert cell(records.mean_std([10.0])) == "10.0"
+    assert cell(records.mean_std([10.0]), count=True) == "10"
     assert cell(None) == "—"
 
 

@@ -41,6 +41,11 @@ def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert RESULT_KEYS <= set(results)
     assert results["status"] == "complete" and results["dataset"]["name"] == "digits"
+    # the report's places for each metric, written from metrics/info.py
+    modes = results["metrics"]["modes_covered"]
+    assert (modes["short"], modes["section"], modes["count"], modes["summary"],
+            modes["verdict"]) == ("modes", "mode_collapse", True, 3, None)
+    assert results["metrics"]["fid"]["verdict"] == 1
     assert {(r["model"], r["status"]) for r in results["runs"]} == {
         ("dcgan", "finished"), ("gan", "finished"), ("ae", "finished")}
     for run in results["runs"]:

@@ -67,7 +67,7 @@ def test_new_run_has_every_required_field():
 
 def test_new_results_is_a_valid_empty_record():
     results = _record()
-    assert results["schema_version"] == schema.SCHEMA_VERSION == 2
+    assert results["schema_version"] == schema.SCHEMA_VERSION == 3
     assert results["status"] == "running" and results["finished"] is None
 
 
@@ -130,6 +130,13 @@ def _drop(path: str):
      "null, found int"),
     (_set("metrics.fid.direction", "down"), "metrics.fid.direction must be one of 'lower', "
      "'higher', 'target', found 'down'"),
+    (_set("metrics.fid.section", "fidelity"), "metrics.fid.section must be one of "
+     "'mode_collapse', 'diversity' or null, found str"),
+    (_set("metrics.fid.summary", "1"), "metrics.fid.summary must be an integer or null, "
+     "found str"),
+    (_set("metrics.fid.count", 0), "metrics.fid.count must be true or false, found int"),
+    (_drop("metrics.fid.short"), "metrics.fid.short is missing"),
+    (_drop("metrics.fid.verdict"), "metrics.fid.verdict is missing"),
     (_set("notes", "a note"), "notes must be a list or null, found str"),
     (_drop("runs.0.seed"), "runs[0].seed is missing"),
     (_drop("runs.0.key"), "runs[0].key is missing"),
@@ -149,11 +156,11 @@ def test_validate_names_the_first_bad_field(mutate, message):
 
 
 @pytest.mark.parametrize("version, message", [
-    (3, "schema_version 3 is newer than this genbench reads (1 to 2); render it with the "
+    (4, "schema_version 4 is newer than this genbench reads (1 to 3); render it with the "
         "newer genbench that wrote it"),
-    (0, "schema_version 0 is not one this genbench reads (1 to 2); re-run the benchmark to "
+    (0, "schema_version 0 is not one this genbench reads (1 to 3); re-run the benchmark to "
         "write a current record"),
-    ("2", "schema_version '2' is not one this genbench reads (1 to 2); re-run the benchmark "
+    ("3", "schema_version '3' is not one this genbench reads (1 to 3); re-run the benchmark "
           "to write a current record"),
     (None, "schema_version is missing: this is not a record written by 'python -m benchmarks "
            "run'; re-run the benchmark"),
@@ -180,14 +187,14 @@ def test_unknown_keys_and_any_metric_value_pass():
     assert schema.validate(results)["runs"][0]["extra"] == {"anything": [1, "two"]}
 
 
-# ---- schema 1 -> 2 ---------------------------------------------------------------------------
+# ---- schema 1 -> 2 -> 3 ----------------------------------------------------------------------
 
 def test_v1_record_migrates():
     v1 = json.loads(FIXTURE.read_text(encoding="utf-8"))
     before = copy.deepcopy(v1)
     results = schema.validate(v1)
     assert v1 == before  # the input is left alone
-    assert results["schema_version"] == 2
+    assert results["schema_version"] == schema.SCHEMA_VERSION
     assert [r["key"] for r in results["runs"]] == ["dcgan/s0", "dcgan/s1", "gan/s0", "gan/s1",
                                                   "ae/s0", "ae/s1"]
     assert all(r["overrides"] == {} and r["weights_scored"] == "raw" for r in results["runs"])
@@ -199,6 +206,29 @@ def test_v1_record_migrates():
     for run, old in zip(results["runs"], before["runs"], strict=True):
         assert {k: v for k, v in run.items() if k not in ("key", "overrides",
                                                           "weights_scored")} == old
+
+
+def test_v2_record_migrates_to_the_places_the_report_then_gave_each_metric():
+    """Schema 2 stored no places: they were the report's own tables (SUMMARY_KEYS and the
+    rest, as schema.V2_* keeps them), so a migrated record renders as it did."""
+    v2 = schema.migrate_v1(json.loads(FIXTURE.read_text(encoding="utf-8")))
+    v2["metrics"]["not_a_metric"] = {"label": "Made up", "description": "", "direction": "lower"}
+    before = copy.deepcopy(v2)
+    results = schema.validate(v2)
+    assert v2 == before and results["schema_version"] == 3
+    got = {k: (m["short"], m["section"], m["count"], m["summary"], m["verdict"])
+           for k, m in results["metrics"].items()}
+    assert got["fid"] == ("FID", None, False, 1, 1)
+    assert got["kid"] == ("KID", None, False, 2, 2)
+    assert got["fid_logits"] == ("FID (logits)", None, False, None, 3)
+    assert got["modes_covered"] == ("modes", "mode_collapse", True, 3, None)
+    assert got["ndb"] == ("NDB", "mode_collapse", True, 8, None)  # as schema 2's report had it
+    assert got["ndb_js"] == ("JS(cells)", "mode_collapse", False, None, None)
+    assert got["density"] == ("Density", "diversity", False, None, None)
+    assert got["recon_mse"] == ("Recon. MSE", None, False, None, 5)
+    assert got["recon_psnr"] == ("PSNR", None, False, 9, None)
+    assert got["not_a_metric"] == ("Made up", None, False, None, None)
+    assert sorted(k for k, m in got.items() if m[3]) == sorted(schema.V2_SUMMARY)
 
 
 def test_v1_record_with_a_bad_field_names_it():

@@ -76,7 +76,8 @@ def sweep_record(fids: dict[float, list[float]]) -> dict:
         config={"models": ["ae", "gan"], "seeds": 2, "sweep": {"ae": {"lr": sorted(fids)}}},
         dataset={"name": "digits", "class_names": [str(i) for i in range(10)]})
     results.update(status="complete",
-                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower")})
+                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower",
+                                                     summary=1, verdict=1)})
     results["runs"] = [schema.new_run("ae", seed, overrides={"lr": lr}, final={"fid": fid})
                        for lr, values in fids.items() for seed, fid in enumerate(values)]
     results["runs"].append(schema.new_run("gan", 0, final={"fid": 200.0}))
