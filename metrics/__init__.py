@@ -6,7 +6,8 @@
 
 Never imports ``benchmarks``: a dataset is any object with name, checksum, num_classes,
 x_train, y_train, x_test, y_test (images (N, H, W, C) in [-1, 1], any size and channel
-count), and optionally classifier_gate (percent).
+count), and classifier_gate (percent test accuracy the classifier must reach; the dataset owns
+it, ``build_reference(gate=...)`` overrides it).
 """
 
 from metrics.classifier import Classifier

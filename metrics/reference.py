@@ -114,9 +114,10 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
                     note: Callable[[str], None] | None = None) -> Reference:
     """The Reference for ``dataset`` (any object with name, checksum, x/y_train/test, ...).
 
-    The classifier's accuracy gate (percent) is ``gate``, else ``dataset.classifier_gate``,
-    else the built-in table. Raises ClassifierGateError when the classifier misses it. A
-    damaged cache entry is rebuilt with one ``note(reason)`` (default: a line on stderr).
+    The classifier's accuracy gate (percent) is ``gate``, else ``dataset.classifier_gate``
+    (MetricsError when neither is given). Raises ClassifierGateError when the classifier
+    misses it. A damaged cache entry is rebuilt with one ``note(reason)`` (default: a line on
+    stderr).
     """
     note = note or cache.stderr_note
     classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed, gate=gate, note=note)

@@ -205,17 +205,35 @@ def test_a_loaded_classifier_reports_the_accuracy_measured_now(tiny, clean_cache
     assert loaded.classifier_accuracy == clean_cache[1].classifier_accuracy
 
 
-def test_gate_comes_from_the_override_then_the_dataset_then_the_table():
+def test_gate_comes_from_the_override_else_the_dataset_alone():
     own = TinySet("mnist", *[np.zeros(1)] * 4, checksum="x", num_classes=2, classifier_gate=80.0)
-    assert classifier.gate_for(own) == 80.0  # the dataset's own gate beats the name table
+    assert classifier.gate_for(own) == 80.0  # not MNIST's 99: a name carries no gate here
     assert classifier.gate_for(own, 55.5) == 55.5
+    # the dataset owns its gate (benchmarks/data/registry.py): metrics keeps no second table
+    # of gates by name to fall back on, so a dataset without one is told, not defaulted
     plain = TinySet("mnist", *[np.zeros(1)] * 4, checksum="x", num_classes=2)
-    assert classifier.gate_for(plain) == classifier.GATES["mnist"]
-    plain.name = "no_such_dataset"
-    assert classifier.gate_for(plain) == classifier.DEFAULT_GATE
+    with pytest.raises(MetricsError, match="^dataset mnist states no classifier gate; give "
+                       "it a classifier_gate"):
+        classifier.gate_for(plain)
+    assert classifier.gate_for(plain, 70.0) == 70.0
     for bad in (-1.0, 100.5, float("nan"), "high"):
         with pytest.raises(MetricsError, match="not a test accuracy in percent"):
             classifier.gate_for(plain, bad)
+
+
+def test_each_dataset_gate_reaches_the_classifier_as_the_registry_states_it():
+    """One place: the registry's gate (or the chance rule for a folder) is the gate applied."""
+    from benchmarks.data import registry
+    from benchmarks.data.spec import Dataset, DatasetSpec
+
+    def dataset(name, classes):
+        x, y = np.zeros((4, 28, 28, 1), np.float32), np.zeros(4, np.int64)
+        return Dataset(name, x, y, x, y, tuple(map(str, range(classes))), "here", "x")
+
+    for name, s in registry.DATASETS.items():
+        assert classifier.gate_for(registry.gated(dataset(name, 10), s)) == s.gate, name
+    folder = registry.gated(dataset("my_folder", 10), DatasetSpec("my_folder", "", None))
+    assert classifier.gate_for(folder) == 55.0  # chance 10 % + half of the 90 % to 100 %
 
 
 @pytest.mark.slow
