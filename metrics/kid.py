@@ -8,6 +8,7 @@ counts, so figures at different N compare.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import pairwise
 
 from metrics.errors import MetricsError
 
@@ -16,8 +17,9 @@ KID_SUBSET_SIZE = 1000
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """k(x, y) = (x.y / d + 1)^3, d the feature dimension."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    """k(x, y) = (x.y / d + 1)^3, d the feature dimension: scikit-learn's polynomial kernel
+    with degree 3, gamma 1/d (its default) and coef0 1, as KID's authors define it."""
+    return pairwise.polynomial_kernel(x, y, degree=3, gamma=None, coef0=1)
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

@@ -94,6 +94,14 @@ def test_collapsed_samples_lose_recall_and_coverage():
 def test_mean_pairwise_distance():
     # points 0, 1, 3: pair distances 1, 3, 2 -> mean 2
     assert diversity.mean_pairwise_distance(np.array([[0.0], [1.0], [3.0]])) == pytest.approx(2)
+    # a 3-4-5 triangle: mean (3 + 4 + 5) / 3 = 4, each pair counted once
+    triangle = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+    assert diversity.mean_pairwise_distance(triangle) == pytest.approx(4.0, rel=1e-15)
+    # scipy's pdist mean is the old full-matrix sum over n (n - 1) ordered pairs
+    x = np.random.default_rng(3).normal(size=(40, 6))
+    full = np.linalg.norm(x[:, None] - x[None, :], axis=-1)
+    assert diversity.mean_pairwise_distance(x) == pytest.approx(
+        full.sum() / (40 * 39), rel=1e-12)
     assert diversity.mean_pairwise_distance(np.ones((10, 4))) == pytest.approx(0.0, abs=1e-6)
     # the subset is seeded: the same answer twice
     x = np.random.default_rng(6).normal(size=(5000, 3))

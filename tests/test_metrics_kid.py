@@ -44,6 +44,19 @@ def test_kid_in_four_dimensions_matches_an_independent_implementation():
     assert std == pytest.approx(expected_std, rel=1e-9)
 
 
+def test_the_kernel_is_sklearns_polynomial_kernel_with_the_papers_parameters():
+    """scikit-learn's polynomial_kernel with degree 3, gamma 1/d and coef0 1 is the
+    (x.y / d + 1)^3 of Binkowski et al. and torch-fidelity (kernel_by_loops)."""
+    from sklearn.metrics.pairwise import polynomial_kernel
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 5)), rng.normal(size=(4, 5))
+    by_loops = np.array([[kernel_by_loops(a, b) for b in y] for a in x])
+    np.testing.assert_allclose(polynomial_kernel(x, y, degree=3, gamma=1 / 5, coef0=1),
+                               by_loops, rtol=1e-12)
+    np.testing.assert_allclose(kid.polynomial_kernel(x, y), by_loops, rtol=1e-12)
+
+
 def test_polynomial_kernel_scales_by_the_dimension():
     # d = 2: x.y = 1 * 3 + 2 * 4 = 11 -> (11 / 2 + 1)^3 = 6.5^3 = 274.625
     got = kid.polynomial_kernel(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]))
