@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports import files, schema
+from reports import files, migrate, schema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1-digits" / "results.json"
+V2_FIXTURE = Path(__file__).parent / "fixtures" / "v2-digits" / "results.json"
 
 
 def _record() -> dict:
@@ -210,8 +211,8 @@ def test_v1_record_migrates():
 
 def test_v2_record_migrates_to_the_places_the_report_then_gave_each_metric():
     """Schema 2 stored no places: they were the report's own tables (SUMMARY_KEYS and the
-    rest, as schema.V2_* keeps them), so a migrated record renders as it did."""
-    v2 = schema.migrate_v1(json.loads(FIXTURE.read_text(encoding="utf-8")))
+    rest, as migrate.V2_* keeps them), so a migrated record renders as it did."""
+    v2 = json.loads(V2_FIXTURE.read_text(encoding="utf-8"))
     v2["metrics"]["not_a_metric"] = {"label": "Made up", "description": "", "direction": "lower"}
     before = copy.deepcopy(v2)
     results = schema.validate(v2)
@@ -228,7 +229,7 @@ def test_v2_record_migrates_to_the_places_the_report_then_gave_each_metric():
     assert got["recon_mse"] == ("Recon. MSE", None, False, None, 5)
     assert got["recon_psnr"] == ("PSNR", None, False, 9, None)
     assert got["not_a_metric"] == ("Made up", None, False, None, None)
-    assert sorted(k for k, m in got.items() if m[3]) == sorted(schema.V2_SUMMARY)
+    assert sorted(k for k, m in got.items() if m[3]) == sorted(migrate.V2_SUMMARY)
 
 
 def test_v1_record_with_a_bad_field_names_it():
