@@ -190,9 +190,9 @@ def short_label(results: dict, key: str) -> str:
     return _info(results, key).get("short") or label(results, key)
 
 
-def is_count(results: dict, key: str | None) -> bool:
+def is_count(results: dict, key: str) -> bool:
     """Whether the metric is a whole number per seed (modes covered)."""
-    return key is not None and _info(results, key).get("count") is True
+    return _info(results, key).get("count") is True
 
 
 def _placed(results: dict, place: str) -> list[str]:
