@@ -346,14 +346,14 @@ def test_render_survives_any_optional_key_missing_or_null(results):
 
 
 def test_minimal_record_renders_without_ranking():
-    minimal = {"schema_version": 1, "status": "partial", "config": {}, "environment": {},
+    minimal = {"schema_version": 1, "status": "interrupted", "config": {}, "environment": {},
                "dataset": {}, "metrics": {},
                "runs": [{"model": "gan", "seed": 0, "status": "interrupted"},
                         {"model": "ae", "seed": 0, "status": "finished", "final": {"fid": 3}}]}
     text = render(schema.validate(minimal))
     assert "No metric says which direction is better" in text
     assert "- gan seed 0 is interrupted; it has no final metrics." in text
-    assert "> **WARNING — PARTIAL RUN.** Only 1 of 2 planned" in text
+    assert "> **WARNING — INTERRUPTED RUN.** Only 1 of 2 planned" in text
 
 
 def test_target_comes_from_the_record(results):
