@@ -123,10 +123,11 @@ def run(args) -> int:
     the peer see the same machine state, and ours/peer is the median of those paired ratios:
     two blocks timed minutes apart differ by several percent on a shared machine."""
     import keras
-    from rich.console import Console
     from rich.table import Table
 
-    backend, console = keras.backend.backend(), Console()
+    from benchmarks.console import rich_console
+
+    backend, console = keras.backend.backend(), rich_console()
     repeats = args.repeats or (PEER_REPEATS if args.peers else 1)
     scripts = peer_scripts(Path(args.peers_dir)) if args.peers else []
     table = Table(title=f"training throughput: {backend} on {device_description()}, "

@@ -70,3 +70,18 @@ def test_the_summary_shows_the_report_columns_that_fit_the_terminal():
     header = next(line for line in narrow if "FID↓" in line)
     assert header.split()[:3] == ["model", "FID↓", "KID↓"]  # the report's order
     assert "PSNR↑" in next(line for line in wide if "FID↓" in line)  # all of them when wide
+
+
+def test_in_a_log_the_summary_shows_every_column_whole(capsys):
+    """stdout is not a terminal here, as in CI or | tee: rich would assume 80 columns, and
+    the summary would drop columns (and cut a long swept model's name) to fit them."""
+    from pathlib import Path
+
+    from benchmarks.console import Console
+    from reports import schema
+
+    results = schema.load(Path(__file__).parent / "fixtures" / "v1-digits" / "results.json")
+    Console().summary(results, "report.md")
+    out = capsys.readouterr().out
+    assert "FID↓" in out and "PSNR↑" in out  # all of the report's summary columns
+    assert "…" not in out
