@@ -122,7 +122,7 @@ def test_param_counts_add_up(model):
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total") > 0
 
 
-def test_dcgan_has_the_seeds_parameter_counts():
+def test_dcgan_has_the_tutorial_recipes_parameter_counts():
     m = models.get("dcgan")(image_shape=(28, 28, 1))
     counts = m.param_counts()
     trainable = sum(int(np.prod(v.shape)) for v in m.networks["generator"].trainable_variables)
