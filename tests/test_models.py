@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 
 import models
-from benchmarks import data
 from benchmarks.harness import build
 from benchmarks.harness.loop import engine_module
 from models import registry
 from models.base import GenerativeModel
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    return data.load("digits").x_train[:256]
+from tests.conftest import SHAPE
 
 
 @pytest.fixture(scope="module", params=models.names())

@@ -21,10 +21,11 @@ import reports
 from reports import images, plots, records, schema
 from reports.format import cell, fmt
 from reports.markdown import render
+from tests.conftest import V1_DIGITS
 
 SECTIONS = ["Verdict", "Summary", "Mode collapse", "Diversity and fidelity", "Throughput",
             "Samples", "Curves", "All metrics", "Notes"]
-FIXTURE = Path(__file__).parent / "fixtures" / "v1-digits" / "results.json"
+FIXTURE = V1_DIGITS / "results.json"
 STEPS = 1500
 
 

@@ -19,8 +19,9 @@ import pytest
 
 from benchmarks.config import RunConfig
 from reports import files, schema
+from tests.conftest import V1_DIGITS
 
-FIXTURE = Path(__file__).parent / "fixtures" / "v1-digits" / "results.json"
+FIXTURE = V1_DIGITS / "results.json"
 
 
 def _record() -> dict:

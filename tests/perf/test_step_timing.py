@@ -20,8 +20,7 @@ import pytest
 import models
 from benchmarks.harness import build
 from benchmarks.harness.loop import BatchOrder, engine_module
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+from tests.conftest import SHAPE
 
 BATCHES = (64, 256)
 ROUNDS, WARMUP = 10, 2  # rounds timed per case; warm-up rounds absorb compiling and caches
