@@ -2,7 +2,7 @@
 
 The backend is fixed per process (``--backend``, chosen before keras is imported), so a run
 measures the current one. ``--peers`` also runs the peer step scripts (``*_step.py``: the
-seeds' tutorial step, a PyTorch port) in subprocesses in the same run and prints ours/peer.
+Keras tutorial recipe's step, a PyTorch port) in subprocesses in the same run and prints ours/peer.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from benchmarks.backend import device_description
 from benchmarks.errors import UserError
 
-# the project's own baselines: the seeds' Keras tutorial step and a PyTorch port of it
+# the project's own baselines: the Keras tutorial recipe's step and a PyTorch port of it
 DEFAULT_PEERS_DIR = Path(__file__).resolve().parent / "peers"
 PEER_SAYS_WIDTH = 60  # a peer's failure reason is one short line under the table
 # random images of MNIST's shape unless --image-size/--channels say otherwise (the peers'
@@ -30,7 +30,7 @@ IMAGE_SHAPE = (28, 28, 1)
 PEER_RATE = re.compile(r"images_per_s=([0-9.]+)")
 # peer scripts read their own flag names and ignore the rest, so each gets all spellings
 PEER_FLAGS = {"mixed": ["--mixed", "--amp"], "jit": ["--jit", "--compile"]}
-PEER_MODEL = "dcgan"  # the peers are its step (the seeds' tutorial recipe)
+PEER_MODEL = "dcgan"  # the peers are its step (the tutorial recipe's)
 # repeats of each case with --peers: timed once each, minutes apart, ours/peer moved by up to
 # 6 % between runs of the same code on a shared 2-core machine; back-to-back pairs do not
 PEER_REPEATS = 3
@@ -123,10 +123,11 @@ def run(args) -> int:
     the peer see the same machine state, and ours/peer is the median of those paired ratios:
     two blocks timed minutes apart differ by several percent on a shared machine."""
     import keras
-    from rich.console import Console
     from rich.table import Table
 
-    backend, console = keras.backend.backend(), Console()
+    from benchmarks.console import rich_console
+
+    backend, console = keras.backend.backend(), rich_console()
     repeats = args.repeats or (PEER_REPEATS if args.peers else 1)
     scripts = peer_scripts(Path(args.peers_dir)) if args.peers else []
     table = Table(title=f"training throughput: {backend} on {device_description()}, "

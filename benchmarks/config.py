@@ -28,7 +28,7 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(steps=20, batch_size=32, seeds=1, eval_every=10, eval_samples=200,
                     samples=500, about="pipeline check, numbers meaningless"),
     # dcgan,gan,ae x 1 seed in ~8 min on a 2-core CPU (DCGAN ~750 images/s); 192k images per
-    # model, below the seeds' 256k (1,000 steps at batch 256), at which their recipe covered
+    # model, below the tutorial recipe's 256k (1,000 steps at batch 256), at which it covered
     # 6 of 10 digits; here DCGAN covers 10 of 10 from ~1,500 steps on
     "quick": Preset(steps=3000, batch_size=64, seeds=1, eval_every=500, eval_samples=2000,
                     samples=10000, about="CPU budget: 192k images per model",

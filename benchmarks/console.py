@@ -22,6 +22,8 @@ from reports.format import cell, fmt
 PLAIN_LINES = 10  # a log that is not a terminal gets this many progress lines per run
 PLAIN_SECONDS = 60.0  # ... or one a minute, whichever comes first
 LOSS_WIDTH = 11  # "name 1.234 " per loss in the bar; losses are dropped, never cut, to fit
+# not a terminal (CI, | tee): rich would assume 80 columns and cut table cells to fit them
+LOG_WIDTH = 10_000
 
 
 def _eta(seconds: float) -> str:
@@ -40,6 +42,15 @@ def _losses(losses: dict, width: int) -> str:
             break
         out.append(item)
     return " ".join(out)
+
+
+def rich_console(**options) -> RichConsole:
+    """A rich console on stdout: as wide as the terminal, or in a log as wide as its widest
+    line, so a table there keeps whole values ("dcgan_keras", not "dcgan_ke…")."""
+    console = RichConsole(**options)
+    if not console.is_terminal:
+        console.width = LOG_WIDTH
+    return console
 
 
 class _Bar:
@@ -93,7 +104,7 @@ class _Bar:
 
 class Console:
     def __init__(self):
-        self.rich = RichConsole(highlight=False)
+        self.rich = rich_console(highlight=False)
 
     def info(self, text: str) -> None:
         self.rich.print(text)

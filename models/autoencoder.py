@@ -71,7 +71,7 @@ class Autoencoder(GenerativeModel):
 
         RULES: ClassVar[dict] = {
             "latent_dim": checks.COUNT, "lr": checks.POSITIVE,
-            "sampler": checks.Choice(SAMPLERS), "components": checks.COUNT,
+            "sampler": checks.OneOf(SAMPLERS), "components": checks.COUNT,
             "sampler_seed": checks.SEED, "sampler_images": checks.COUNT,
         }
 

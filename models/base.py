@@ -23,8 +23,9 @@ class Phase:
     A training step is one pass over the phases in order. Consecutive phases with repeats=1
     share one forward pass (``compute_losses``) and update simultaneously: with every phase at
     repeats=1 the step is one simultaneous update of all of them (a GAN's discriminator and
-    generator, as in the seeds). A phase with repeats=r > 1 runs alone, r times, each time on
-    its own batch with its own forward pass (a WGAN critic: 5 updates per generator update).
+    generator, as in the tutorial recipe). A phase with repeats=r > 1 runs alone, r times, each
+    time on its own batch with its own forward pass (a WGAN critic: 5 updates per generator
+    update).
     The step draws max(repeats) batches of real images; the i-th repetition of every phase
     reads batch i, so a phase after a repeated one (the generator) reuses its first batch.
     """

@@ -51,7 +51,7 @@ class Interval:
 
 
 @dataclass(frozen=True)
-class Choice:
+class OneOf:
     """One of a fixed set of strings."""
 
     choices: tuple[str, ...]

@@ -1,6 +1,6 @@
 """DCGAN (Radford et al. 2016, "Unsupervised Representation Learning with Deep Convolutional
-Generative Adversarial Networks") with exactly the seeds' networks (the TensorFlow DCGAN
-tutorial's), trained by ``gan``'s adversarial step and ``loss`` rules.
+Generative Adversarial Networks") with exactly the tutorial recipe's networks (TensorFlow's
+DCGAN tutorial), trained by ``gan``'s adversarial step and ``loss`` rules.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ class DCGAN(GAN):
     @dataclass(frozen=True)
     class Config(GAN.Config):
         # GAN's fields and defaults, which are the DCGAN paper's Adam settings (lr 2e-4,
-        # beta_1 0.5) and the seeds' latent size (100) and discriminator dropout (0.3).
-        # The seeds' own recipe (Adam 1e-4, default betas, batch 256) covers only 6 of 10
+        # beta_1 0.5) and the tutorial recipe's latent size (100) and discriminator dropout (0.3).
+        # The tutorial recipe itself (Adam 1e-4, default betas, batch 256) covers only 6 of 10
         # digit classes after 1,000 steps (256k images); with the paper's Adam settings at
         # batch 64 on MNIST: all ten by step 1,500 (two runs), and FID 119 with legible
         # digits at step 3,000 (192k images, the quick preset); no label smoothing needed.
@@ -51,8 +51,8 @@ class DCGAN(GAN):
 
 
 def dcgan_generator(noise_dim: int, image_shape: tuple[int, int, int]) -> keras.Model:
-    """The seeds' DCGAN generator (wgan_gp uses it too): a dense layer to an (H/4, W/4) grid,
-    then transposed convolutions up to the image, tanh out."""
+    """The tutorial recipe's DCGAN generator (wgan_gp uses it too): a dense layer to an
+    (H/4, W/4) grid, then transposed convolutions up to the image, tanh out."""
     h, w, channels = image_shape
     conv_t = dict(kernel_size=5, padding="same", use_bias=False)
     generator = keras.Sequential([

@@ -41,7 +41,7 @@ class GAN(GenerativeModel):
         RULES: ClassVar[dict] = {
             "noise_dim": checks.COUNT, "lr": checks.POSITIVE, "beta_1": checks.FRACTION,
             "real_label": checks.Interval(0, 1, low_open=True), "dropout": checks.FRACTION,
-            "loss": checks.Choice(losses.GAN_LOSSES), "ema": checks.FRACTION,
+            "loss": checks.OneOf(losses.GAN_LOSSES), "ema": checks.FRACTION,
         }
 
         def __post_init__(self):

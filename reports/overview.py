@@ -17,6 +17,38 @@ def header(results: dict) -> list[str]:
     cfg = results.get("config", {})
     env = results.get("environment", {})
     lines = [f"# Generative model benchmark: {ds.get('name') or cfg.get('dataset') or '?'}", ""]
+    lines += _warnings(results)
+    versions = env.get("versions") or {}
+    version_text = " · ".join(f"{k} {v}" for k, v in versions.items() if v)
+    if env.get("python"):
+        version_text = f"Python {env['python']}" + (f" · {version_text}" if version_text else "")
+    sizes = [f"{ds[k]:,} {k.split('_')[0]}" for k in ("train_size", "test_size")
+             if isinstance(ds.get(k), int)]
+    data = ds.get("name", "?") + (f" ({' / '.join(sizes)})" if sizes else "")
+    if ds.get("source"):
+        data += f" from `{ds['source']}`"
+    status = results.get("status")
+    rows = [
+        ["Dataset", esc(data)],
+        ["Backend", esc(f"{env.get('backend') or cfg.get('backend', '?')} on "
+                         f"{env.get('device', '?')}, {cfg.get('precision', 'float32')}")],
+        ["Versions", esc(version_text or DASH)],
+        ["Config", esc(", ".join(_preset(cfg)))],
+        ["Command", f"`{results['command']}`" if results.get("command") else DASH],
+        ["Date", esc(_date(results))],
+        ["Status", f"**{status}**" if status != "complete" else str(status)],
+    ]
+    if env.get("platform"):
+        rows.insert(3, ["Platform", esc(env["platform"])])
+    return lines + table(["", ""], rows, text_cols=(0, 1))
+
+
+def _warnings(results: dict) -> list[str]:
+    """What makes the numbers below not what they seem: other data, an unfinished run, a
+    classifier under its gate."""
+    ds = results.get("dataset", {})
+    cfg = results.get("config", {})
+    lines = []
     if ds.get("note"):
         wanted = cfg.get("dataset_requested") or "the requested dataset"
         lines += [f"> **WARNING — dataset fallback.** {esc(ds['note'])}",
@@ -35,16 +67,10 @@ def header(results: dict) -> list[str]:
     if isinstance(acc, (int, float)) and isinstance(gate, (int, float)) and acc < gate:
         lines += [f"> **WARNING — weak classifier.** Its test accuracy {acc:.2%} is below the "
                   f"gate {gate:.2%}; metrics in its feature space are not trustworthy.", ""]
+    return lines
 
-    versions = env.get("versions") or {}
-    version_text = " · ".join(f"{k} {v}" for k, v in versions.items() if v)
-    if env.get("python"):
-        version_text = f"Python {env['python']}" + (f" · {version_text}" if version_text else "")
-    sizes = [f"{ds[k]:,} {k.split('_')[0]}" for k in ("train_size", "test_size")
-             if isinstance(ds.get(k), int)]
-    data = ds.get("name", "?") + (f" ({' / '.join(sizes)})" if sizes else "")
-    if ds.get("source"):
-        data += f" from `{ds['source']}`"
+
+def _preset(cfg: dict) -> list[str]:
     preset = [f"preset **{cfg.get('preset', '?')}**"]
     for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
@@ -56,6 +82,10 @@ def header(results: dict) -> list[str]:
                       f"{cfg.get('eval_samples', '?'):,} samples")
     if cfg.get("samples"):
         preset.append(f"final metrics on {cfg['samples']:,} samples")
+    return preset
+
+
+def _date(results: dict) -> str:
     started, finished = when(results.get("started")), when(results.get("finished"))
     date = started.strftime("%Y-%m-%d %H:%M") if started else results.get("started") or DASH
     if started and finished:
@@ -63,19 +93,7 @@ def header(results: dict) -> list[str]:
         date += f" → {finished.strftime('%H:%M')} ({took})"
     elif not finished:
         date += " (not finished)"
-    rows = [
-        ["Dataset", esc(data)],
-        ["Backend", esc(f"{env.get('backend') or cfg.get('backend', '?')} on "
-                         f"{env.get('device', '?')}, {cfg.get('precision', 'float32')}")],
-        ["Versions", esc(version_text or DASH)],
-        ["Config", esc(", ".join(preset))],
-        ["Command", f"`{results['command']}`" if results.get("command") else DASH],
-        ["Date", esc(date)],
-        ["Status", f"**{status}**" if status != "complete" else str(status)],
-    ]
-    if env.get("platform"):
-        rows.insert(3, ["Platform", esc(env["platform"])])
-    return lines + table(["", ""], rows, text_cols=(0, 1))
+    return date
 
 
 def verdict(results: dict) -> list[str]:

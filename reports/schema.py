@@ -32,6 +32,7 @@ Direction = Literal["lower", "higher", "target"]
 Section = Literal["mode_collapse", "diversity"]  # the report's tables beside All metrics
 RunStatus = Literal["finished", "diverged", "interrupted", "failed"]
 RUN_STATUSES: tuple[str, ...] = typing.get_args(RunStatus)
+RecordStatus = Literal["running", "complete", "interrupted"]  # the whole run folder's
 Metrics = dict[str, Any]  # metric key -> number, null (not finite) or list (class histogram)
 Series = dict[str, list[float | None]]  # "step" -> steps, then one list per curve or loss
 
@@ -60,6 +61,11 @@ class Config(TypedDict, total=False):
     precision: str
     jit: bool
     distribute: bool
+    # added after schema 2's first records: optional, so older records still read
+    image_size: int | None
+    channels: int | None
+    classifier_gate: float | None
+    checkpoint_every: int
 
 
 class Environment(TypedDict, total=False):
@@ -138,7 +144,7 @@ class Run(TypedDict):
 
 class Results(TypedDict):
     schema_version: int
-    status: str  # "running", "complete" or "interrupted"
+    status: RecordStatus
     config: Config
     environment: Environment
     dataset: Dataset

@@ -1,13 +1,31 @@
-"""Shared fixtures: real data through the data-dir setting, skipped with a reason if absent."""
+"""Shared constants and fixtures: the digits the model and harness tests train on, the stored
+schema-1 record, and real data through the data-dir setting (skipped with a reason if absent)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import data
+
+SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+# a run's folder as schema 1 wrote it, and the report rendered from it (tests/test_render_stable)
+V1_DIGITS = Path(__file__).parent / "fixtures" / "v1-digits"
+
+
+@pytest.fixture(scope="session")
+def digits_dataset():
+    """scikit-learn's digits, padded to MNIST's shape: always there, loaded once."""
+    return data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def digits(digits_dataset) -> np.ndarray:
+    """The first 256 training digits: what the model and harness tests train on."""
+    return digits_dataset.x_train[:256]
 
 
 @pytest.fixture(scope="session")

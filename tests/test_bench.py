@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import bench
 from benchmarks.cli import commands as cli
+from benchmarks.console import rich_console
 from benchmarks.errors import UserError
 
 
@@ -84,6 +85,28 @@ def test_bench_times_each_peer_right_after_ours_and_tries_a_broken_one_once(tmp_
     out = capsys.readouterr().out
     assert "dcgan float32 batch 16:" in out and "images/s, median of 2" in out
     assert "peer broken: no torch here" in out
+
+
+def test_in_a_log_the_bench_table_keeps_whole_values(capsys):
+    """stdout is not a terminal here, as in CI or | tee, where rich would assume 80 columns
+    and cut cells ("mixed_b…"): the table is as wide as its values instead."""
+    args = _args("--models", "gan", "--precision", "mixed_bfloat16", "--batch-sizes", "8",
+                 "--steps", "1", "--image-size", "8")
+    assert cli.cmd_bench(args) == 0
+    out = capsys.readouterr().out
+    assert "training throughput: tensorflow on " in out and "mixed_bfloat16" in out
+    assert "…" not in out
+
+
+def test_in_a_log_the_peer_table_keeps_whole_values(capsys):
+    # ours/peer 700/850 = 0.82 and 720/700 = 1.03, their median 0.93
+    pairs = {("dcgan_keras", "mixed_bfloat16", 64): [(700.0, 850.0), (720.0, 700.0)]}
+    bench.print_peers(rich_console(), [bench.DEFAULT_PEERS_DIR / "dcgan_keras_step.py"],
+                      str(bench.DEFAULT_PEERS_DIR), pairs, {})
+    out = capsys.readouterr().out
+    for whole in ("dcgan_keras", "mixed_bfloat16", "peer img/s", "0.93", "0.82–1.03"):
+        assert whole in out
+    assert "…" not in out
 
 
 def test_bench_rejects_unknown_model_and_precision():

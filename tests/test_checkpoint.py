@@ -16,8 +16,7 @@ import pytest
 
 from benchmarks import data
 from benchmarks.harness import build, checkpoint, train
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+from tests.conftest import SHAPE
 
 ROOT = Path(__file__).resolve().parents[1]
 

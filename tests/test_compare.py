@@ -78,3 +78,20 @@ def test_compare_bad_input_is_one_line(tmp_path):
         compare([str(a), str(tmp_path / "no_such_run")])
     proc = cli("compare", str(a), str(tmp_path / "no_such_run"))
     assert_one_line_error(proc, "cannot compare", "no_such_run")
+
+
+def test_report_and_compare_refuse_a_status_the_schema_does_not_define(tmp_path):
+    """A record's status is one of the schema's; any other is refused, not shown as a
+    "WARNING — ... RUN" of that name."""
+    good = write(tmp_path / "good", record("tensorflow", [1.0]))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    results = json.loads((good / "results.json").read_text())
+    results["status"] = "bogus"
+    (bad / "results.json").write_text(json.dumps(results))
+    message = "status must be one of 'running', 'complete', 'interrupted', found 'bogus'"
+    assert_one_line_error(cli("report", str(bad)), str(bad / "results.json"), message)
+    assert not (bad / "report.md").exists()
+    assert_one_line_error(cli("compare", str(good), str(bad), "--out", str(tmp_path / "both")),
+                          "cannot compare", message)
+    assert not (tmp_path / "both").exists()

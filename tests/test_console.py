@@ -8,6 +8,7 @@ from rich.console import Console as RichConsole
 
 from benchmarks.console import _Bar
 from benchmarks.harness import StepInfo
+from tests.conftest import V1_DIGITS
 
 LOSSES = {"generator": 0.653, "discriminator": 1.357, "d_real": 0.542, "d_fake": 0.522}
 
@@ -51,12 +52,11 @@ def test_a_log_that_is_not_a_terminal_gets_plain_lines_now_and_then():
 
 
 def _summary(width: int) -> list[str]:
-    from pathlib import Path
 
     from benchmarks.console import Console
     from reports import schema
 
-    results = schema.load(Path(__file__).parent / "fixtures" / "v1-digits" / "results.json")
+    results = schema.load(V1_DIGITS / "results.json")
     console = Console()
     console.rich = RichConsole(width=width, file=io.StringIO(), record=True, color_system=None)
     console.summary(results, "report.md")
@@ -70,3 +70,17 @@ def test_the_summary_shows_the_report_columns_that_fit_the_terminal():
     header = next(line for line in narrow if "FID↓" in line)
     assert header.split()[:3] == ["model", "FID↓", "KID↓"]  # the report's order
     assert "PSNR↑" in next(line for line in wide if "FID↓" in line)  # all of them when wide
+
+
+def test_in_a_log_the_summary_shows_every_column_whole(capsys):
+    """stdout is not a terminal here, as in CI or | tee: rich would assume 80 columns, and
+    the summary would drop columns (and cut a long swept model's name) to fit them."""
+
+    from benchmarks.console import Console
+    from reports import schema
+
+    results = schema.load(V1_DIGITS / "results.json")
+    Console().summary(results, "report.md")
+    out = capsys.readouterr().out
+    assert "FID↓" in out and "PSNR↑" in out  # all of the report's summary columns
+    assert "…" not in out

@@ -19,10 +19,8 @@ import pytest
 from benchmarks.harness.engine import batches_per_step, schedule
 from benchmarks.harness.loop import BatchOrder
 from models.base import GenerativeModel, Phase
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.clitools import ROOT
+from tests.conftest import SHAPE
 
 # Losses of the first 3 steps (batch 32, seed 0, the first 256 digits) recorded with the
 # engines before phases could repeat: every phase at repeats=1 must still train like this.

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -18,20 +17,12 @@ import pytest
 from keras import layers, ops
 
 import models
-from benchmarks import data
 from benchmarks.harness import build, train
 from benchmarks.harness.loop import BatchOrder
 from models import registry
 from models.base import GenerativeModel, Phase
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    return data.load("digits").x_train[:256]
+from tests.clitools import ROOT
+from tests.conftest import SHAPE
 
 
 class Tiny(GenerativeModel):

@@ -13,14 +13,8 @@ import numpy as np
 import pytest
 
 import metrics
-from benchmarks import data
 from metrics import cache, classifier
 from metrics.errors import ClassifierGateError, MetricsError
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +23,8 @@ def cache_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference(digits, cache_dir):
-    return metrics.build_reference(digits, cache_dir=cache_dir)
+def reference(digits_dataset, cache_dir):
+    return metrics.build_reference(digits_dataset, cache_dir=cache_dir)
 
 
 @pytest.mark.slow
@@ -41,19 +35,19 @@ def test_digits_classifier_passes_its_gate(reference):
 
 
 @pytest.mark.slow
-def test_second_build_loads_the_cache(reference, digits, cache_dir):
-    again = metrics.build_reference(digits, cache_dir=cache_dir)
+def test_second_build_loads_the_cache(reference, digits_dataset, cache_dir):
+    again = metrics.build_reference(digits_dataset, cache_dir=cache_dir)
     assert again.classifier_train_seconds == 0.0
     assert again.classifier_accuracy == reference.classifier_accuracy
     np.testing.assert_array_equal(again.mu, reference.mu)
-    x = digits.x_test[:64]
+    x = digits_dataset.x_test[:64]
     np.testing.assert_allclose(again.classifier(x).features, reference.classifier(x).features,
                                atol=1e-5)
 
 
 @pytest.mark.slow
-def test_features_do_not_depend_on_batch_size(reference, digits):
-    x = digits.x_test[:300]
+def test_features_do_not_depend_on_batch_size(reference, digits_dataset):
+    x = digits_dataset.x_test[:300]
     big, small = reference.classifier(x, batch_size=1000), reference.classifier(x, batch_size=32)
     np.testing.assert_allclose(big.features, small.features, atol=1e-4)
     np.testing.assert_allclose(big.probabilities.sum(axis=1), 1.0, atol=1e-9)
@@ -120,8 +114,8 @@ def test_evaluate_rejects_bad_input(reference):
 
 
 @pytest.mark.slow
-def test_evaluate_keys_are_constant(reference, digits):
-    x = digits.x_train[:200]
+def test_evaluate_keys_are_constant(reference, digits_dataset):
+    x = digits_dataset.x_train[:200]
     full = metrics.evaluate(x, reference)
     expected = set(metrics.METRICS) - set(metrics.RECONSTRUCTION_KEYS)
     assert set(full) == expected | {"class_histogram"}
@@ -158,7 +152,7 @@ np.save(sys.argv[2], c(data.load("digits").x_test[:64]).features)
 
 @pytest.mark.slow
 @pytest.mark.jax
-def test_cached_classifier_gives_the_same_features_on_jax(reference, digits, cache_dir,
+def test_cached_classifier_gives_the_same_features_on_jax(reference, digits_dataset, cache_dir,
                                                            tmp_path):
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed (pip install -e '.[jax]')")
@@ -168,5 +162,5 @@ def test_cached_classifier_gives_the_same_features_on_jax(reference, digits, cac
     run = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(cache_dir), str(out)],
                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    expected = reference.classifier(digits.x_test[:64]).features
+    expected = reference.classifier(digits_dataset.x_test[:64]).features
     np.testing.assert_allclose(np.load(out), expected, atol=1e-4)

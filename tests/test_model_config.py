@@ -28,7 +28,7 @@ def _never_valid(default) -> list:
 
 def _bad_values(rule) -> list:
     """Values just outside a rule, and values of the wrong kind."""
-    if isinstance(rule, checks.Choice):
+    if isinstance(rule, checks.OneOf):
         return ["no_such_choice", 1]
     out = [math.nan, math.inf, -math.inf, "1", True]
     if rule.low is not None:

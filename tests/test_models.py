@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 
 import models
-from benchmarks import data
 from benchmarks.harness import build
 from benchmarks.harness.loop import engine_module
 from models import registry
 from models.base import GenerativeModel
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    return data.load("digits").x_train[:256]
+from tests.conftest import SHAPE
 
 
 @pytest.fixture(scope="module", params=models.names())
@@ -122,7 +115,7 @@ def test_param_counts_add_up(model):
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total") > 0
 
 
-def test_dcgan_has_the_seeds_parameter_counts():
+def test_dcgan_has_the_tutorial_recipes_parameter_counts():
     m = models.get("dcgan")(image_shape=(28, 28, 1))
     counts = m.param_counts()
     trainable = sum(int(np.prod(v.shape)) for v in m.networks["generator"].trainable_variables)

@@ -21,10 +21,11 @@ import reports
 from reports import images, plots, records, schema
 from reports.format import cell, fmt
 from reports.markdown import render
+from tests.conftest import V1_DIGITS
 
 SECTIONS = ["Verdict", "Summary", "Mode collapse", "Diversity and fidelity", "Throughput",
             "Samples", "Curves", "All metrics", "Notes"]
-FIXTURE = Path(__file__).parent / "fixtures" / "v1-digits" / "results.json"
+FIXTURE = V1_DIGITS / "results.json"
 STEPS = 1500
 
 
@@ -347,14 +348,14 @@ def test_render_survives_any_optional_key_missing_or_null(results):
 
 
 def test_minimal_record_renders_without_ranking():
-    minimal = {"schema_version": 1, "status": "partial", "config": {}, "environment": {},
+    minimal = {"schema_version": 1, "status": "interrupted", "config": {}, "environment": {},
                "dataset": {}, "metrics": {},
                "runs": [{"model": "gan", "seed": 0, "status": "interrupted"},
                         {"model": "ae", "seed": 0, "status": "finished", "final": {"fid": 3}}]}
     text = render(schema.validate(minimal))
     assert "No metric says which direction is better" in text
     assert "- gan seed 0 is interrupted; it has no final metrics." in text
-    assert "> **WARNING — PARTIAL RUN.** Only 1 of 2 planned" in text
+    assert "> **WARNING — INTERRUPTED RUN.** Only 1 of 2 planned" in text
 
 
 def test_target_comes_from_the_record(results):

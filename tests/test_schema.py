@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import json
+import operator
 import os
 import shutil
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from benchmarks.config import RunConfig
 from reports import files, migrate, schema
+from tests.conftest import V1_DIGITS
 
-FIXTURE = Path(__file__).parent / "fixtures" / "v1-digits" / "results.json"
+FIXTURE = V1_DIGITS / "results.json"
 V2_FIXTURE = Path(__file__).parent / "fixtures" / "v2-digits" / "results.json"
 
 
@@ -111,6 +119,10 @@ def _drop(path: str):
     (_set("config.steps", 20.5), "config.steps must be an integer, found float"),
     (_set("config.jit", 1), "config.jit must be true or false, found int"),
     (_set("config.models", ["gan", 3]), "config.models[1] must be a string, found int"),
+    (_set("config.classifier_gate", "95"), "config.classifier_gate must be a number or null, "
+     "found str"),
+    (_set("status", "bogus"), "status must be one of 'running', 'complete', 'interrupted', "
+     "found 'bogus'"),
     (_set("runs.0.seed", True), "runs[0].seed must be an integer, found bool"),
     (_set("runs.0.status", "done"), "runs[0].status must be one of 'finished', 'diverged', "
      "'interrupted', 'failed', found 'done'"),
@@ -186,6 +198,35 @@ def test_unknown_keys_and_any_metric_value_pass():
     results["runs"][0]["extra"] = {"anything": [1, "two"]}
     results["runs"][0]["final"]["fid"] = "12.5"
     assert schema.validate(results)["runs"][0]["extra"] == {"anything": [1, "two"]}
+
+
+def _as_json(tp: Any) -> Any:
+    """The type a RunConfig field has once dataclasses.asdict and JSON have been through it."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is object:
+        return Any
+    if tp is list:
+        return list[Any]
+    if origin is tuple:  # tuple[str, ...] is written as a JSON list
+        return list[_as_json(args[0])]
+    if origin in (list, dict):
+        return origin[tuple(_as_json(a) for a in args)]
+    if origin in (typing.Union, types.UnionType):
+        return functools.reduce(operator.or_, [_as_json(a) for a in args])
+    return tp
+
+
+def test_every_run_setting_is_declared_in_the_schema():
+    """The runner writes dataclasses.asdict(RunConfig) into config: each field is declared
+    there with the type it has in JSON, so validate checks it (and the schema documents it)."""
+    declared = typing.get_type_hints(schema.Config)
+    settings = typing.get_type_hints(RunConfig)
+    missing = [f.name for f in dataclasses.fields(RunConfig) if f.name not in declared]
+    assert not missing, f"RunConfig fields not in reports/schema.py Config: {missing}"
+    differ = {f.name: (declared[f.name], _as_json(settings[f.name]))
+              for f in dataclasses.fields(RunConfig)
+              if declared[f.name] != _as_json(settings[f.name])}
+    assert not differ, f"schema type vs RunConfig type (as JSON): {differ}"
 
 
 # ---- schema 1 -> 2 -> 3 ----------------------------------------------------------------------

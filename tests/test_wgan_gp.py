@@ -12,8 +12,7 @@ import pytest
 import models
 from benchmarks import data
 from benchmarks.harness import build, train
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+from tests.conftest import SHAPE
 
 WGAN = models.get("wgan_gp")
 

@@ -2,9 +2,9 @@
 
 Per group of phases (``engine.schedule``): one forward pass (``model.compute_losses``) under
 a tape; each phase's loss is then differentiated with respect to that phase's variables only,
-all gradients first and all updates after (simultaneous updates, as in the seeds). A repeated
-group is unrolled into the graph. The batch is gathered by index from the training set, which
-lives on the device as one tf.constant. Weight averages are assign ops after the updates.
+all gradients first and all updates after (simultaneous updates, as in the tutorial recipe).
+A repeated group is unrolled into the graph. The batch is gathered by index from the training
+set, which lives on the device as one tf.constant. Weight averages are assign ops after the updates.
 """
 
 from __future__ import annotations

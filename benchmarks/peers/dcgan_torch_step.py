@@ -1,4 +1,4 @@
-"""PyTorch peer of dcgan_keras_step.py: same DCGAN (seed 000 shapes), Adam 1e-4, BCE.
+"""PyTorch peer of dcgan_keras_step.py: same DCGAN (the tutorial recipe's shapes), Adam 1e-4, BCE.
 usage: python dcgan_torch_step.py [steps] [batch] [--compile] [--amp] [--channels-last]"""
 import sys, time
 try:

@@ -1,5 +1,5 @@
-"""Time one training step of every registered model through the harness, and the seeds' bare
-tutorial step (one tf.function, two tapes) on the same networks, so harness overhead shows.
+"""Time one training step of every registered model through the harness, and the tutorial
+recipe's bare step (one tf.function, two tapes) on the same networks, so harness overhead shows.
 
     pytest tests/perf --benchmark-only
 
@@ -20,8 +20,7 @@ import pytest
 import models
 from benchmarks.harness import build
 from benchmarks.harness.loop import BatchOrder, engine_module
-
-SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
+from tests.conftest import SHAPE
 
 BATCHES = (64, 256)
 ROUNDS, WARMUP = 10, 2  # rounds timed per case; warm-up rounds absorb compiling and caches
@@ -49,9 +48,9 @@ def harness_step(name: str | type, batch: int):
 
 
 def bare_step(batch: int):
-    """The seeds' tutorial step, verbatim in structure, on the same DCGAN networks."""
+    """The tutorial recipe's step, verbatim in structure, on the same DCGAN networks."""
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("the seed recipe is a tf.function step")
+        pytest.skip("the tutorial recipe is a tf.function step")
     import tensorflow as tf
 
     nets = models.get("dcgan")().networks
@@ -94,7 +93,7 @@ def test_harness_step(benchmark, name, batch):
 
 
 @pytest.mark.parametrize("batch", BATCHES)
-def test_bare_seed_recipe_step(benchmark, batch):
+def test_bare_tutorial_recipe_step(benchmark, batch):
     benchmark.pedantic(bare_step(batch), rounds=ROUNDS, warmup_rounds=WARMUP, iterations=1)
     record(benchmark, batch)
 
