@@ -6,7 +6,8 @@ their update count, the step and the loss history so far, and the batch order (i
 generator's state and the index rows drawn but not yet trained on). A run continued from a
 checkpoint therefore takes the same steps as one never interrupted. The file is written beside
 its final name, synced and renamed over the previous one, so a crash leaves the last complete
-checkpoint.
+checkpoint; a file damaged all the same (a copy cut short, a bad disk) is read whole before
+anything is loaded, and raises Unreadable naming it, so the caller can start that run again.
 """
 
 from __future__ import annotations
