@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,12 +270,12 @@ def progress_so_far(folder: Path) -> tuple[dict, list, dict]:
     try:
         saved = json.loads((folder / PROGRESS_FILE).read_text())
         with np.load(folder / FRAMES_FILE) as f:
-            frames = [(int(step), f[f"s{step}"]) for step in saved["frame_steps"]]
-        curves, best = saved["curves"], saved["best"]
-        best["fid"] = math.inf if best["fid"] is None else best["fid"]
-    except (OSError, ValueError, KeyError):
-        pass
-    return curves, frames, best
+            saved_frames = [(int(step), f[f"s{step}"]) for step in saved["frame_steps"]]
+        saved_curves, saved_best = saved["curves"], dict(saved["best"])
+        saved_best["fid"] = math.inf if saved_best["fid"] is None else saved_best["fid"]
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return curves, frames, best  # all three fresh: never one file's half of the state
+    return saved_curves, saved_frames, saved_best
 
 
 def save_progress(folder: Path, curves: dict, frames: list, best: dict) -> None:

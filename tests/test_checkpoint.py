@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import re
 import subprocess
@@ -102,6 +103,23 @@ def test_a_damaged_checkpoint_is_unreadable_naming_its_file(digits, tmp_path, da
         train(model, digits, steps=2, batch_size=32, seed=0, checkpoint_dir=tmp_path)
     for a, b in zip(values(model), before, strict=True):  # nothing loaded
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damaged", ["frames.npz", "progress.json"])
+def test_progress_cut_short_beside_a_checkpoint_is_a_fresh_start_for_the_curves(tmp_path,
+                                                                                damaged):
+    from benchmarks import experiment
+
+    curves = {"step": [10], "fid": [5.0], "modes_covered": [9], "kl_classes": [0.5]}
+    frame = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 4, 4, 1)
+    experiment.save_progress(tmp_path, curves, [(10, frame)], {"step": 10, "fid": 5.0})
+    kept_curves, kept_frames, kept_best = experiment.progress_so_far(tmp_path)
+    assert kept_curves == curves and kept_best == {"step": 10, "fid": 5.0}
+    assert kept_frames[0][0] == 10 and np.array_equal(kept_frames[0][1], frame)
+    path = tmp_path / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    curves, frames, best = experiment.progress_so_far(tmp_path)
+    assert (curves["step"], frames, best) == ([], [], {"step": None, "fid": math.inf})
 
 
 def test_checkpoint_every_needs_a_folder(digits):
