@@ -288,8 +288,9 @@ class Training:
             if not all(math.isfinite(losses[name]) for name in self.phase_names):
                 self.log.diverged_at = self.log.steps_done
                 return False
-            self.callbacks.on_step(StepInfo(self.log.steps_done, steps, losses, rate,
-                                            time.perf_counter() - self.start))
+            if self.callbacks:  # no StepInfo to build when nobody listens (bench)
+                self.callbacks.on_step(StepInfo(self.log.steps_done, steps, losses, rate,
+                                                time.perf_counter() - self.start))
         return True
 
     def evaluate(self) -> None:
