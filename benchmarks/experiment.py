@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.config import RunConfig
+from benchmarks.study import RunSpec, model_config
 from reports import schema
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
@@ -45,99 +47,207 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
         overrides: dict | None = None) -> dict:
     """Train and evaluate ``name`` with ``seed`` and a sweep's ``overrides`` (on top of the
     run's ``--set`` values); the record of results.json's ``runs``."""
-    import metrics
-    from benchmarks.harness import build, train
+    spec = RunSpec(name, dict(overrides or {}), seed)
+    files = Files(ctx.run_dir, file_tag(name, spec.overrides, seed))
+    model = build_model(spec, ctx)
+    tracker = Tracker(model, spec, ctx, files)
+    log = train_model(model, tracker, ctx, seed, should_stop)
+    interrupted = should_stop() and log.steps_done < ctx.cfg.steps and log.diverged_at is None
+    record = new_record(spec, model, log, tracker.curves, ctx, files, interrupted)
+    if interrupted:
+        return record
+    if log.diverged_at is None:
+        score_final(model, log, tracker, record, ctx, files)
+    else:
+        ctx.console.loud(f"{name} seed {seed} diverged at step {log.diverged_at} "
+                         "(loss not finite)")
+    score_best(model, log, tracker.best, record, ctx, files)
+    draw_progression(tracker.frames, record, files)
+    shutil.rmtree(files.checkpoints, ignore_errors=True)  # the run is scored: weights/ keeps it
+    return record
+
+
+@dataclass(frozen=True)
+class Files:
+    """Where one run's files go, under the run folder; ``tag`` names them (``file_tag``)."""
+
+    run_dir: Path
+    tag: str
+
+    @property
+    def weights(self) -> Path:
+        return self.run_dir / "weights" / self.tag
+
+    @property
+    def best_weights(self) -> Path:
+        return self.run_dir / "weights" / f"{self.tag}-best"
+
+    @property
+    def checkpoints(self) -> Path:  # the harness's checkpoint and this module's progress
+        return self.run_dir / "checkpoints" / self.tag
+
+    def figure(self, kind: str) -> tuple[Path, str]:
+        """A figure's path, and the same relative to the run folder (the record's)."""
+        relative = f"figures/{self.tag}-{kind}"
+        return self.run_dir / relative, relative
+
+
+def build_model(spec: RunSpec, ctx: Context):
+    """The run's model: its Config (``study.model_config``) built with the run's precision
+    and distribution, each network's summary printed if asked."""
+    from benchmarks.harness import build
     from models import registry
 
-    cfg, ds, console = ctx.cfg, ctx.dataset, ctx.console
-    overrides = dict(overrides or {})
-    model_cfg = dataclasses.replace(registry.get(name).Config(),
-                                    **{**cfg.overrides.get(name, {}), **overrides})
-    model = build(name, model_cfg, seed=seed, precision=cfg.precision,
-                  distribute=cfg.distribute, image_shape=ds.image_shape)
+    cfg = ctx.cfg
+    model_cfg = model_config(registry.get(spec.model).Config,
+                             cfg.overrides.get(spec.model, {}), spec)
+    model = build(spec.model, model_cfg, seed=spec.seed, precision=cfg.precision,
+                  distribute=cfg.distribute, image_shape=ctx.dataset.image_shape)
     if ctx.summary:
         for network in model.networks.values():
-            network.summary(print_fn=lambda line, *_, **__: console.info(line))
-    tag = file_tag(name, overrides, seed)
-    weights = ctx.run_dir / "weights"
-    checkpoints = ctx.run_dir / "checkpoints" / tag
-    curves, frames, best = progress_so_far(checkpoints)
-    if curves["step"] or (checkpoints / "checkpoint.npz").exists():
-        console.info(f"{name} seed {seed}: continuing from its last checkpoint")
+            network.summary(print_fn=lambda line, *_, **__: ctx.console.info(line))
+    return model
 
-    def on_eval(step: int) -> None:
-        model.prepare_sampling(ds.x_train)
-        frames.append((step, model.sample(PROGRESSION_IMAGES, PROGRESSION_SEED)))
+
+class Tracker:
+    """The run's listener to training: evaluates every ``eval_every`` steps, keeping the
+    curves, the progression frames and the best weights, and saves them beside each
+    checkpoint, so a resumed run continues them. It has a harness Callback's four methods
+    without subclassing it: this module imports no keras before a run starts."""
+
+    def __init__(self, model, spec: RunSpec, ctx: Context, files: Files):
+        from benchmarks.harness import checkpoint
+
+        self.model, self.spec, self.ctx, self.files = model, spec, ctx, files
+        label = f"{spec.model} seed {spec.seed}"
+        discard_unreadable(files, ctx.console, label)
+        self.curves, self.frames, self.best = progress_so_far(files.checkpoints)
+        if self.curves["step"] or (files.checkpoints / checkpoint.FILE).exists():
+            ctx.console.info(f"{label}: continuing from its last checkpoint")
+
+    def on_step(self, info) -> None:
+        """The progress bar listens to steps, not the tracker."""
+
+    def should_stop(self) -> bool:
+        return False
+
+    def on_eval(self, step: int) -> None:
+        """The fixed noise batch's frame, then the fast metrics, and the best weights."""
+        model, cfg = self.model, self.ctx.cfg
+        model.prepare_sampling(self.ctx.dataset.x_train)
+        self.frames.append((step, model.sample(PROGRESSION_IMAGES, PROGRESSION_SEED)))
         samples = model.sample(cfg.eval_samples, EVAL_SEED)
         if not np.all(np.isfinite(samples)):
             return
-        scores = metrics.evaluate(samples, ctx.reference, fast=True)
-        curves["step"].append(step)
+        import metrics
+
+        scores = metrics.evaluate(samples, self.ctx.reference, fast=True)
+        self.curves["step"].append(step)
         for key in ("fid", "modes_covered", "kl_classes"):
-            curves[key].append(scores.get(key))
-        console.eval_line(name, seed, step, scores)
-        if scores["fid"] < best["fid"]:
-            best.update(step=step, fid=scores["fid"])
-            model.save_weights(weights / f"{tag}-best")
+            self.curves[key].append(scores.get(key))
+        self.ctx.console.eval_line(self.spec.model, self.spec.seed, step, scores)
+        if scores["fid"] < self.best["fid"]:
+            self.best.update(step=step, fid=scores["fid"])
+            model.save_weights(self.files.best_weights)
 
-    def on_checkpoint(step: int) -> None:  # what the harness's checkpoint does not hold
-        save_progress(checkpoints, curves, frames, best)
+    def on_checkpoint(self, step: int) -> None:  # what the harness's checkpoint does not hold
+        save_progress(self.files.checkpoints, self.curves, self.frames, self.best)
 
-    progress = console.progress(f"{name} s{seed}", cfg.steps)
-    with progress:
-        log = train(model, ds.x_train, steps=cfg.steps, batch_size=cfg.batch_size, seed=seed,
-                    on_step=progress.update, on_eval=on_eval if cfg.eval_every else None,
-                    eval_every=cfg.eval_every, should_stop=should_stop, jit=cfg.jit,
-                    precision=cfg.precision, distribute=cfg.distribute,
-                    checkpoint_dir=checkpoints if cfg.checkpoint_every else None,
-                    checkpoint_every=cfg.checkpoint_every,
-                    on_checkpoint=on_checkpoint if cfg.checkpoint_every else None)
-    interrupted = should_stop() and log.steps_done < cfg.steps and log.diverged_at is None
+
+def discard_unreadable(files: Files, console, label: str) -> None:
+    """A checkpoint that cannot be read (a crash or a full disk while it was copied) is one
+    note naming it, and the run trains again from step 0: its progress and best weights go
+    with it, so a later resume does not meet it again."""
+    from benchmarks.harness import checkpoint
+
+    try:
+        checkpoint.read(files.checkpoints)
+    except checkpoint.Unreadable as err:
+        console.loud(f"{label}: {err}; training it again from step 0")
+        shutil.rmtree(files.checkpoints, ignore_errors=True)
+        shutil.rmtree(files.best_weights, ignore_errors=True)
+
+
+def train_model(model, tracker: Tracker, ctx: Context, seed: int,
+                should_stop: Callable[[], bool]):
+    """The harness's train() with the run's settings, a progress bar and the tracker."""
+    from benchmarks.harness import LambdaCallback, train
+
+    cfg = ctx.cfg
+    with ctx.console.progress(f"{model.name} s{seed}", cfg.steps) as progress:
+        listeners = [tracker, LambdaCallback(on_step=progress.update, should_stop=should_stop)]
+        return train(model, ctx.dataset.x_train, steps=cfg.steps, batch_size=cfg.batch_size,
+                     seed=seed, callbacks=listeners, eval_every=cfg.eval_every, jit=cfg.jit,
+                     precision=cfg.precision, distribute=cfg.distribute,
+                     checkpoint_dir=tracker.files.checkpoints if cfg.checkpoint_every else None,
+                     checkpoint_every=cfg.checkpoint_every)
+
+
+def new_record(spec: RunSpec, model, log, curves: dict, ctx: Context, files: Files,
+               interrupted: bool) -> dict:
+    """The run's record before scoring: its status, settings, losses and throughput."""
+    cfg = ctx.cfg
     status = ("interrupted" if interrupted else
               "diverged" if log.diverged_at is not None else "finished")
-    record = schema.new_run(
-        name, seed, overrides=overrides, status=status, weights_scored=model.weights_scored,
-        params=model.param_counts(),
-        model_config=dataclasses.asdict(model_cfg), steps_done=log.steps_done,
+    return schema.new_run(
+        spec.model, spec.seed, overrides=spec.overrides, status=status,
+        weights_scored=model.weights_scored, params=model.param_counts(),
+        model_config=dataclasses.asdict(model.config), steps_done=log.steps_done,
         diverged_at=log.diverged_at, final=None, best=None, curves=curves,
         losses=downsample_losses(log.history),
         throughput={"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
                     "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
                     "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,
                     "backend": cfg.backend, "precision": cfg.precision},
-        figures={}, weights=f"weights/{tag}")
-    if interrupted:
-        return record
-    figures = ctx.run_dir / "figures"
-    from reports import images as fig
+        figures={}, weights=f"weights/{files.tag}")
 
-    if log.diverged_at is None:
-        if not frames or frames[-1][0] != log.steps_done:
-            on_eval(log.steps_done)  # the last frame and curve point are the final weights
-        model.save_weights(weights / tag)
-        record["final"] = full_eval(model, ctx)
-        fig.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), figures / f"{tag}-final.png")
-        record["figures"]["samples_final"] = f"figures/{tag}-final.png"
-        console.info(f"{name} seed {seed}: final FID {record['final']['fid']:.2f}, modes "
-                     f"{record['final']['modes_covered']:.0f}/{ds.num_classes}")
+
+def score_final(model, log, tracker: Tracker, record: dict, ctx: Context,
+                files: Files) -> None:
+    """Every metric on the final weights, which are saved, and their sample grid."""
+    if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
+        tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
+    model.save_weights(files.weights)
+    record["final"] = full_eval(model, ctx)
+    draw_grid(model, "final", "samples_final", record, files)
+    ctx.console.info(f"{model.name} seed {record['seed']}: final FID "
+                     f"{record['final']['fid']:.2f}, modes "
+                     f"{record['final']['modes_covered']:.0f}/{ctx.dataset.num_classes}")
+
+
+def score_best(model, log, best: dict, record: dict, ctx: Context, files: Files) -> None:
+    """Every metric on the best evaluation's weights (the final scores when that was the
+    final step), and their sample grid; nothing without a best evaluation."""
+    if best["step"] is None or not files.best_weights.exists():
+        return
+    if record["final"] is None or best["step"] != log.steps_done:
+        model.load_weights(files.best_weights)
+        best_scores = full_eval(model, ctx)
     else:
-        console.loud(f"{name} seed {seed} diverged at step {log.diverged_at} (loss not finite)")
-    if best["step"] is not None and (weights / f"{tag}-best").exists():
-        if record["final"] is None or best["step"] != log.steps_done:
-            model.load_weights(weights / f"{tag}-best")
-            best_scores = full_eval(model, ctx)
-        else:
-            best_scores = record["final"]
-        record["best"] = {"step": best["step"], "metrics": best_scores}
-        fig.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), figures / f"{tag}-best.png")
-        record["figures"]["samples_best"] = f"figures/{tag}-best.png"
-    if frames:
-        fig.progression_strip(frames, figures / f"{tag}-progression.png")
-        fig.progression_gif(frames, figures / f"{tag}-progression.gif")
-        record["figures"]["progression_strip"] = f"figures/{tag}-progression.png"
-        record["figures"]["progression_gif"] = f"figures/{tag}-progression.gif"
-    shutil.rmtree(checkpoints, ignore_errors=True)  # the run is scored: weights/ keeps it
-    return record
+        best_scores = record["final"]
+    record["best"] = {"step": best["step"], "metrics": best_scores}
+    draw_grid(model, "best", "samples_best", record, files)
+
+
+def draw_grid(model, kind: str, key: str, record: dict, files: Files) -> None:
+    from reports import images
+
+    path, relative = files.figure(f"{kind}.png")
+    images.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), path)
+    record["figures"][key] = relative
+
+
+def draw_progression(frames: list, record: dict, files: Files) -> None:
+    """The frames of the fixed noise batch over training, as a strip and a GIF."""
+    if not frames:
+        return
+    from reports import images
+
+    for draw, kind, key in ((images.progression_strip, "progression.png", "progression_strip"),
+                            (images.progression_gif, "progression.gif", "progression_gif")):
+        path, relative = files.figure(kind)
+        draw(frames, path)
+        record["figures"][key] = relative
 
 
 def file_tag(name: str, overrides: dict, seed: int) -> str:
@@ -160,12 +270,12 @@ def progress_so_far(folder: Path) -> tuple[dict, list, dict]:
     try:
         saved = json.loads((folder / PROGRESS_FILE).read_text())
         with np.load(folder / FRAMES_FILE) as f:
-            frames = [(int(step), f[f"s{step}"]) for step in saved["frame_steps"]]
-        curves, best = saved["curves"], saved["best"]
-        best["fid"] = math.inf if best["fid"] is None else best["fid"]
-    except (OSError, ValueError, KeyError):
-        pass
-    return curves, frames, best
+            saved_frames = [(int(step), f[f"s{step}"]) for step in saved["frame_steps"]]
+        saved_curves, saved_best = saved["curves"], dict(saved["best"])
+        saved_best["fid"] = math.inf if saved_best["fid"] is None else saved_best["fid"]
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return curves, frames, best  # all three fresh: never one file's half of the state
+    return saved_curves, saved_frames, saved_best
 
 
 def save_progress(folder: Path, curves: dict, frames: list, best: dict) -> None:

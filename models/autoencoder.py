@@ -4,7 +4,7 @@ A plain autoencoder (as in Hinton & Salakhutdinov 2006, here convolutional and t
 mean squared error) has no prior to sample from; ``prepare_sampling`` encodes training
 images and fits a density to the codes. A 10-component full-covariance Gaussian mixture
 (one per digit, roughly) is the default; a single Gaussian is the baseline that shows how
-much the mixture buys. ``vae`` uses the same networks (``conv_encoder``, ``conv_decoder``).
+much the mixture buys. ``vae`` shares its networks, coding and sampling (``ConvAutoencoder``).
 """
 
 from __future__ import annotations
@@ -51,11 +51,60 @@ def conv_decoder(name: str, image_shape: tuple, latent_dim: int) -> keras.Model:
     ], name="decoder")
 
 
-@register("ae")
-class Autoencoder(GenerativeModel):
-    """Convolutional autoencoder sampled through a Gaussian mixture fitted to its codes."""
+class ConvAutoencoder(GenerativeModel):
+    """What ``ae`` and ``vae`` share: the conv encoder and decoder, trained together by one
+    Adam phase; codes, decoding, reconstructions; and sampling, which decodes the codes a
+    subclass draws (``draw_codes``). Its Config has ``latent_dim`` and ``lr``."""
 
     reconstructs = True
+    loss: ClassVar[str] = ""  # the name of the one phase's loss
+    # encoder outputs per latent dimension: ae's 1 (the code), vae's 2 (mean, log-variance)
+    outputs_per_dimension: ClassVar[int] = 1
+
+    # --- networks, training -------------------------------------------------------------
+    def build_networks(self) -> dict[str, keras.Model]:
+        latent = self.config.latent_dim
+        return {"encoder": conv_encoder(self.name, self.image_shape,
+                                        self.outputs_per_dimension * latent),
+                "decoder": conv_decoder(self.name, self.image_shape, latent)}
+
+    def build_phases(self) -> list[Phase]:
+        variables = (self.networks["encoder"].trainable_variables
+                     + self.networks["decoder"].trainable_variables)
+        return [Phase(self.loss, variables, keras.optimizers.Adam(self.config.lr))]
+
+    # --- encoding, reconstructing -------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """Each image's code: the encoder's first latent_dim outputs (vae's posterior mean)."""
+        out = predict(self.networks["encoder"], np.asarray(images, np.float32))
+        return out[:, :self.latent_dim]
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        images = predict(self.networks["decoder"], np.asarray(codes, np.float32))
+        return np.clip(images, -1.0, 1.0)
+
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        return self.decode(self.encode(images))
+
+    # --- generating ---------------------------------------------------------------------
+    def draw_codes(self, n: int, seed: int) -> np.ndarray:
+        """n codes (n, latent_dim) from the model's density over codes; the same seed gives
+        the same codes."""
+        raise NotImplementedError
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        return self.decode(self.draw_codes(n, seed))
+
+
+@register("ae")
+class Autoencoder(ConvAutoencoder):
+    """Convolutional autoencoder sampled through a Gaussian mixture fitted to its codes."""
+
+    loss = "reconstruction"
     _density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by the fit
 
     @dataclass(frozen=True)
@@ -82,37 +131,12 @@ class Autoencoder(GenerativeModel):
                                  f"sampler_images={self.sampler_images}: a mixture needs at "
                                  "least one image per component")
 
-    # --- networks -----------------------------------------------------------------------
-    def build_networks(self) -> dict[str, keras.Model]:
-        return {"encoder": conv_encoder(self.name, self.image_shape, self.config.latent_dim),
-                "decoder": conv_decoder(self.name, self.image_shape, self.config.latent_dim)}
-
     # --- training -----------------------------------------------------------------------
-    def build_phases(self) -> list[Phase]:
-        variables = (self.networks["encoder"].trainable_variables
-                     + self.networks["decoder"].trainable_variables)
-        return [Phase("reconstruction", variables, keras.optimizers.Adam(self.config.lr))]
-
     def compute_losses(self, images) -> dict:
         codes = self.networks["encoder"](images, training=True)
         decoded = self.networks["decoder"](codes, training=True)
         error = ops.cast(decoded, "float32") - ops.cast(images, "float32")
         return {"reconstruction": ops.mean(ops.square(error))}
-
-    # --- encoding, reconstructing -------------------------------------------------------
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        return predict(self.networks["encoder"], np.asarray(images, np.float32))
-
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        images = predict(self.networks["decoder"], np.asarray(codes, np.float32))
-        return np.clip(images, -1.0, 1.0)
-
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        return self.decode(self.encode(images))
 
     # --- generating ---------------------------------------------------------------------
     def fit_images(self, x_train: np.ndarray) -> np.ndarray:
@@ -140,7 +164,7 @@ class Autoencoder(GenerativeModel):
                               random_state=self.config.sampler_seed).fit(codes)
         self._density = (gmm.weights_, gmm.means_, gmm.covariances_)
 
-    def sample(self, n: int, seed: int) -> np.ndarray:
+    def draw_codes(self, n: int, seed: int) -> np.ndarray:
         if self._density is None:
             raise RuntimeError("ae samples from a density fitted to its codes: call "
                                "prepare_sampling(x_train) after training, before sample()")
@@ -150,8 +174,7 @@ class Autoencoder(GenerativeModel):
         component = rng.choice(len(weights), size=n, p=weights / weights.sum())
         chol = np.linalg.cholesky(covs)
         z = rng.standard_normal((n, means.shape[1]))
-        codes = means[component] + np.einsum("nij,nj->ni", chol[component], z)
-        return self.decode(codes)
+        return means[component] + np.einsum("nij,nj->ni", chol[component], z)
 
     # --- persistence --------------------------------------------------------------------
     def save_weights(self, folder) -> None:

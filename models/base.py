@@ -86,6 +86,9 @@ class GenerativeModel:
             self.average_updates = keras.Variable(0.0, dtype="float32", trainable=False,
                                                   name="average_updates")
         self._input_gradient = None  # bound by the training engine (bind_input_gradient)
+        # the data-parallel context the variables were made under (None: one device); the
+        # harness's build sets it and its engine trains in it
+        self.distribution: object | None = None
 
     # --- what a subclass writes -------------------------------------------------------
     def build_networks(self) -> dict[str, keras.Model]:

@@ -26,8 +26,7 @@ import numpy as np
 from keras import ops
 
 from models import checks
-from models.autoencoder import conv_decoder, conv_encoder
-from models.base import GenerativeModel, Phase, predict
+from models.autoencoder import ConvAutoencoder
 from models.registry import register
 
 # the decoder's variance floor: sigma >= 0.001, finer than one 8-bit level (2/255), so a
@@ -53,10 +52,11 @@ def gaussian_nll(images, decoded):
 
 
 @register("vae")
-class VAE(GenerativeModel):
+class VAE(ConvAutoencoder):
     """Kingma & Welling's VAE: ae's conv networks trained on the ELBO, sampled from N(0, I)."""
 
-    reconstructs = True
+    loss = "neg_elbo"
+    outputs_per_dimension = 2  # the posterior's mean and log-variance
 
     @dataclass(frozen=True)
     class Config:
@@ -68,22 +68,11 @@ class VAE(GenerativeModel):
         def __post_init__(self):
             checks.validate(self)
 
-    # --- networks -----------------------------------------------------------------------
-    def build_networks(self) -> dict[str, keras.Model]:
-        latent = self.config.latent_dim
-        return {"encoder": conv_encoder(self.name, self.image_shape, 2 * latent),
-                "decoder": conv_decoder(self.name, self.image_shape, latent)}
-
+    # --- training -----------------------------------------------------------------------
     def posterior(self, images, training: bool = False):
         """(mean, log_var) of q(z|x), each (n, latent_dim)."""
         out = self.networks["encoder"](images, training=training)
         return out[:, :self.config.latent_dim], out[:, self.config.latent_dim:]
-
-    # --- training -----------------------------------------------------------------------
-    def build_phases(self) -> list[Phase]:
-        variables = (self.networks["encoder"].trainable_variables
-                     + self.networks["decoder"].trainable_variables)
-        return [Phase("neg_elbo", variables, keras.optimizers.Adam(self.config.lr))]
 
     def compute_losses(self, images) -> dict:
         mean, log_var = self.posterior(images, training=True)
@@ -96,25 +85,7 @@ class VAE(GenerativeModel):
         # closely, since a narrow Gaussian's density exceeds 1
         return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
-    # --- encoding, reconstructing -------------------------------------------------------
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        """The posterior means: the deterministic code of each image."""
-        out = predict(self.networks["encoder"], np.asarray(images, np.float32))
-        return out[:, :self.config.latent_dim]
-
-    def decode(self, codes: np.ndarray) -> np.ndarray:
-        images = predict(self.networks["decoder"], np.asarray(codes, np.float32))
-        return np.clip(images, -1.0, 1.0)
-
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        return self.decode(self.encode(images))
-
     # --- generating ---------------------------------------------------------------------
-    def sample(self, n: int, seed: int) -> np.ndarray:
+    def draw_codes(self, n: int, seed: int) -> np.ndarray:
         # numpy noise: the same seed gives the same latents on every backend
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
-        return self.decode(z.astype(np.float32))
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 
 from benchmarks import data
-from benchmarks.harness import build, checkpoint, train
+from benchmarks.harness import LambdaCallback, build, checkpoint, train
 from tests.conftest import SHAPE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,8 @@ def test_a_continued_run_matches_an_uninterrupted_one_step_for_step(digits, tmp_
 
     saved = []
     first = train(build("ae", seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32, seed=0,
-                  checkpoint_dir=tmp_path, checkpoint_every=4, on_checkpoint=saved.append)
+                  checkpoint_dir=tmp_path, checkpoint_every=4,
+                  callbacks=[LambdaCallback(on_checkpoint=saved.append)])
     assert saved == [4] and first.steps_done == 5  # the fifth step is lost with the process
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.FILE]  # no temporary left
 
@@ -82,6 +85,42 @@ def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "a flipped byte"])
+def test_a_damaged_checkpoint_is_unreadable_naming_its_file(digits, tmp_path, damage):
+    train(build("ae", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
+          checkpoint_dir=tmp_path, checkpoint_every=1)
+    path = tmp_path / checkpoint.FILE
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        del data[len(data) // 2:]
+    else:  # a quarter in, inside a variable's values: only that member's CRC tells
+        data[len(data) // 4] ^= 0xFF
+    path.write_bytes(bytes(data))
+    model = build("ae", seed=0, image_shape=SHAPE)
+    before = values(model)
+    with pytest.raises(checkpoint.Unreadable, match=re.escape(f"{path} cannot be read")):
+        train(model, digits, steps=2, batch_size=32, seed=0, checkpoint_dir=tmp_path)
+    for a, b in zip(values(model), before, strict=True):  # nothing loaded
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damaged", ["frames.npz", "progress.json"])
+def test_progress_cut_short_beside_a_checkpoint_is_a_fresh_start_for_the_curves(tmp_path,
+                                                                                damaged):
+    from benchmarks import experiment
+
+    curves = {"step": [10], "fid": [5.0], "modes_covered": [9], "kl_classes": [0.5]}
+    frame = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 4, 4, 1)
+    experiment.save_progress(tmp_path, curves, [(10, frame)], {"step": 10, "fid": 5.0})
+    kept_curves, kept_frames, kept_best = experiment.progress_so_far(tmp_path)
+    assert kept_curves == curves and kept_best == {"step": 10, "fid": 5.0}
+    assert kept_frames[0][0] == 10 and np.array_equal(kept_frames[0][1], frame)
+    path = tmp_path / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    curves, frames, best = experiment.progress_so_far(tmp_path)
+    assert (curves["step"], frames, best) == ([], [], {"step": None, "fid": math.inf})
+
+
 def test_checkpoint_every_needs_a_folder(digits):
     with pytest.raises(ValueError, match="needs a checkpoint_dir"):
         train(build("ae", seed=0, image_shape=SHAPE), digits, steps=1, batch_size=32, seed=0,
@@ -117,3 +156,52 @@ def test_a_continued_run_matches_an_uninterrupted_one_on_jax():
     whole, continued = json.loads(lines[-1][len("RESULT"):])
     assert len(continued["reconstruction"]) == 9
     np.testing.assert_allclose(continued["reconstruction"], whole["reconstruction"], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_truncated_checkpoint_is_noted_and_its_run_trains_again_from_step_0(tmp_path):
+    from tests.clitools import finish, run_env, start, wait_for
+
+    cache = Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
+    env = {**run_env(cache), "COLUMNS": "500"}  # the note on one line, however long the path
+
+    def resume() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "benchmarks", "run", "--resume", str(out)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "run", "--preset", "smoke",
+                           "--dataset", "digits", "--samples", "200", "--eval-samples", "100",
+                           "--models", "gan", "--checkpoint-every", "1000", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # widen the study to gan + a very long ae, and stop ae after a step: it checkpoints
+    results = json.loads((out / "results.json").read_text())
+    results["config"].update(models=["gan", "ae"], steps=1_000_000)
+    (out / "results.json").write_text(json.dumps(results))
+    child = start(["--resume", str(out)], env)
+    seen = wait_for(child, "ae s0 step 1/")
+    child.send_signal(2)  # SIGINT: stops after the current step, checkpointing it
+    finish(child, seen)
+    assert child.returncode == 130
+    gan = json.loads((out / "results.json").read_text())["runs"][0]
+    assert gan["model"] == "gan" and gan["status"] == "finished"
+    saved = out / "checkpoints" / "ae-s0" / checkpoint.FILE
+    saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])  # a crash mid-copy
+
+    results = json.loads((out / "results.json").read_text())
+    results["config"]["steps"] = 20
+    (out / "results.json").write_text(json.dumps(results))
+    for attempt in range(2):  # the first resume mends it; the second finds nothing to do
+        proc = resume()
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        notes = [line for line in proc.stdout.splitlines() if str(saved) in line]
+        assert len(notes) == (1 if attempt == 0 else 0), proc.stdout[-3000:]
+        results = json.loads((out / "results.json").read_text())
+        assert results["status"] == "complete"
+        assert [r for r in results["runs"] if r["model"] == "gan"] == [gan]  # untouched
+        (ae,) = [r for r in results["runs"] if r["model"] == "ae"]
+        assert (ae["status"], ae["steps_done"]) == ("finished", 20)
+        assert ae["losses"]["step"] == list(range(1, 21))
+        assert "continuing from its last checkpoint" not in proc.stdout
+    assert not saved.parent.exists()  # scored: its checkpoint folder is gone

@@ -17,7 +17,7 @@ import pytest
 from keras import layers, ops
 
 import models
-from benchmarks.harness import build, train
+from benchmarks.harness import Callback, LambdaCallback, build, train
 from benchmarks.harness.loop import BatchOrder
 from models import registry
 from models.base import GenerativeModel, Phase
@@ -121,13 +121,20 @@ def test_a_loss_that_overflows_stops_training_at_its_step(tiny, digits):
 
 
 def test_callbacks_see_every_step_evaluations_and_can_stop(tiny, digits):
-    seen, evals = [], []
+    class Evaluations(Callback):  # listens to evaluations only
+        def __init__(self):
+            self.steps = []
+
+        def on_eval(self, step):
+            self.steps.append(step)
+
+    seen, evals = [], Evaluations()
+    stops = LambdaCallback(on_step=seen.append, should_stop=lambda: len(seen) >= 7)
     log = train(build("tiny", seed=0, image_shape=SHAPE), digits, steps=10, batch_size=32, seed=0,
-                on_step=seen.append, on_eval=evals.append, eval_every=3,
-                should_stop=lambda: len(seen) >= 7)
+                callbacks=[stops, evals], eval_every=3)
     assert [s.step for s in seen] == list(range(1, 8)) and all(s.steps == 10 for s in seen)
     assert math.isnan(seen[0].images_per_s) and seen[-1].images_per_s > 0
-    assert evals == [3, 6]
+    assert evals.steps == [3, 6]
     assert log.stopped_early and log.steps_done == 7 and len(log.history["fit"]) == 7
 
 
@@ -158,7 +165,7 @@ JAX_SCRIPT = textwrap.dedent("""
     import numpy as np
     import keras, models, numpy as np
     from benchmarks import data
-    from benchmarks.harness import build, train
+    from benchmarks.harness import Callback, LambdaCallback, build, train
 
     x = data.load("digits").x_train[:128]
     out = {"backend": keras.backend.backend()}
@@ -223,7 +230,7 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, models, numpy as np
     from benchmarks import data
-    from benchmarks.harness import build, train
+    from benchmarks.harness import Callback, LambdaCallback, build, train
 
     x = data.load("digits").x_train[:128]
     out = {}

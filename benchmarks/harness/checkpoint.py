@@ -6,14 +6,17 @@ their update count, the step and the loss history so far, and the batch order (i
 generator's state and the index rows drawn but not yet trained on). A run continued from a
 checkpoint therefore takes the same steps as one never interrupted. The file is written beside
 its final name, synced and renamed over the previous one, so a crash leaves the last complete
-checkpoint.
+checkpoint; a file damaged all the same (a copy cut short, a bad disk) is read whole before
+anything is loaded, and raises Unreadable naming it, so the caller can start that run again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -51,31 +54,56 @@ def save(folder: str | os.PathLike, model, step: int, history: dict, order_state
     return path
 
 
-def restore(folder: str | os.PathLike, model,
-            batch_size: int) -> tuple[int, dict, dict, np.ndarray] | None:
-    """Loads the checkpoint in ``folder`` into ``model``'s variables; returns (step, history,
-    order state, unused rows), or None when the folder holds none. A checkpoint that does not
-    fit the model or the batch size is refused before any variable changes."""
+class Restored(NamedTuple):
+    """What a checkpoint gives train() besides the variables it loads."""
+
+    step: int  # steps done when it was written
+    history: dict[str, list[float]]  # the loss history up to ``step``
+    order_state: dict  # the batch order's generator state (BatchOrder.state)
+    unused_rows: np.ndarray  # index rows drawn but not yet trained on
+
+
+class Unreadable(ValueError):
+    """A checkpoint file that cannot be read back (truncated, corrupt): its message names it."""
+
+
+def read(folder: str | os.PathLike) -> tuple[dict, list[np.ndarray], np.ndarray] | None:
+    """(meta, variable values, unused rows) of the checkpoint in ``folder``, every byte read
+    (so a damaged file is found now, not halfway through loading); None when there is none."""
     path = Path(folder) / FILE
     if not path.exists():
         return None
-    with np.load(path) as f:
-        meta = json.loads(str(f["meta"]))
-        variables = state_variables(model)
-        if meta.get("format") != FORMAT or meta.get("variables") != len(variables):
-            raise ValueError(f"{path} is not a checkpoint of this {model.name} model (format "
-                             f"{meta.get('format')}, {meta.get('variables')} variables, "
-                             f"expected {len(variables)}): continue with the settings that "
-                             "wrote it, or use another folder")
-        if meta["order"]["batch_size"] != batch_size:
-            raise ValueError(f"{path} was trained at batch size {meta['order']['batch_size']}, "
-                             f"asked to continue at {batch_size}: use the same batch size")
-        values = [f[f"v{i}"] for i in range(len(variables))]
-        for variable, value in zip(variables, values, strict=True):
-            if tuple(variable.shape) != value.shape:
-                raise ValueError(f"{path}: {variable.path} has shape {value.shape}, this "
-                                 f"model's has {tuple(variable.shape)}: continue with the "
-                                 "settings that wrote it, or use another folder")
-        for variable, value in zip(variables, values, strict=True):
-            variable.assign(value)
-        return meta["step"], meta["history"], meta["order"], f["unused_rows"]
+    try:
+        with np.load(path) as f:
+            meta = json.loads(str(f["meta"]))
+            values = [f[f"v{i}"] for i in range(int(meta["variables"]))]
+            return meta, values, f["unused_rows"]
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, ValueError) as err:
+        raise Unreadable(f"{path} cannot be read ({type(err).__name__}: {err})") from None
+
+
+def restore(folder: str | os.PathLike, model, batch_size: int) -> Restored | None:
+    """Loads the checkpoint in ``folder`` into ``model``'s variables; None when the folder
+    holds none. A checkpoint that does not fit the model or the batch size is refused before
+    any variable changes, and one that cannot be read raises Unreadable."""
+    saved = read(folder)
+    if saved is None:
+        return None
+    meta, values, unused_rows = saved
+    path, variables = Path(folder) / FILE, state_variables(model)
+    if meta.get("format") != FORMAT or meta.get("variables") != len(variables):
+        raise ValueError(f"{path} is not a checkpoint of this {model.name} model (format "
+                         f"{meta.get('format')}, {meta.get('variables')} variables, "
+                         f"expected {len(variables)}): continue with the settings that "
+                         "wrote it, or use another folder")
+    if meta["order"]["batch_size"] != batch_size:
+        raise ValueError(f"{path} was trained at batch size {meta['order']['batch_size']}, "
+                         f"asked to continue at {batch_size}: use the same batch size")
+    for variable, value in zip(variables, values, strict=True):
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(f"{path}: {variable.path} has shape {value.shape}, this "
+                             f"model's has {tuple(variable.shape)}: continue with the "
+                             "settings that wrote it, or use another folder")
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+    return Restored(meta["step"], meta["history"], meta["order"], unused_rows)

@@ -31,32 +31,60 @@ import keras
 import numpy as np
 
 
-class Engine(Protocol):
-    """A backend's compiled training step over a training set put on the device once."""
+class BaseEngine:
+    """A backend's compiled training step over a training set put on the device once.
+
+    What both engines share lives here: the start of ``__init__`` (the schedule, the split
+    check, binding ``input_gradient``) and ``run``, which compiles a function per call length
+    the first time it is asked for; a backend writes the rest."""
 
     replicas: int  # data-parallel replicas each batch is split over (1: none)
 
-    def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
-                 steps_per_call: int, context: object | None = None) -> None: ...
-
-    def put_block(self, rows: np.ndarray) -> Any:
-        """A (rows, batch) block of training-set indices, on the device."""
+    def __init__(self, model, *, batch_size: int, jit: bool, steps_per_call: int,
+                 replicas: int, input_gradient: Callable) -> None:
+        self.model, self.phases = model, model.phases
+        self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
+        check_split(batch_size, replicas)
+        self.replicas, self.batch_size = replicas, batch_size
+        self.jit, self.steps_per_call = jit, steps_per_call
+        model.bind_input_gradient(input_gradient)
+        self.functions: dict[int, Callable] = {}  # k steps a call -> its compiled function
 
     def run(self, block: Any, pos: int, k: int) -> tuple[dict[str, np.ndarray], bool]:
         """k steps reading the block's rows from ``pos`` (batches_per_step rows a step);
         returns each log's k values, fetched, and whether this call compiled."""
+        compiled = k not in self.functions
+        if compiled:
+            self.functions[k] = self._function(k)
+        return self._call(self.functions[k], block, pos), compiled
+
+    def _function(self, k: int) -> Callable:
+        """The compiled function of k steps (traced on its first call)."""
+        raise NotImplementedError
+
+    def _call(self, function: Callable, block: Any, pos: int) -> dict[str, np.ndarray]:
+        """One call of a compiled function; the logs, fetched."""
+        raise NotImplementedError
+
+    def put_block(self, rows: np.ndarray) -> Any:
+        """A (rows, batch) block of training-set indices, on the device."""
+        raise NotImplementedError
 
     def sync(self) -> None:
         """Makes the model's keras variables current (sampling and saving read them)."""
+        raise NotImplementedError
 
     def peak_memory_mb(self) -> float:
         """Peak device memory where the backend reports it, else the host's peak RSS."""
+        raise NotImplementedError
 
 
 class BackendModule(Protocol):
     """What ``loop.engine_module()`` returns: one backend's module."""
 
-    Engine: type[Engine]
+    # a BaseEngine, made as Engine(model, images, *, batch_size, jit, steps_per_call,
+    # context=None)
+    Engine: type[BaseEngine]
 
     def distribution(self, distribute: bool) -> object | None:
         """The backend's data-parallel context (None without distribute)."""

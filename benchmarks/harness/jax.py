@@ -19,10 +19,8 @@ import keras
 import numpy as np
 
 from benchmarks.harness.engine import (
-    batches_per_step,
-    check_split,
+    BaseEngine,
     host_peak_memory_mb,
-    schedule,
     step_logs,
     update_averages,
 )
@@ -48,14 +46,14 @@ def input_gradient(fn, inputs):
     return outputs, gradient
 
 
-class Engine:
+class Engine(BaseEngine):
     def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
                  steps_per_call: int, context=None):
         # every JAX step is compiled by XLA, so `jit` changes nothing here
-        self.model, self.phases, self.dist = model, model.phases, context
-        self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
-        self.replicas = context.num_model_replicas if context is not None else 1
-        check_split(batch_size, self.replicas)
+        super().__init__(model, batch_size=batch_size, jit=jit, steps_per_call=steps_per_call,
+                         replicas=context.num_model_replicas if context is not None else 1,
+                         input_gradient=input_gradient)
+        self.dist = context
         self.trainable = [v for p in self.phases for v in p.variables]
         ids = {id(v) for v in self.trainable}
         self.other = [v for v in model.variables if id(v) not in ids]
@@ -71,7 +69,6 @@ class Engine:
         position = {id(v): (0, i) for i, v in enumerate(self.trainable)}
         position.update({id(v): (1, i) for i, v in enumerate(self.other)})
         self.sources = [position[id(source)] for source, _ in pairs]
-        model.bind_input_gradient(input_gradient)
         self.state = self._read_state()
         self.images = jnp.asarray(images)  # on the device once, for the whole run
         self.data_sharding = None
@@ -79,7 +76,6 @@ class Engine:
             self.data_sharding = context.get_data_layout((batch_size,)).backend_layout
             self.state = jax.tree.map(self._replicated, self.state)
             self.images = self._replicated(self.images)
-        self.functions: dict[int, object] = {}
 
     def _replicated(self, x):
         return jax.device_put(x, self.dist.get_variable_layout(x).backend_layout)
@@ -168,12 +164,9 @@ class Engine:
         block = jnp.asarray(rows)
         return self._replicated(block) if self.dist is not None else block
 
-    def run(self, block, pos: int, k: int) -> tuple[dict[str, np.ndarray], bool]:
-        compiled = k not in self.functions
-        if compiled:
-            self.functions[k] = self._function(k)
-        self.state, logs = self.functions[k](self.state, self.images, block, np.int32(pos))
-        return jax.device_get(logs), compiled
+    def _call(self, function, block, pos: int) -> dict[str, np.ndarray]:
+        self.state, logs = function(self.state, self.images, block, np.int32(pos))
+        return jax.device_get(logs)
 
     def sync(self) -> None:
         """Writes the state back into the keras variables (sampling and saving read them)."""

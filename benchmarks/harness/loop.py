@@ -14,28 +14,18 @@ import dataclasses
 import math
 import os
 import time
-import weakref
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
 from benchmarks.harness import checkpoint
+from benchmarks.harness.callbacks import Callback, CallbackList, StepInfo
 from benchmarks.harness.engine import BackendModule, batches_per_step
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BLOCK_STEPS = 512  # steps of batch indices uploaded at once: one small copy per block
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    step: int  # steps done so far (1-based)
-    steps: int  # steps asked for
-    losses: dict[str, float]  # this step's logs: each phase's loss, plus the model's extras
-    images_per_s: float  # real images drawn per second so far, compiling call excluded (nan
-    # until known)
-    elapsed_s: float  # wall time since train() started, callbacks included
 
 
 @dataclass
@@ -43,7 +33,7 @@ class TrainLog:
     steps_done: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)  # name -> value per step
     diverged_at: int | None = None  # first step whose phase loss was nan or inf
-    stopped_early: bool = False  # should_stop() asked to stop
+    stopped_early: bool = False  # a callback asked to stop (Callback.should_stop)
     images_per_s: float = math.nan  # real images drawn / s, calls after the compiling one
     step_ms_median: float = math.nan
     step_ms_p90: float = math.nan
@@ -60,16 +50,6 @@ class TrainLog:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class BuildInfo:
-    precision: str
-    distribute: bool
-    context: object  # the engine's distribution object (tf.distribute strategy, keras one)
-
-
-_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def engine_module() -> BackendModule:
@@ -103,7 +83,7 @@ def build(name_or_class, config=None, *, seed: int = 0, precision: str = "float3
             model.phases  # noqa: B018  (optimizer variables are created now, in scope)
     finally:
         keras.config.set_dtype_policy(previous)
-    _BUILT[model] = BuildInfo(precision, distribute, context)
+    model.distribution = context
     return model
 
 
@@ -135,39 +115,82 @@ class BatchOrder:
         self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.batch_size)
 
 
+class Feed:
+    """The engine's supply of batch indices: BatchOrder's blocks put on the device, handed out
+    a call's rows at a time; what it has not handed out yet goes into a checkpoint."""
+
+    def __init__(self, order: BatchOrder, engine):
+        self.order, self.engine = order, engine
+        self.host_block: np.ndarray | None = None  # None until the first call
+        self.block, self.pos = None, order.rows
+
+    def take(self, rows: int) -> tuple[object, int]:
+        """The device block holding the next ``rows`` rows, and where they start in it."""
+        if self.pos + rows > self.order.rows:
+            self.host_block = self.order.next_block()
+            self.block, self.pos = self.engine.put_block(self.host_block), 0
+        pos, self.pos = self.pos, self.pos + rows
+        return self.block, pos
+
+    def unused(self) -> np.ndarray:
+        """The rows drawn but not trained on, in the order they would be."""
+        return np.concatenate([self.host_block[self.pos:], self.order.pending])
+
+
+@dataclass
+class Timing:
+    """The engine calls' wall time: compiling calls apart, the others with the images drawn."""
+
+    compile_s: float = 0.0
+    timed_s: float = 0.0
+    timed_images: int = 0
+    call_ms: list[float] = field(default_factory=list)  # each timed call's ms per step
+
+    def add(self, seconds: float, compiled: bool, k: int, images: int) -> None:
+        if compiled:
+            self.compile_s += seconds
+        else:
+            self.timed_s += seconds
+            self.timed_images += images
+            self.call_ms.append(1000 * seconds / k)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.timed_images / self.timed_s if self.timed_s else math.nan
+
+    def fill(self, log: TrainLog) -> None:
+        log.compile_s, log.images_per_s = self.compile_s, self.images_per_s
+        if self.call_ms:
+            log.step_ms_median = float(np.median(self.call_ms))
+            log.step_ms_p90 = float(np.percentile(self.call_ms, 90))
+
+
+def crossed(every: int, done: int, k: int) -> bool:
+    """Whether the call that took steps done-k+1..done passed a multiple of ``every``."""
+    return every > 0 and done // every > (done - k) // every
+
+
 def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
-          on_step: Callable[[StepInfo], None] | None = None,
-          on_eval: Callable[[int], None] | None = None, eval_every: int = 0,
-          should_stop: Callable[[], bool] | None = None, jit: bool = False,
-          precision: str = "float32", steps_per_call: int = 1,
-          distribute: bool = False, checkpoint_dir: str | os.PathLike | None = None,
-          checkpoint_every: int = 0,
-          on_checkpoint: Callable[[int], None] | None = None) -> TrainLog:
+          callbacks: Iterable[Callback] = (), eval_every: int = 0, jit: bool = False,
+          precision: str = "float32", steps_per_call: int = 1, distribute: bool = False,
+          checkpoint_dir: str | os.PathLike | None = None,
+          checkpoint_every: int = 0) -> TrainLog:
     """Trains ``model`` for ``steps`` steps drawn from ``images``: a step is one pass over
     the model's phases (``engine.py``), drawing ``batches_per_step`` batches of ``batch_size``
     images (one, unless a phase repeats: a WGAN critic's 5).
 
-    on_step gets a StepInfo after every step; on_eval(step) runs every ``eval_every`` steps
-    with the model's variables current (with steps_per_call > 1: at the first call boundary
-    at or after each multiple). A nan/inf phase loss stops training (TrainLog.diverged_at).
+    ``callbacks`` (``Callback``) hear every step, an evaluation every ``eval_every`` steps
+    (with steps_per_call > 1: at the first call boundary at or after each multiple) and each
+    checkpoint, and may stop training. A nan/inf phase loss stops it (TrainLog.diverged_at).
 
     With ``checkpoint_dir``, a checkpoint found there (``checkpoint.py``) is loaded first and
     training continues from its step, history included; every ``checkpoint_every`` steps
-    (at call boundaries, as on_eval) the full training state replaces it, then
-    on_checkpoint(step) runs (the caller saves what it keeps beside it).
+    (at call boundaries, as evaluations) the full training state replaces it, and when a
+    callback stops training the steps since the last one are kept too.
     """
-    built = _BUILT.get(model, BuildInfo("float32", False, None))
-    if model.precision != precision:
-        raise ValueError(f"model was built with the {model.precision!r} policy, asked to train "
-                         f"in {precision!r}: build it with harness.build(..., "
-                         f"precision={precision!r})")
-    if distribute and not built.distribute:
-        raise ValueError("distribute=True needs a model built for it: "
-                         "harness.build(..., distribute=True)")
-    if steps_per_call < 1 or steps < 0:
-        raise ValueError("steps must be >= 0 and steps_per_call >= 1")
-    if checkpoint_every < 0 or (checkpoint_every and checkpoint_dir is None):
-        raise ValueError("checkpoint_every must be >= 0, and > 0 needs a checkpoint_dir")
+    check_arguments(model, steps=steps, precision=precision, distribute=distribute,
+                    steps_per_call=steps_per_call, checkpoint_dir=checkpoint_dir,
+                    checkpoint_every=checkpoint_every)
     images = np.asarray(images, np.float32)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
@@ -175,79 +198,108 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
     order = BatchOrder(len(images), batch_size, seed, rows)
     # before the engine reads the variables: it may copy them into its own state
-    resumed = checkpoint.restore(checkpoint_dir, model, batch_size) if checkpoint_dir else None
-    if resumed is not None:
-        order.restore(resumed[2], resumed[3])
+    resumed = resume(checkpoint_dir, model, order)
     engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
                                     steps_per_call=steps_per_call,
-                                    context=built.context if distribute else None)
-    log = TrainLog(backend=keras.backend.backend(), precision=precision, jit=jit,
+                                    context=model.distribution if distribute else None)
+    log = TrainLog(steps_done=resumed.step, history=resumed.history,
+                   backend=keras.backend.backend(), precision=precision, jit=jit,
                    steps_per_call=steps_per_call, replicas=engine.replicas,
                    batch_size=batch_size, batches_per_step=per_step, seed=seed)
-    if resumed is not None:
-        log.steps_done, log.history = resumed[0], resumed[1]
-    phase_names = [p.name for p in model.phases]
-    block, host_block, pos = None, None, rows
-    timed_s, timed_images, call_ms = 0.0, 0, []
-    try:
-        while log.steps_done < steps:
-            if should_stop is not None and should_stop():
-                log.stopped_early = True
-                break
-            k = min(steps_per_call, steps - log.steps_done)
-            if pos + k * per_step > rows:
-                host_block = order.next_block()
-                block, pos = engine.put_block(host_block), 0
-            t0 = time.perf_counter()
-            logs, compiled = engine.run(block, pos, k)  # numpy, fetched: the step is done
-            dt = time.perf_counter() - t0
-            pos += k * per_step
-            if compiled:
-                log.compile_s += dt
-            else:
-                timed_s += dt
-                timed_images += k * per_step * batch_size
-                call_ms.append(1000 * dt / k)
-            rate = timed_images / timed_s if timed_s else math.nan
-            for j in range(k):
-                log.steps_done += 1
-                losses = {name: float(values[j]) for name, values in logs.items()}
-                for name, value in losses.items():
-                    log.history.setdefault(name, []).append(value)
-                if not all(math.isfinite(losses[name]) for name in phase_names):
-                    log.diverged_at = log.steps_done
-                    break
-                if on_step is not None:
-                    on_step(StepInfo(log.steps_done, steps, losses, rate,
-                                     time.perf_counter() - start))
-            if log.diverged_at is not None:
-                break
-            done = log.steps_done
-            crossed = eval_every > 0 and done // eval_every > (done - k) // eval_every
-            if on_eval is not None and crossed:
-                engine.sync()
-                on_eval(done)
-            if checkpoint_every and done // checkpoint_every > (done - k) // checkpoint_every:
-                engine.sync()
-                unused = np.concatenate([host_block[pos:], order.pending])
-                checkpoint.save(checkpoint_dir, model, done, log.history, order.state(), unused)
-                if on_checkpoint is not None:
-                    on_checkpoint(done)
-        if (log.stopped_early and checkpoint_dir is not None and host_block is not None
-                and log.steps_done > (resumed[0] if resumed else 0)):
-            # asked to stop: keep the steps since the last checkpoint too
-            engine.sync()
-            unused = np.concatenate([host_block[pos:], order.pending])
-            checkpoint.save(checkpoint_dir, model, log.steps_done, log.history, order.state(),
-                            unused)
-            if on_checkpoint is not None:
-                on_checkpoint(log.steps_done)
-    finally:
-        engine.sync()
-    log.images_per_s = timed_images / timed_s if timed_s else math.nan
-    if call_ms:
-        log.step_ms_median = float(np.median(call_ms))
-        log.step_ms_p90 = float(np.percentile(call_ms, 90))
-    log.peak_memory_mb = engine.peak_memory_mb()
-    return log
+    run = Training(model, engine, Feed(order, engine), log, CallbackList(callbacks),
+                   checkpoint_dir, start)
+    return run.loop(steps, steps_per_call, eval_every, checkpoint_every)
 
+
+def check_arguments(model, *, steps: int, precision: str, distribute: bool,
+                    steps_per_call: int, checkpoint_dir, checkpoint_every: int) -> None:
+    """train()'s arguments against each other and the model, before anything runs."""
+    if model.precision != precision:
+        raise ValueError(f"model was built with the {model.precision!r} policy, asked to train "
+                         f"in {precision!r}: build it with harness.build(..., "
+                         f"precision={precision!r})")
+    if distribute and model.distribution is None:
+        raise ValueError("distribute=True needs a model built for it: "
+                         "harness.build(..., distribute=True)")
+    if steps_per_call < 1 or steps < 0:
+        raise ValueError("steps must be >= 0 and steps_per_call >= 1")
+    if checkpoint_every < 0 or (checkpoint_every and checkpoint_dir is None):
+        raise ValueError("checkpoint_every must be >= 0, and > 0 needs a checkpoint_dir")
+
+
+def resume(folder: str | os.PathLike | None, model, order: BatchOrder) -> checkpoint.Restored:
+    """Loads the checkpoint in ``folder``, if there is one, into the model's variables and the
+    batch order; returns what it restored, or the start: step 0, no history."""
+    restored = checkpoint.restore(folder, model, order.batch_size) if folder else None
+    if restored is None:
+        return checkpoint.Restored(0, {}, order.state(), order.pending)
+    order.restore(restored.order_state, restored.unused_rows)
+    return restored
+
+
+class Training:
+    """One train() call under way: the engine, its feed of batches, the log and the timing."""
+
+    def __init__(self, model, engine, feed: Feed, log: TrainLog, callbacks: CallbackList,
+                 folder: str | os.PathLike | None, start: float):
+        self.model, self.engine, self.feed, self.log = model, engine, feed, log
+        self.callbacks, self.folder, self.start = callbacks, folder, start
+        self.phase_names = [p.name for p in model.phases]
+        self.resumed_at = log.steps_done
+        self.timing = Timing()
+
+    def loop(self, steps: int, steps_per_call: int, eval_every: int,
+             checkpoint_every: int) -> TrainLog:
+        log = self.log
+        try:
+            while log.steps_done < steps:
+                if self.callbacks.should_stop():
+                    log.stopped_early = True
+                    break
+                k = min(steps_per_call, steps - log.steps_done)
+                if not self.run_call(k, steps):
+                    break  # diverged
+                if crossed(eval_every, log.steps_done, k):
+                    self.evaluate()
+                if crossed(checkpoint_every, log.steps_done, k):
+                    self.checkpoint()
+            if (log.stopped_early and self.folder is not None
+                    and self.feed.host_block is not None and log.steps_done > self.resumed_at):
+                self.checkpoint()  # asked to stop: keep the steps since the last checkpoint
+        finally:
+            self.engine.sync()
+        self.timing.fill(log)
+        log.peak_memory_mb = self.engine.peak_memory_mb()
+        return log
+
+    def run_call(self, k: int, steps: int) -> bool:
+        """k steps in one engine call, timed and logged; False if a phase loss diverged."""
+        rows = k * self.log.batches_per_step
+        block, pos = self.feed.take(rows)
+        t0 = time.perf_counter()
+        logs, compiled = self.engine.run(block, pos, k)  # numpy, fetched: the step is done
+        self.timing.add(time.perf_counter() - t0, compiled, k, rows * self.log.batch_size)
+        rate = self.timing.images_per_s
+        for j in range(k):
+            self.log.steps_done += 1
+            losses = {name: float(values[j]) for name, values in logs.items()}
+            for name, value in losses.items():
+                self.log.history.setdefault(name, []).append(value)
+            if not all(math.isfinite(losses[name]) for name in self.phase_names):
+                self.log.diverged_at = self.log.steps_done
+                return False
+            if self.callbacks:  # no StepInfo to build when nobody listens (bench)
+                self.callbacks.on_step(StepInfo(self.log.steps_done, steps, losses, rate,
+                                                time.perf_counter() - self.start))
+        return True
+
+    def evaluate(self) -> None:
+        self.engine.sync()
+        self.callbacks.on_eval(self.log.steps_done)
+
+    def checkpoint(self) -> None:
+        self.engine.sync()
+        done = self.log.steps_done
+        checkpoint.save(self.folder, self.model, done, self.log.history,
+                        self.feed.order.state(), self.feed.unused())
+        self.callbacks.on_checkpoint(done)

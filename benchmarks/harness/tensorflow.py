@@ -16,10 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.harness.engine import (
-    batches_per_step,
-    check_split,
+    BaseEngine,
     host_peak_memory_mb,
-    schedule,
     step_logs,
     update_averages,
 )
@@ -52,19 +50,16 @@ def input_gradient(fn, inputs):
     return outputs, tape.gradient(outputs, inputs)
 
 
-class Engine:
+class Engine(BaseEngine):
     def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
                  steps_per_call: int, context=None):
-        self.model, self.phases, self.strategy = model, model.phases, context
-        self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
-        self.replicas = context.num_replicas_in_sync if context is not None else 1
-        check_split(batch_size, self.replicas)
-        self.batch_size, self.jit, self.steps_per_call = batch_size, jit, steps_per_call
+        super().__init__(model, batch_size=batch_size, jit=jit, steps_per_call=steps_per_call,
+                         replicas=context.num_replicas_in_sync if context is not None else 1,
+                         input_gradient=input_gradient)
+        self.strategy = context
         self.averaged, self.decay = model.averaged_variables(), model.ema
         self.updates = model.average_updates  # the averages' update count (None: no average)
-        model.bind_input_gradient(input_gradient)
         self.images = tf.constant(images)  # on the device once, for the whole run
-        self.functions: dict[int, tf.types.experimental.GenericFunction] = {}
 
     # --- one step, as traced ----------------------------------------------------------
     def _step(self, rows):
@@ -134,12 +129,9 @@ class Engine:
     def put_block(self, rows: np.ndarray):
         return tf.constant(rows)
 
-    def run(self, block, pos: int, k: int) -> tuple[dict[str, np.ndarray], bool]:
-        compiled = k not in self.functions
-        if compiled:
-            self.functions[k] = self._function(k)
-        logs = self.functions[k](block, tf.constant(pos, tf.int32))
-        return {name: value.numpy() for name, value in logs.items()}, compiled
+    def _call(self, function, block, pos: int) -> dict[str, np.ndarray]:
+        logs = function(block, tf.constant(pos, tf.int32))
+        return {name: value.numpy() for name, value in logs.items()}
 
     def sync(self) -> None:
         """Variables are the state here: nothing to write back."""
