@@ -77,3 +77,14 @@ def test_compare_bad_input_is_one_line(tmp_path):
         compare([str(a), str(tmp_path / "no_such_run")])
     proc = cli("compare", str(a), str(tmp_path / "no_such_run"))
     assert_one_line_error(proc, "cannot compare", "no_such_run")
+
+
+def test_compare_refuses_a_run_compared_with_itself(tmp_path):
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    b = write(tmp_path / "b", record("jax", [1.0]))
+    assert_one_line_error(cli("compare", str(a), str(b), str(a)), f"{a} is given twice")
+    proc = cli("compare", str(a), str(tmp_path / "b" / ".." / "a"), "--out",
+               str(tmp_path / "out"))
+    assert_one_line_error(proc, f"{a} and {tmp_path / 'b' / '..' / 'a'} are the same run "
+                          "folder", "compare a run with a different one")
+    assert not (tmp_path / "out").exists()
