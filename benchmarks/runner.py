@@ -20,7 +20,7 @@ from benchmarks import data, executors, experiment, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
 from benchmarks.results import environment
-from benchmarks.signals import FINISH, SIGNALS, TRAIN, Signals
+from benchmarks.signals import FINISH, PREPARE, SIGNALS, TRAIN, Signals
 from reports import schema
 
 RESULTS_FILE = schema.RESULTS_FILE
@@ -293,6 +293,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console,
     from reports import render_run
 
     console.summary(results, render_run(run_dir))
+    signals.mode = PREPARE  # both files are whole: a later signal stops at once again
     if isinstance(failure, UserError):
         raise UserError(f"{failure}; {run_dir} is kept, marked failed: once that is fixed, "
                         f"finish it with --resume {run_dir}") from None

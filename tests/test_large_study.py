@@ -39,6 +39,13 @@ def test_plan_of_a_100000_run_grid_keeps_exactly_the_unfinished_runs_in_order():
     assert [s.key for s in finished] == [s.key for i, s in enumerate(todo) if i in done]
 
 
+def test_the_time_left_is_the_first_runs_pace_over_the_rest():
+    assert runner._time_left(1, 90_000, 12.0, parallel=1) == (
+        "1 of 90,000 runs in 12 s: about 300.0 h for the other 89,999 at this pace")
+    # four workers: four runs at a time at that pace
+    assert "about 75.0 h for the other 89,999" in runner._time_left(1, 90_000, 12.0, 4)
+
+
 def test_sigterm_before_the_first_run_of_a_90000_run_study_exits_143_cleanly(tmp_path):
     out = tmp_path / "run"
     child = start(["--preset", "smoke", "--dataset", "digits", "--models", "gan",
