@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, study
+from benchmarks import data, executors, experiment, preflight, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
 from benchmarks.results import environment
@@ -79,81 +79,20 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     console = Console()
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     check_out_free(cfg.out)
-    check_cache_dir(cache_dir)
+    preflight.check_cache_dir(cache_dir)
     ds = _load_data(cfg, console, cache_dir)
     if epochs:
         cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
                                                        / cfg.batch_size))
-    check_fits(cfg, ds)
-    check_models_fit(cfg, ds)
-    check_split(cfg)
+    preflight.check_fits(cfg, ds)
+    preflight.check_models_fit(cfg, ds)
+    preflight.check_split(cfg)
     todo, skipped = plan(cfg, [])
     warn_if_large(cfg, todo, console)
     run_dir = prepare_out(cfg.out, ds.name)
     check_out_free(run_dir)  # again under the lock: a second run may have just finished
     return _execute(cfg, ds, run_dir, new_results(cfg, ds), (todo, skipped), console,
                     cache_dir, signals, summary, executor)
-
-
-def check_fits(cfg: RunConfig, ds) -> None:
-    """Settings that depend on the dataset, checked before the output folder is made."""
-    if cfg.batch_size > len(ds.x_train):
-        raise UserError(f"--batch-size {cfg.batch_size:,} is larger than the "
-                        f"{len(ds.x_train):,} training images of {ds.name}; choose at most "
-                        f"{len(ds.x_train):,}")
-
-
-def check_cache_dir(cache_dir: str | None) -> None:
-    """The classifier's cache must take its files: found unwritable only after training the
-    classifier, the run would fail minutes in."""
-    from metrics.cache import default_cache_dir
-
-    folder = default_cache_dir(cache_dir)
-    probe = folder / f".write-test-{os.getpid()}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"cannot write to the cache folder {folder} ({e.strerror or e}); "
-                        "choose a writable one with --cache-dir DIR (or "
-                        "$BENCHMARKS_CACHE_DIR)") from None
-
-
-def check_models_fit(cfg: RunConfig, ds) -> None:
-    """Every model builds for the dataset's images (a model's networks state its shape rule,
-    e.g. sides a multiple of 4), so none fails after another has trained. Built with the
-    first settings of its grid, on the CPU's default policy, and dropped."""
-    from models import registry
-
-    first = {}
-    for spec in study.grid(cfg.models, cfg.sweep, 1):
-        first.setdefault(spec.model, spec)
-    for name, spec in first.items():
-        cls = registry.get(name)
-        config = study.model_config(cls.Config, cfg.overrides.get(name, {}), spec)
-        try:
-            cls(config, ds.image_shape)
-        except ValueError as e:
-            h, w, c = ds.image_shape
-            raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
-                            f"--image-size N, or leave {name} out of --models") from None
-
-
-def check_split(cfg: RunConfig) -> None:
-    """--distribute splits every batch evenly over the devices the harness trains on."""
-    if not cfg.distribute:
-        return
-    from benchmarks.harness.loop import engine_module
-
-    context = engine_module().distribution(True)  # the harness's own choice of devices
-    # a tf.distribute strategy counts replicas in sync; keras' DataParallel (JAX) its replicas
-    replicas = getattr(context, "num_replicas_in_sync", None) or context.num_model_replicas
-    if cfg.batch_size % replicas:
-        fit = cfg.batch_size - cfg.batch_size % replicas or replicas
-        raise UserError(f"--distribute splits each batch over {replicas} devices, and "
-                        f"--batch-size {cfg.batch_size} does not split evenly; choose a "
-                        f"multiple of {replicas} (e.g. {fit})")
 
 
 LARGE_STUDY = 1_000  # runs: from this many on, the size and the time left are said up front
@@ -207,8 +146,8 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     if data_dir:  # the files may have moved since; the dataset is checked by checksum
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
     check_models(cfg.models)
-    check_cache_dir(cache_dir)
-    check_split(cfg)  # this machine may have other devices than the one that started it
+    preflight.check_cache_dir(cache_dir)
+    preflight.check_split(cfg)  # this machine may have other devices than the one that started it
     resumed = f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}"
     if classifier_gate is not None:
         resumed += f" with --classifier-gate {classifier_gate:g} (was {cfg.classifier_gate})"
