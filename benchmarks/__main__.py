@@ -6,7 +6,18 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    from benchmarks.signals import SIGNALS
+
+    # first: a signal while keras imports or a large grid is planned ends the command with
+    # the signal's own exit status, not a KeyboardInterrupt traceback
+    SIGNALS.install()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        return SIGNALS.exit_status()
+
+
+def _main(argv: list[str]) -> int:
     from benchmarks.backend import import_keras, select_backend
     from benchmarks.errors import UserError
 

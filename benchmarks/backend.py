@@ -30,9 +30,12 @@ def select_backend(argv: list[str]) -> str:
         import keras
 
         return keras.backend.backend()
-    name = requested_backend(argv) or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    flag, env = requested_backend(argv), os.environ.get("KERAS_BACKEND")
+    name = flag or env or DEFAULT_BACKEND
     if name not in BACKENDS:
-        raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}")
+        where = "--backend" if flag else "$KERAS_BACKEND"  # the user must know which to fix
+        raise UserError(f"unknown backend '{name}' (from {where}); {where} must be one of: "
+                        f"{', '.join(BACKENDS)}")
     if importlib.util.find_spec(name) is None:
         extra = "pip install -e '.[jax]'" if name == "jax" else "pip install -e ."
         raise UserError(f"backend '{name}' is not installed here; install it ({extra}) "

@@ -80,6 +80,13 @@ def compare(run_dirs: list[str], out: str | None = None) -> Path:
     if len(dirs) < 2:
         raise UserError("compare needs at least two run folders, e.g. "
                         "python -m benchmarks compare runs/tf runs/jax")
+    seen: dict[Path, Path] = {}
+    for d in dirs:  # the same run twice would compare it with itself, its verdict a tie
+        first = seen.setdefault(d.resolve(), d)
+        if first is not d:
+            same = f"{d} is given twice" if str(first) == str(d) else \
+                f"{first} and {d} are the same run folder"
+            raise UserError(f"{same}; compare a run with a different one")
     loaded = []
     for d, label in zip(dirs, labels(dirs), strict=True):
         try:

@@ -49,6 +49,8 @@ def parse_overrides(items: list[str], config_classes: dict[str, type]) -> dict[s
         if field not in fields:
             raise UserError(f"--set '{item}': unknown key '{field}' for {model}; valid keys: "
                             f"{', '.join(fields)}")
+        if field in out.get(model, {}):  # the last value winning silently hides a typo
+            raise UserError(f"--set {key} is given twice; give it once")
         f = fields[field]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         out.setdefault(model, {})[field] = _parse_value(text, default, item)

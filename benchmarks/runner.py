@@ -11,15 +11,16 @@ import fcntl
 import math
 import os
 import shlex
-import signal
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, study
+from benchmarks import data, executors, experiment, preflight, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
 from benchmarks.results import environment
+from benchmarks.signals import FINISH, PREPARE, SIGNALS, TRAIN, Signals
 from reports import schema
 
 RESULTS_FILE = schema.RESULTS_FILE
@@ -69,74 +70,71 @@ def _lock(folder: Path) -> None:
     _LOCKS.append(handle)
 
 
-class Signals:
-    """One handler for the whole command; SIGTERM (what a scheduler sends) acts as Ctrl-C.
-
-    - preparing (data, the classifier): the first signal stops at once, nothing is lost;
-    - training: the first asks the current experiment to stop after its step (it is kept as
-      interrupted), a second stops at once;
-    - finishing (the last results.json write, the report): signals are noted and ignored, so
-      both files are complete.
-    """
-
-    def __init__(self):
-        self.requested: str | None = None  # the first signal's name
-        self.mode = "prepare"
-
-    def __enter__(self):
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame):
-        first = self.requested is None
-        self.requested = self.requested or signal.Signals(signum).name
-        if self.mode == "prepare" or (self.mode == "train" and not first):
-            raise KeyboardInterrupt
-
-    def exit_status(self) -> int:
-        return 128 + getattr(signal, self.requested or "SIGINT")
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None,
         summary: bool = False, executor: executors.Choice = executors.LOCAL) -> int:
-    """A new run: load the data, make the output folder, run every key of the grid."""
+    """A new run: load the data, check everything that can be checked, make the output
+    folder, run every key of the grid."""
     from benchmarks.console import Console
 
     console = Console()
+    signals = SIGNALS.start()  # a signal before the folder exists stops at once
     check_out_free(cfg.out)
-    with Signals() as signals:
-        try:
-            ds = _load_data(cfg, console, cache_dir)
-        except KeyboardInterrupt:
-            return signals.exit_status()  # nothing written yet
-        if epochs:
-            cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
-                                                           / cfg.batch_size))
-        check_fits(cfg, ds)
-        run_dir = prepare_out(cfg.out, ds.name)
-        check_out_free(run_dir)  # again under the lock: a second run may have just finished
-        return _execute(cfg, ds, run_dir, new_results(cfg, ds), console, cache_dir, signals,
-                        summary, executor)
+    preflight.check_cache_dir(cache_dir)
+    ds = _load_data(cfg, console, cache_dir)
+    if epochs:
+        cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
+                                                       / cfg.batch_size))
+    preflight.check_fits(cfg, ds)
+    preflight.check_models_fit(cfg, ds)
+    preflight.check_split(cfg)
+    todo, skipped = plan(cfg, [])
+    warn_if_large(cfg, todo, console)
+    run_dir = prepare_out(cfg.out, ds.name)
+    check_out_free(run_dir)  # again under the lock: a second run may have just finished
+    return _execute(cfg, ds, run_dir, new_results(cfg, ds), (todo, skipped), console,
+                    cache_dir, signals, summary, executor)
 
 
-def check_fits(cfg: RunConfig, ds) -> None:
-    """Settings that depend on the dataset, checked before the output folder is made."""
-    if cfg.batch_size > len(ds.x_train):
-        raise UserError(f"--batch-size {cfg.batch_size:,} is larger than the "
-                        f"{len(ds.x_train):,} training images of {ds.name}; choose at most "
-                        f"{len(ds.x_train):,}")
+LARGE_STUDY = 1_000  # runs: from this many on, the size and the time left are said up front
+LISTED_SKIPS = 20  # resume names each finished run it skips, up to this many
+
+
+def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.RunSpec], list[study.RunSpec]]:
+    """The grid's runs still to do, and those already finished (skipped on resume), each in
+    grid order (``study.pending``'s rule). Each key is made once and looked up in a set: a
+    100,000-run grid plans in about a second (tests/perf/test_planning.py)."""
+    done = {r.get("key") for r in runs if r.get("status") in study.DONE_STATUSES}
+    todo, skipped = [], []
+    for spec in study.grid(cfg.models, cfg.sweep, cfg.seeds):
+        (skipped if spec.key in done else todo).append(spec)
+    return todo, skipped
+
+
+def warn_if_large(cfg: RunConfig, todo: list[study.RunSpec], console) -> None:
+    if len(todo) < LARGE_STUDY:
+        return
+    arms = "; ".join(f"{m}: {math.prod(len(v) for v in cfg.sweep.get(m, {}).values()):,} "
+                     f"settings x {cfg.seeds:,} seeds" for m in cfg.models)
+    console.loud(f"warning: {len(todo):,} runs to do ({arms}), {len(todo) * cfg.steps:,} "
+                 "training steps; the time left is estimated when the first run finishes "
+                 "(Ctrl-C stops, --resume continues)")
+
+
+def _time_left(done: int, total: int, elapsed: float, parallel: int) -> str:
+    seconds = elapsed / done * (total - done) / parallel
+    return (f"{done:,} of {total:,} runs in {elapsed:,.0f} s: about {seconds / 3600:,.1f} h "
+            f"for the other {total - done:,} at this pace")
 
 
 def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = None,
-           summary: bool = False, executor: executors.Choice = executors.LOCAL) -> int:
-    """Finish an interrupted run with the settings it was started with: the keys of its grid
-    that did not finish (interrupted, failed or never started)."""
+           summary: bool = False, executor: executors.Choice = executors.LOCAL,
+           classifier_gate: float | None = None) -> int:
+    """Finish an interrupted or failed run with the settings it was started with: the keys of
+    its grid that did not finish (interrupted, failed or never started). ``classifier_gate``
+    replaces the gate it was started with (after a gate miss: the classifier was the same)."""
     from benchmarks.console import Console
 
+    signals = SIGNALS.start()
     run_dir = Path(path)
     try:
         results = schema.load(run_dir / RESULTS_FILE)
@@ -148,16 +146,21 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     if data_dir:  # the files may have moved since; the dataset is checked by checksum
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
     check_models(cfg.models)
+    preflight.check_cache_dir(cache_dir)
+    preflight.check_split(cfg)  # this machine may have other devices than the one that started it
+    resumed = f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}"
+    if classifier_gate is not None:
+        resumed += f" with --classifier-gate {classifier_gate:g} (was {cfg.classifier_gate})"
+        cfg = dataclasses.replace(cfg, classifier_gate=classifier_gate)
+        results["config"]["classifier_gate"] = classifier_gate
     console = Console()
-    with Signals() as signals:
-        try:
-            ds = _load_data(cfg, console, cache_dir)
-        except KeyboardInterrupt:
-            return signals.exit_status()
-        prepare_out(str(run_dir), results["dataset"]["name"])
-        results["notes"].append(f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}")
-        return _execute(cfg, ds, run_dir, results, console, cache_dir, signals, summary,
-                        executor)
+    ds = _load_data(cfg, console, cache_dir)
+    todo, skipped = plan(cfg, results["runs"])
+    warn_if_large(cfg, todo, console)
+    prepare_out(str(run_dir), results["dataset"]["name"])
+    results["notes"].append(resumed)
+    return _execute(cfg, ds, run_dir, results, (todo, skipped), console, cache_dir, signals,
+                    summary, executor)
 
 
 def _load_data(cfg: RunConfig, console, cache_dir: str | None):
@@ -170,26 +173,33 @@ def _load_data(cfg: RunConfig, console, cache_dir: str | None):
     return ds
 
 
-def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_dir,
+def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console, cache_dir,
              signals: Signals, summary: bool, executor: executors.Choice) -> int:
     from rich.markup import escape  # a swept key's [settings] are not markup
 
     from metrics.cache import default_cache_dir
 
+    todo, skipped = planned
     results["command"] = results.get("command") or _command_line()
     results_path = run_dir / RESULTS_FILE
-    specs = study.grid(cfg.models, cfg.sweep, cfg.seeds)
-    todo = study.pending(specs, results["runs"])
     results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
-    for spec in (s for s in specs if s not in todo):
-        arm = spec.key.rsplit("/", 1)[0]
-        console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
+    if len(skipped) > LISTED_SKIPS:
+        console.info(f"{len(skipped):,} runs already finished, skipped (resume)")
+    else:
+        for spec in skipped:
+            arm = spec.key.rsplit("/", 1)[0]
+            console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
+    started = [0.0, 0]  # when training began; runs reported since
 
     def on_result(record: dict) -> None:
         results["runs"].append(record)
         schema.write(results_path, results)
+        started[1] += 1
+        if started[1] == 1 and len(todo) >= LARGE_STUDY:
+            parallel = executor.workers if executor.kind == "local" else 1
+            console.loud(_time_left(1, len(todo), time.monotonic() - started[0], parallel))
 
-    status = "complete"
+    status, failure = "complete", None
     try:
         schema.write(results_path, results)
         reference = _score_space(cfg, ds, results, console, cache_dir)
@@ -198,7 +208,8 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
         # worker processes load the classifier and statistics _score_space just cached there
         job = executors.Job(cfg, ds.name, str(run_dir.resolve()),
                             str(default_cache_dir(cache_dir).resolve()))
-        signals.mode = "train"
+        signals.mode = TRAIN
+        started[0] = time.monotonic()
         executors.execute(executor, todo, ctx, job, on_result,
                           lambda: signals.requested is not None)
         if signals.requested:
@@ -208,13 +219,25 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
         results["notes"].append(f"interrupted ({signals.requested or 'SIGINT'}) at "
                                 f"{datetime.now():%H:%M:%S}; resume with: python -m benchmarks "
                                 f"run --resume {run_dir}")
-    signals.mode = "finish"
+    except Exception as e:  # refused or crashed with the folder made: it says so, and why
+        status, failure = "failed", e
+        reason = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}".splitlines()[0]
+        results["notes"].append(f"failed at {datetime.now():%H:%M:%S}: {reason}; once it is "
+                                f"fixed, finish with: python -m benchmarks run --resume "
+                                f"{run_dir}")
+    signals.mode = FINISH
     results["status"] = status
     results["finished"] = datetime.now().isoformat(timespec="seconds")
     schema.write(results_path, results)
     from reports import render_run
 
     console.summary(results, render_run(run_dir))
+    signals.mode = PREPARE  # both files are whole: a later signal stops at once again
+    if isinstance(failure, UserError):
+        raise UserError(f"{failure}; {run_dir} is kept, marked failed: once that is fixed, "
+                        f"finish it with --resume {run_dir}") from None
+    if failure is not None:
+        raise failure  # a bug: its traceback, now that both files say the run failed
     return signals.exit_status() if status == "interrupted" else 0
 
 
@@ -239,6 +262,7 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
                                                 count=m.count, summary=m.summary,
                                                 verdict=m.verdict)
                           for k, m in metrics.METRICS.items()}
+    results["notes"] += reference.notes  # a damaged cache entry rebuilt: the report says so
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
     return reference
@@ -265,7 +289,12 @@ def rerender(run_dir: str | Path) -> Path:
     """The ``report`` command: report.md again from results.json alone."""
     from reports import render_run
 
+    folder = Path(run_dir)
+    if folder.is_file():  # `report run/results.json`: the folder holding it is meant
+        if folder.name != RESULTS_FILE:
+            raise UserError(f"{run_dir} is a file; give the run folder holding {RESULTS_FILE}")
+        folder = folder.parent
     try:
-        return render_run(Path(run_dir))
+        return render_run(folder)
     except (OSError, ValueError) as e:  # schema.RecordError is a ValueError
         raise UserError(f"cannot render {run_dir}: {e}") from None

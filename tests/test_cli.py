@@ -32,6 +32,14 @@ def test_bad_input_is_one_line_exit_2(args, fragments):
     assert_one_line_error(cli(*args), *fragments)
 
 
+def test_a_bad_keras_backend_variable_is_named(tmp_path):
+    proc = cli("list", env={"KERAS_BACKEND": "nonsense"})
+    assert_one_line_error(proc, "unknown backend 'nonsense' (from $KERAS_BACKEND)",
+                          "$KERAS_BACKEND must be one of: tensorflow, jax")
+    proc = cli("list", "--backend", "nonsense", env={"KERAS_BACKEND": "jax"})
+    assert_one_line_error(proc, "(from --backend); --backend must be one of")
+
+
 def test_explicit_mnist_missing_is_one_line_exit_2(tmp_path):
     proc = cli("run", "--dataset", "mnist", "--data-dir", str(tmp_path), "--models", "gan",
                env={"BENCHMARKS_DATA_DIR": None})

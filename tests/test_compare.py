@@ -95,3 +95,14 @@ def test_report_and_compare_refuse_a_status_the_schema_does_not_define(tmp_path)
     assert_one_line_error(cli("compare", str(good), str(bad), "--out", str(tmp_path / "both")),
                           "cannot compare", message)
     assert not (tmp_path / "both").exists()
+
+
+def test_compare_refuses_a_run_compared_with_itself(tmp_path):
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    b = write(tmp_path / "b", record("jax", [1.0]))
+    assert_one_line_error(cli("compare", str(a), str(b), str(a)), f"{a} is given twice")
+    proc = cli("compare", str(a), str(tmp_path / "b" / ".." / "a"), "--out",
+               str(tmp_path / "out"))
+    assert_one_line_error(proc, f"{a} and {tmp_path / 'b' / '..' / 'a'} are the same run "
+                          "folder", "compare a run with a different one")
+    assert not (tmp_path / "out").exists()

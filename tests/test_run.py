@@ -132,3 +132,16 @@ def test_resume_of_a_missing_run_is_one_line():
 
 def test_report_of_a_folder_without_results_is_one_line(tmp_path):
     assert_one_line_error(cli("report", str(tmp_path)), "cannot render", "results.json")
+
+
+def test_report_given_the_results_file_renders_its_folder(tmp_path):
+    from tests.test_compare import record, write
+
+    run = write(tmp_path / "run", record("tensorflow", [1.0, 2.0]))
+    proc = cli("report", str(run / "results.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(run / "report.md")
+    assert "# Generative model benchmark: digits" in (run / "report.md").read_text()
+    (run / "notes.txt").write_text("")
+    assert_one_line_error(cli("report", str(run / "notes.txt")),
+                          f"{run / 'notes.txt'} is a file", "the run folder holding results.json")

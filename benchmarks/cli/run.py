@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from benchmarks.cli.types import (
     MAX_EPOCHS,
@@ -112,12 +113,16 @@ def resolve_config(args) -> RunConfig:
     )
 
 
-# flags that shape a run: --resume takes them from results.json instead
+# flags that shape a run: --resume takes them from results.json instead. --image-size and
+# --channels are among them (the finished runs trained on images of that shape);
+# --classifier-gate is not: it accepts or refuses the same cached classifier, and lowering it
+# is how a run stopped by a gate miss is finished (runner.resume)
 RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--preset": None,
                 "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
                 "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
-                "--distribute": False, "--backend": None, "--checkpoint-every": None}
+                "--distribute": False, "--backend": None, "--checkpoint-every": None,
+                "--image-size": None, "--channels": None}
 
 
 def _run_flags(args) -> dict:
@@ -135,9 +140,14 @@ def cmd_run(args) -> int:
             raise UserError(f"--resume continues a run with the settings it was started with; "
                             f"drop {', '.join(ignored)} (or start a new run with --out)")
         return runner.resume(args.resume, cache_dir=args.cache_dir, data_dir=args.data_dir,
-                             summary=args.summary, executor=choice)
-    return runner.run(resolve_config(args), cache_dir=args.cache_dir, epochs=args.epochs,
-                      summary=args.summary, executor=choice)
+                             summary=args.summary, executor=choice,
+                             classifier_gate=args.classifier_gate)
+    cfg = resolve_config(args)
+    if cfg.jit and cfg.backend != "tensorflow":
+        print(f"note: --jit applies to TensorFlow; on {cfg.backend} every step is compiled "
+              "with XLA already", file=sys.stderr)
+    return runner.run(cfg, cache_dir=args.cache_dir, epochs=args.epochs, summary=args.summary,
+                      executor=choice)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:

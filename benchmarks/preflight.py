@@ -1,0 +1,72 @@
+"""What ``run`` checks once the data is loaded, before the output folder is made: each a
+one-line UserError (exit 2) instead of a failure minutes into the run, after another model
+trained, or with a folder left behind."""
+
+from __future__ import annotations
+
+import os
+
+from benchmarks import study
+from benchmarks.config import RunConfig
+from benchmarks.errors import UserError
+
+
+def check_fits(cfg: RunConfig, ds) -> None:
+    """Settings that depend on the dataset, checked before the output folder is made."""
+    if cfg.batch_size > len(ds.x_train):
+        raise UserError(f"--batch-size {cfg.batch_size:,} is larger than the "
+                        f"{len(ds.x_train):,} training images of {ds.name}; choose at most "
+                        f"{len(ds.x_train):,}")
+
+
+def check_cache_dir(cache_dir: str | None) -> None:
+    """The classifier's cache must take its files: found unwritable only after training the
+    classifier, the run would fail minutes in."""
+    from metrics.cache import default_cache_dir
+
+    folder = default_cache_dir(cache_dir)
+    probe = folder / f".write-test-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write to the cache folder {folder} ({e.strerror or e}); "
+                        "choose a writable one with --cache-dir DIR (or "
+                        "$BENCHMARKS_CACHE_DIR)") from None
+
+
+def check_models_fit(cfg: RunConfig, ds) -> None:
+    """Every model builds for the dataset's images (a model's networks state its shape rule,
+    e.g. sides a multiple of 4), so none fails after another has trained. Built with the
+    first settings of its grid, on the CPU's default policy, and dropped."""
+    from models import registry
+
+    first = {}
+    for spec in study.grid(cfg.models, cfg.sweep, 1):
+        first.setdefault(spec.model, spec)
+    for name, spec in first.items():
+        cls = registry.get(name)
+        config = study.model_config(cls.Config, cfg.overrides.get(name, {}), spec)
+        try:
+            cls(config, ds.image_shape)
+        except ValueError as e:
+            h, w, c = ds.image_shape
+            raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
+                            f"--image-size N, or leave {name} out of --models") from None
+
+
+def check_split(cfg: RunConfig) -> None:
+    """--distribute splits every batch evenly over the devices the harness trains on."""
+    if not cfg.distribute:
+        return
+    from benchmarks.harness.loop import engine_module
+
+    context = engine_module().distribution(True)  # the harness's own choice of devices
+    # a tf.distribute strategy counts replicas in sync; keras' DataParallel (JAX) its replicas
+    replicas = getattr(context, "num_replicas_in_sync", None) or context.num_model_replicas
+    if cfg.batch_size % replicas:
+        fit = cfg.batch_size - cfg.batch_size % replicas or replicas
+        raise UserError(f"--distribute splits each batch over {replicas} devices, and "
+                        f"--batch-size {cfg.batch_size} does not split evenly; choose a "
+                        f"multiple of {replicas} (e.g. {fit})")

@@ -1,0 +1,54 @@
+"""One handler for SIGINT and SIGTERM for the whole command, installed on its first line.
+
+SIGTERM (what a scheduler sends) acts as Ctrl-C, and the exit status names the signal that
+came (130 for SIGINT, 143 for SIGTERM). What a signal does depends on the stage:
+
+- preparing (imports, arguments, data, planning the grid, the classifier): the first signal
+  stops at once (a KeyboardInterrupt, which ``python -m benchmarks`` turns into the exit
+  status without a traceback); nothing is lost;
+- training: the first asks the current experiment to stop after its step (it is kept as
+  interrupted), a second stops at once;
+- finishing (the last results.json write, the report): signals are noted and ignored, so
+  both files are complete.
+
+Only the standard library is imported here, so installing it costs nothing before keras.
+"""
+
+from __future__ import annotations
+
+import signal
+
+PREPARE, TRAIN, FINISH = "prepare", "train", "finish"
+
+
+class Signals:
+    def __init__(self):
+        self.requested: str | None = None  # the first signal's name
+        self.mode = PREPARE
+        self._installed = False
+
+    def install(self) -> Signals:
+        """Handle both signals from now on (again: nothing changes)."""
+        if not self._installed:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, self._handle)
+            self._installed = True
+        return self
+
+    def start(self) -> Signals:
+        """A command begins (in-process callers run several): preparing, nothing requested."""
+        self.install()
+        self.requested, self.mode = None, PREPARE
+        return self
+
+    def _handle(self, signum, frame):
+        first = self.requested is None
+        self.requested = self.requested or signal.Signals(signum).name
+        if self.mode == PREPARE or (self.mode == TRAIN and not first):
+            raise KeyboardInterrupt
+
+    def exit_status(self) -> int:
+        return 128 + getattr(signal, self.requested or "SIGINT")
+
+
+SIGNALS = Signals()  # the process's one handler
