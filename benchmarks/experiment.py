@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import shutil
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import numpy as np
 
 from benchmarks.config import RunConfig
 from reports import schema
+from reports.files import atomic_write, atomic_write_folder, atomic_write_text
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
 PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progress
@@ -78,7 +78,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
         console.eval_line(name, seed, step, scores)
         if scores["fid"] < best["fid"]:
             best.update(step=step, fid=scores["fid"])
-            model.save_weights(weights / f"{tag}-best")
+            atomic_write_folder(weights / f"{tag}-best", model.save_weights)
 
     def on_checkpoint(step: int) -> None:  # what the harness's checkpoint does not hold
         save_progress(checkpoints, curves, frames, best)
@@ -114,7 +114,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
     if log.diverged_at is None:
         if not frames or frames[-1][0] != log.steps_done:
             on_eval(log.steps_done)  # the last frame and curve point are the final weights
-        model.save_weights(weights / tag)
+        atomic_write_folder(weights / tag, model.save_weights)
         record["final"] = full_eval(model, ctx)
         fig.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), figures / f"{tag}-final.png")
         record["figures"]["samples_final"] = f"figures/{tag}-final.png"
@@ -169,16 +169,10 @@ def progress_so_far(folder: Path) -> tuple[dict, list, dict]:
 
 
 def save_progress(folder: Path, curves: dict, frames: list, best: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, write in ((FRAMES_FILE, lambda f: np.savez(f, **{f"s{s}": a for s, a in frames})),
-                        (PROGRESS_FILE, lambda f: f.write(json.dumps({
-                            "curves": curves, "frame_steps": [s for s, _ in frames],
-                            "best": {**best, "fid": None if math.isinf(best["fid"])
-                                     else best["fid"]}}).encode()))):
-        tmp = folder / f".{name}.tmp"
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, folder / name)
+    atomic_write(folder / FRAMES_FILE, lambda tmp: np.savez(tmp, **{f"s{s}": a for s, a in frames}))
+    atomic_write_text(folder / PROGRESS_FILE, json.dumps({
+        "curves": curves, "frame_steps": [s for s, _ in frames],
+        "best": {**best, "fid": None if math.isinf(best["fid"]) else best["fid"]}}))
 
 
 def full_eval(model, ctx: Context) -> dict:

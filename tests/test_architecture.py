@@ -78,3 +78,16 @@ def test_source_files_stay_small():
     sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines())
              for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if "peers" not in p.parts}
     assert {f: n for f, n in sizes.items() if n > 330} == {}
+
+
+# why two: benchmarks may import reports, metrics may not (see ARCHITECTURE.md)
+WRITERS = {"reports/files.py", "metrics/cache.py"}
+
+
+def test_files_are_replaced_atomically_in_two_places_only():
+    """Every module writes through reports/files.py (or, in metrics, metrics/cache.py): one
+    temp-file-fsync-rename routine each, not one per module."""
+    callers = {p.relative_to(ROOT).as_posix()
+               for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+               if "os.replace(" in p.read_text() or "os.rename(" in p.read_text()}
+    assert callers == WRITERS
