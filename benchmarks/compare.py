@@ -9,11 +9,15 @@ Runs scored on different data or by different classifiers are not comparable and
 from __future__ import annotations
 
 import copy
+import json
 import os
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks.errors import UserError
+from benchmarks import runner
+from benchmarks.errors import NoSpace, UserError, no_space
+
+COMMAND = "python -m benchmarks compare"  # what merge() records: a comparison's own folder
 
 # what must agree for two runs' metrics to be comparable: the data and its scoring classifier
 SAME = (("dataset", "name"), ("dataset", "train_size"), ("dataset", "test_size"),
@@ -65,7 +69,7 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
                      f"status {results.get('status')})")
     first["config"].update(models=models, sweep=sweep,
                            seeds=max(r.get("config", {}).get("seeds") or 0 for _, r in loaded))
-    first.update(runs=runs, notes=notes, command="python -m benchmarks compare "
+    first.update(runs=runs, notes=notes, command=f"{COMMAND} "
                  + " ".join(str(d) for d in run_dirs),
                  status="complete" if all(r.get("status") == "complete" for _, r in loaded)
                  else "interrupted")
@@ -95,10 +99,33 @@ def compare(run_dirs: list[str], out: str | None = None) -> Path:
             raise UserError(f"cannot compare {d}: {e}") from None
     check_comparable(loaded)
     folder = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-compare"
+    check_not_a_run(folder)
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot write to {folder} ({e.strerror}); choose another with "
                         "--out DIR") from None
-    schema.write(folder / schema.RESULTS_FILE, merge(loaded, dirs, folder.resolve()))
-    return render_run(folder)
+    runner.lock(folder)  # a run starting there, or a second compare, waits its turn
+    check_not_a_run(folder)  # again under the lock: a run may have just written its record
+    try:
+        schema.write(folder / schema.RESULTS_FILE, merge(loaded, dirs, folder.resolve()))
+        return render_run(folder)
+    except OSError as e:
+        if not no_space(e):
+            raise
+        raise NoSpace.writing(folder, e, "free space, or choose another folder with --out DIR"
+                              ) from None
+
+
+def check_not_a_run(folder: Path) -> None:
+    """A run's folder is never written over (``run``'s own check); an earlier comparison's is
+    replaced, so the same command can be repeated."""
+    path = folder / runner.RESULTS_FILE
+    if not path.exists():
+        return
+    try:
+        written_by = json.loads(path.read_text()).get("command", "")
+    except (OSError, ValueError, AttributeError):
+        written_by = ""  # unreadable: kept, as a run's would be
+    if not str(written_by).startswith(COMMAND):
+        runner.check_out_free(folder)

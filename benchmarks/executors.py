@@ -4,7 +4,8 @@ local instance).
 
 Every executor hands each finished record to ``on_result`` in this process, as it arrives, so
 the runner writes results.json after every run whichever executor ran it. A run that raises or
-whose process dies becomes a "failed" record with its error; the others go on.
+whose process dies becomes a "failed" record with its error; the others go on. A full disk is
+not a run's failure: it stops the study (``errors.no_space``), to be resumed once there is space.
 
 How a worker gets the data and the scoring space without downloading or training again: the
 runner loads the dataset and builds the classifier and the real statistics into the cache
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.config import RunConfig
-from benchmarks.errors import UserError
+from benchmarks.errors import UserError, no_space
 from benchmarks.study import RunSpec
 
 EXECUTORS = ("local", "ray")
@@ -118,6 +119,8 @@ def run_local(specs, ctx, on_result: OnResult, should_stop: ShouldStop) -> None:
             record = experiment.run(spec.model, spec.seed, ctx, should_stop,
                                     overrides=spec.overrides)
         except Exception as err:  # one run's bug must not lose the others' results
+            if no_space(err):
+                raise
             ctx.console.loud(escape(f"{spec.key} failed: {_error_line(err)}"))
             traceback.print_exc()
             record = failed(spec, _error_line(err))
@@ -181,6 +184,9 @@ def _child(job: Job, spec: RunSpec, gpu: str | None, stop, results) -> None:
     try:
         record = work(job, spec, should_stop=stop.is_set)
     except Exception as err:
+        if no_space(err):  # the driver stops the study (an OSError of plain fields pickles)
+            results.put((spec.key, OSError(err.errno, os.strerror(err.errno))))
+            return
         traceback.print_exc()
         record = failed(spec, _error_line(err))
     results.put((spec.key, record))
@@ -228,6 +234,8 @@ def run_workers(specs, job: Job, workers: int, on_result: OnResult,
                     running[slot] = (proc, spec, attempt)
             try:
                 key, record = results.get(timeout=POLL_S)
+                if isinstance(record, OSError):
+                    raise record
                 got[key] = record
             except queue.Empty:
                 pass

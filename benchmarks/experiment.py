@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import shutil
 import zipfile
@@ -23,6 +22,7 @@ import numpy as np
 from benchmarks.config import RunConfig
 from benchmarks.study import RunSpec, model_config
 from reports import schema
+from reports.files import atomic_write, atomic_write_folder, atomic_write_text
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
 PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progress
@@ -148,7 +148,7 @@ class Tracker:
         self.ctx.console.eval_line(self.spec.model, self.spec.seed, step, scores)
         if scores["fid"] < self.best["fid"]:
             self.best.update(step=step, fid=scores["fid"])
-            model.save_weights(self.files.best_weights)
+            atomic_write_folder(self.files.best_weights, model.save_weights)
 
     def on_checkpoint(self, step: int) -> None:  # what the harness's checkpoint does not hold
         save_progress(self.files.checkpoints, self.curves, self.frames, self.best)
@@ -207,7 +207,7 @@ def score_final(model, log, tracker: Tracker, record: dict, ctx: Context,
     """Every metric on the final weights, which are saved, and their sample grid."""
     if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
         tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
-    model.save_weights(files.weights)
+    atomic_write_folder(files.weights, model.save_weights)
     record["final"] = full_eval(model, ctx)
     draw_grid(model, "final", "samples_final", record, files)
     ctx.console.info(f"{model.name} seed {record['seed']}: final FID "
@@ -279,16 +279,10 @@ def progress_so_far(folder: Path) -> tuple[dict, list, dict]:
 
 
 def save_progress(folder: Path, curves: dict, frames: list, best: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, write in ((FRAMES_FILE, lambda f: np.savez(f, **{f"s{s}": a for s, a in frames})),
-                        (PROGRESS_FILE, lambda f: f.write(json.dumps({
-                            "curves": curves, "frame_steps": [s for s, _ in frames],
-                            "best": {**best, "fid": None if math.isinf(best["fid"])
-                                     else best["fid"]}}).encode()))):
-        tmp = folder / f".{name}.tmp"
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, folder / name)
+    atomic_write(folder / FRAMES_FILE, lambda tmp: np.savez(tmp, **{f"s{s}": a for s, a in frames}))
+    atomic_write_text(folder / PROGRESS_FILE, json.dumps({
+        "curves": curves, "frame_steps": [s for s, _ in frames],
+        "best": {**best, "fid": None if math.isinf(best["fid"]) else best["fid"]}}))
 
 
 def full_eval(model, ctx: Context) -> dict:

@@ -6,6 +6,7 @@ crash loses only the one in progress. The checks of user input happen before thi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import math
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import data, executors, experiment, preflight, study
 from benchmarks.config import PRESETS, RunConfig, check_models
-from benchmarks.errors import UserError
+from benchmarks.errors import NoSpace, UserError, no_space
 from benchmarks.results import environment
 from benchmarks.signals import FINISH, PREPARE, SIGNALS, TRAIN, Signals
 from reports import schema
@@ -45,14 +46,14 @@ def prepare_out(out: str | None, dataset: str) -> Path:
     except OSError as e:
         raise UserError(f"cannot write to output folder {folder} ({e.strerror}); "
                         "choose another with --out DIR") from None
-    _lock(folder)
+    lock(folder)
     return folder
 
 
 _LOCKS: list = []  # open lock files: the OS releases them when this process ends, however
 
 
-def _lock(folder: Path) -> None:
+def lock(folder: Path) -> None:
     """One process writes a run folder: a second one is refused while the first holds it."""
     handle = open(folder / LOCK_FILE, "a+")  # held open for the process's life
     try:
@@ -91,8 +92,9 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     warn_if_large(cfg, todo, console)
     run_dir = prepare_out(cfg.out, ds.name)
     check_out_free(run_dir)  # again under the lock: a second run may have just finished
-    return _execute(cfg, ds, run_dir, new_results(cfg, ds), (todo, skipped), console,
-                    cache_dir, signals, summary, executor)
+    with stops_when_full(run_dir):
+        return _execute(cfg, ds, run_dir, new_results(cfg, ds), (todo, skipped), console,
+                        cache_dir, signals, summary, executor)
 
 
 LARGE_STUDY = 1_000  # runs: from this many on, the size and the time left are said up front
@@ -159,8 +161,23 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     warn_if_large(cfg, todo, console)
     prepare_out(str(run_dir), results["dataset"]["name"])
     results["notes"].append(resumed)
-    return _execute(cfg, ds, run_dir, results, (todo, skipped), console, cache_dir, signals,
-                    summary, executor)
+    with stops_when_full(run_dir):
+        return _execute(cfg, ds, run_dir, results, (todo, skipped), console, cache_dir,
+                        signals, summary, executor)
+
+
+@contextlib.contextmanager
+def stops_when_full(run_dir: Path):
+    """A full disk ends the command in one line. Every file is written whole or not at all, so
+    results.json keeps each run finished so far and checkpoints their last complete step."""
+    try:
+        yield
+    except OSError as e:
+        if not no_space(e):
+            raise
+        raise NoSpace.writing(run_dir, e, "its finished runs are kept; free space, then "
+                              f"finish it with: python -m benchmarks run --resume {run_dir}"
+                              ) from None
 
 
 def _load_data(cfg: RunConfig, console, cache_dir: str | None):

@@ -8,6 +8,7 @@ and is treated as missing: the caller rebuilds and rewrites it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -33,11 +34,13 @@ def stderr_note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
+# metrics' own atomic writer: metrics may not import reports, whose files.py is everyone else's
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """``write(tmp)`` then rename onto ``path``: a reader never sees half a file.
 
     ``tmp`` keeps ``path``'s suffixes, since some writers (Keras, NumPy) choose the format by
-    them; it is removed if writing fails.
+    them. If writing fails it is emptied, then removed: a writer still holding it open (h5py,
+    on a full disk) then closes into freed space instead of crashing the process at exit.
     """
     path = Path(path)
     tmp = path.with_name(f"tmp-{os.getpid()}-{path.name}")
@@ -46,6 +49,10 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.truncate(tmp, 0)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

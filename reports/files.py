@@ -1,10 +1,13 @@
 """Writing a file so that a reader never sees half of it: the one atomic-write routine of the
-report package (results.json, report.md and every figure go through it).
+report package and of ``benchmarks`` (results.json, report.md, figures, checkpoints, weights,
+the image-folder cache). It lives here because ``benchmarks`` may import ``reports``; ``metrics``
+may not, so ``metrics/cache.py`` keeps its own.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,29 +18,76 @@ FILE_MODE = 0o644  # mkstemp makes files private; results, reports and figures a
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call write(temp_path) on a temp file beside path, fsync it, then os.replace it over path.
 
-    The temp file sits in the same folder so the rename is atomic; it is removed if anything
-    fails (a crash at any point leaves the previous complete file). The result is mode 0644.
+    The temp file sits in the same folder so the rename is atomic, and its name ends with
+    path's name, since some writers (Keras, NumPy) choose the format by it. If anything fails
+    it is removed (a crash at any point leaves the previous complete file). The result is mode
+    0644.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
     os.close(fd)
     tmp = Path(name)
     try:
         write(tmp)
-        # the data must be on disk before the rename, or a power cut can leave an empty file
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
+    _sync_folder(path.parent)
     return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_folder(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call write(temp_folder) on a temp folder beside folder, then move each file it made
+    into folder as atomic_write does: every file there is complete, the new one or the old."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{folder.name}-"))
+    try:
+        write(tmp)
+        for made in sorted(tmp.iterdir()):
+            _publish(made, folder / made.name)
+    except BaseException:
+        for made in tmp.iterdir():
+            discard(made)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _sync_folder(folder)
+    return folder
+
+
+def discard(tmp: Path) -> None:
+    """Remove a failed temp file. It is emptied first: a writer still holding it open (h5py,
+    after a write failed on a full disk) then flushes into freed space when it closes, instead
+    of failing again at exit, where HDF5 crashes the process."""
+    try:
+        os.truncate(tmp, 0)
+    except OSError:
+        pass
+    tmp.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    # the data must be on disk before the rename, or a power cut can leave an empty file
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename itself is on disk once the folder's entry is."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -110,3 +110,16 @@ def test_functions_stay_short():
                       "name them in LONG_FUNCTIONS with the reason")
     stale = [name for name in LONG_FUNCTIONS if lengths.get(name, 0) <= MAX_FUNCTION_LINES]
     assert not stale, f"LONG_FUNCTIONS names functions that are short now: {stale}; remove them"
+
+
+# why two: benchmarks may import reports, metrics may not (see ARCHITECTURE.md)
+WRITERS = {"reports/files.py", "metrics/cache.py"}
+
+
+def test_files_are_replaced_atomically_in_two_places_only():
+    """Every module writes through reports/files.py (or, in metrics, metrics/cache.py): one
+    temp-file-fsync-rename routine each, not one per module."""
+    callers = {p.relative_to(ROOT).as_posix()
+               for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
+               if "os.replace(" in p.read_text() or "os.rename(" in p.read_text()}
+    assert callers == WRITERS

@@ -106,3 +106,43 @@ def test_compare_refuses_a_run_compared_with_itself(tmp_path):
     assert_one_line_error(proc, f"{a} and {tmp_path / 'b' / '..' / 'a'} are the same run "
                           "folder", "compare a run with a different one")
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_out_onto_a_run_folder_is_refused_and_leaves_it(tmp_path):
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    b = write(tmp_path / "b", record("jax", [2.0]))
+    run_dir = write(tmp_path / "run", record("tensorflow", [3.0, 4.0]))
+    before = (run_dir / "results.json").read_bytes()
+    proc = cli("compare", str(a), str(b), "--out", str(run_dir))
+    assert_one_line_error(proc, f"{run_dir} already holds a run", "--out")
+    assert (run_dir / "results.json").read_bytes() == before
+    assert not (run_dir / "report.md").exists()
+    with pytest.raises(UserError, match="already holds a run"):
+        compare([str(a), str(b)], str(a))  # onto one of its own inputs, likewise
+
+
+def test_compare_out_may_replace_an_earlier_comparison(tmp_path):
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    b = write(tmp_path / "b", record("jax", [2.0]))
+    out = tmp_path / "cmp"
+    for first, second in ((a, b), (b, a)):  # one process each: a command holds its lock
+        proc = cli("compare", str(first), str(second), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+    runs = schema.load(out)["runs"]
+    assert [r["model"] for r in runs] == ["ae@b", "ae@a"]
+
+
+def test_compare_out_is_refused_while_a_run_holds_its_lock(tmp_path):
+    import fcntl
+
+    a = write(tmp_path / "a", record("tensorflow", [1.0]))
+    b = write(tmp_path / "b", record("jax", [2.0]))
+    out = tmp_path / "starting"
+    out.mkdir()
+    with open(out / ".lock", "a+") as held:  # a run that has not written results.json yet
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("genbench pid 4242")
+        held.flush()
+        proc = cli("compare", str(a), str(b), "--out", str(out))
+    assert_one_line_error(proc, f"{out} is being written by genbench pid 4242", "--out")
+    assert not (out / "results.json").exists()

@@ -56,7 +56,7 @@ def test_signals_during_training_leave_complete_files(tmp_path, signals):
     assert f"interrupted ({signals[0]})" in " ".join(results["notes"])
     assert "## Notes" in (out / "report.md").read_text()
     assert oct((out / "results.json").stat().st_mode & 0o777) == oct(0o644)
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.rglob(".tmp-*"))
 
 
 def test_a_folder_holding_a_run_is_not_overwritten(tmp_path):
@@ -139,3 +139,15 @@ def test_a_stopped_model_continues_from_its_checkpoint_with_the_same_losses(tmp_
     np.testing.assert_allclose(resumed["losses"]["reconstruction"],
                                straight["losses"]["reconstruction"], rtol=1e-5)
     assert not (out / "checkpoints" / "ae-s0").exists()  # scored: its checkpoint is gone
+
+
+@pytest.mark.parametrize("command", [["run", *SMOKE, "--models", "gan"], ["compare", "a", "b"]])
+@pytest.mark.parametrize("too_long, fragments", [
+    (lambda tmp: tmp / ("x" * 256) / "run", ["256 bytes", "at most 255"]),
+    (lambda tmp: tmp.joinpath(*["y" * 200] * 25), ["bytes", "at most", "shorter path"]),
+])
+def test_an_out_path_too_long_for_the_system_is_one_line(tmp_path, command, too_long,
+                                                          fragments):
+    proc = cli(*command, "--out", str(too_long(tmp_path)))
+    assert_one_line_error(proc, "argument --out", *fragments)
+    assert list(tmp_path.iterdir()) == []

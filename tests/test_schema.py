@@ -369,6 +369,30 @@ def test_atomic_write_failure_leaves_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
 
 
+def test_atomic_write_folder_failure_leaves_every_previous_file(tmp_path):
+    weights = tmp_path / "weights" / "gan-s0"
+    files.atomic_write_folder(weights, lambda tmp: [(tmp / n).write_text(f"old {n}")
+                                                    for n in ("g.weights.h5", "d.weights.h5")])
+
+    def one_then_half(tmp: Path) -> None:
+        (tmp / "g.weights.h5").write_text("new g")
+        (tmp / "d.weights.h5").write_text("ha")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        files.atomic_write_folder(weights, one_then_half)
+    assert {p.name: p.read_text() for p in weights.iterdir()} == {
+        "g.weights.h5": "old g.weights.h5", "d.weights.h5": "old d.weights.h5"}
+    assert [p.name for p in weights.parent.iterdir()] == ["gan-s0"]
+
+
+def test_atomic_write_temp_file_ends_with_the_name_writers_choose_formats_by(tmp_path):
+    seen = []
+    files.atomic_write(tmp_path / "generator.weights.h5", lambda tmp: seen.append(tmp.name)
+                       or tmp.write_bytes(b"x"))
+    assert seen[0].endswith("-generator.weights.h5") and seen[0].startswith(".tmp-")
+
+
 def test_load_binary_garbage_says_not_json(tmp_path):
     (tmp_path / "results.json").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(schema.RecordError, match=r"results\.json: not valid JSON \("):

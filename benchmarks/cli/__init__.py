@@ -14,7 +14,7 @@ from benchmarks import __version__
 from benchmarks.cli.commands import add_bench_arguments, cmd_data, cmd_list, common_arguments
 from benchmarks.cli.run import add_compare_arguments, add_report_arguments, add_run_arguments
 from benchmarks.cli.types import image_size
-from benchmarks.errors import UserError
+from benchmarks.errors import NoSpace, UserError
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,3 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except NoSpace as e:
+        print(f"error: {e}", file=sys.stderr)
+        return NoSpace.EXIT_STATUS

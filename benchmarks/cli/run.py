@@ -14,6 +14,7 @@ from benchmarks.cli.types import (
     image_size,
     int_in,
     model_names,
+    out_dir,
     percent,
     positive_int,
 )
@@ -54,7 +55,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                      f"{MIN_SAMPLES}; 10,000 is the convention)")
     p.add_argument("--eval-samples", type=samples, help="samples per cheap evaluation")
     p.add_argument("--samples", type=samples, help="samples for the final evaluation")
-    p.add_argument("--out", metavar="DIR", help="output folder (default runs/<time>-<dataset>)")
+    p.add_argument("--out", type=out_dir, metavar="DIR",
+                   help="output folder (default runs/<time>-<dataset>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
                    help="override a model default, e.g. --set dcgan.lr=2e-4 (repeatable)")
@@ -165,7 +167,7 @@ def cmd_report(args) -> int:
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                    help="two or more run folders on the same dataset and classifier")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=out_dir, metavar="DIR",
                    help="where the combined report goes (default runs/<time>-compare)")
     p.set_defaults(func=cmd_compare)
 

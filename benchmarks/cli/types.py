@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from benchmarks import data
 from benchmarks.config import check_models
@@ -12,6 +13,7 @@ MAX_STEPS = 10_000_000  # 640M images at batch 64: beyond any study; catches typ
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
 MAX_SAMPLES = 1_000_000
+ROOM_INSIDE = 256  # bytes a run folder's own paths add below it (checkpoints/<tag>/<file>)
 
 
 def positive_int(text: str) -> int:
@@ -94,3 +96,32 @@ def model_names(text: str) -> list[str]:
         raise UserError(f"--models names a model twice: {text}")
     check_models(names)
     return names
+
+
+def out_dir(text: str) -> str:
+    """``--out``: a folder path the system can hold, with room for the files a run writes in it
+    (the OS would refuse it only when the first file is written)."""
+    path = os.path.abspath(text)
+    existing = path
+    while not os.path.isdir(existing):  # the limits are the file system's: ask the nearest
+        existing = os.path.dirname(existing)
+    name_max = _limit(existing, "PC_NAME_MAX", 255)
+    for part in path.split(os.sep):
+        size = len(os.fsencode(part))
+        if size > name_max:
+            raise argparse.ArgumentTypeError(
+                f"the folder name '{part[:20]}...' is {size} bytes; at most {name_max} fit "
+                "in one name here: choose a shorter one")
+    size, path_max = len(os.fsencode(path)), _limit(existing, "PC_PATH_MAX", 4096) - ROOM_INSIDE
+    if size > path_max:
+        raise argparse.ArgumentTypeError(
+            f"{path[:40]}... is {size} bytes; at most {path_max} fit here (the system's limit "
+            "less room for the run's own files): choose a shorter path")
+    return text
+
+
+def _limit(folder: str, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reports.files import atomic_write
+
 CACHE_ENV = "BENCHMARKS_CACHE_DIR"
 FORMAT = 1  # bump when the arrays a folder decodes to change for the same files
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -65,11 +67,9 @@ def write(path: Path, arrays: dict[str, np.ndarray], class_names: tuple[str, ...
     """Store atomically (a reader never sees half a file); returns the digest. A cache that
     cannot be written is only a slower next run, so an OSError is not an error here."""
     value = digest(arrays, class_names)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(tmp, **arrays, class_names=np.array(class_names), digest=np.array(value))
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: np.savez(tmp, **arrays, class_names=np.array(class_names),
+                                                digest=np.array(value)))
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
     return value

@@ -21,6 +21,8 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from reports.files import atomic_write
+
 FILE = "checkpoint.npz"
 FORMAT = 1
 
@@ -45,13 +47,7 @@ def save(folder: str | os.PathLike, model, step: int, history: dict, order_state
             "order": order_state, "variables": len(arrays)}
     arrays["meta"] = np.array(json.dumps(meta))
     arrays["unused_rows"] = unused_rows
-    path, tmp = folder / FILE, folder / f".{FILE}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(folder / FILE, lambda tmp: np.savez(tmp, **arrays))
 
 
 class Restored(NamedTuple):

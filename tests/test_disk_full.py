@@ -1,0 +1,134 @@
+"""A full disk: one line naming the folder and the cause, exit status 74, every file whole (the
+finished runs' records kept), and the same run finished with --resume once there is space.
+
+The disk fills two ways: a file-size limit on the child (``ulimit -f``, needs no root: a write
+past it fails with EFBIG as one on a full disk fails with ENOSPC), and, where this process may
+mount one, a real 3 MB tmpfs (ENOSPC), remounted larger before the resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.errors import NoSpace
+from reports import schema
+from tests.clitools import ROOT, run_env
+
+SMOKE = ("--preset", "smoke", "--dataset", "digits", "--samples", "200", "--eval-samples", "100")
+# ae's files are each under 1 MB, all of them under 3 MB; gan's generator weights are 2.7 MB,
+# so h5py is the writer that meets the full disk
+FILE_LIMIT = 2_000_000
+
+
+def _cache(tmp_path) -> Path:
+    return Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
+
+
+def _file_limit(size: int):
+    def apply() -> None:  # in the child, before exec: both survive it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+    return apply
+
+
+def _benchmarks(args, env, preexec_fn=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn)
+
+
+def _assert_one_line(proc, *fragments):
+    assert proc.returncode == NoSpace.EXIT_STATUS == 74, proc.stderr[-3000:]
+    for noise in ("Traceback", "Exception ignored", "Segmentation"):
+        assert noise not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert errors[0] == proc.stderr.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def _assert_every_file_whole(out: Path) -> None:
+    """No temp file left, and every file under its real name reads back completely."""
+    names = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
+    assert not [n for n in names if ".tmp" in n], names
+    for path in (p for p in out.rglob("*") if p.is_file()):
+        if path.name.endswith(".h5"):
+            with h5py.File(path, "r") as f:
+                f.visit(lambda name, f=f: f[name][()] if isinstance(f[name], h5py.Dataset)
+                        else None)
+        elif path.suffix == ".npz":
+            with np.load(path) as f:
+                [f[k] for k in f.files]
+        elif path.suffix in (".png", ".gif"):
+            with Image.open(path) as img:
+                img.load()
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+
+
+def _tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir(exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or 'not root'})")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disk", ["file-size limit", "3 MB tmpfs"])
+def test_a_full_disk_stops_in_one_line_and_the_run_resumes_once_there_is_space(tmp_path, disk):
+    env = run_env(_cache(tmp_path))
+    if disk == "3 MB tmpfs":
+        mount = tmp_path / "disk"
+        _tmpfs(mount, "3m")
+        out, limit, cause = mount / "run", None, "No space left on device"
+    else:
+        mount, out, limit, cause = None, tmp_path / "run", _file_limit(FILE_LIMIT), \
+            "File too large"
+    try:
+        proc = _benchmarks(["run", *SMOKE, "--models", "ae,gan", "--out", str(out)], env, limit)
+        _assert_one_line(proc, str(out), cause, f"--resume {out}")
+        results = schema.load(out)
+        assert results["status"] == "running"  # its last complete version: ae's record in
+        assert [(r["model"], r["status"]) for r in results["runs"]] == [("ae", "finished")]
+        _assert_every_file_whole(out)
+
+        if mount is not None:  # space again
+            subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+        proc = _benchmarks(["run", "--resume", str(out)], env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "ae seed 0: already finished, skipped (resume)" in proc.stdout
+        results = schema.load(out)
+        assert results["status"] == "complete"
+        assert [(r["model"], r["status"]) for r in results["runs"]] == [
+            ("ae", "finished"), ("gan", "finished")]
+        assert (out / "weights" / "gan-s0" / "generator.weights.h5").is_file()
+        _assert_every_file_whole(out)
+    finally:
+        if mount is not None:
+            subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_compare_onto_a_full_disk_is_one_line(tmp_path):
+    from tests.test_compare import record, write
+
+    a = write(tmp_path / "a", record("tensorflow", [1.0, 2.0]))
+    b = write(tmp_path / "b", record("jax", [3.0, 4.0]))
+    out = tmp_path / "cmp"
+    env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}
+    proc = _benchmarks(["compare", str(a), str(b), "--out", str(out)], env,
+                       _file_limit(1000), timeout=120)  # the merged results.json is larger
+    _assert_one_line(proc, f"cannot write to {out}", "File too large", "--out DIR")
+    assert not (out / "results.json").exists()
+    assert [p.name for p in out.iterdir()] == [".lock", "figures"]
