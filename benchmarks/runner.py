@@ -163,6 +163,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
 def _load_data(cfg: RunConfig, console, cache_dir: str | None):
     ds = data.load(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
                    classifier_gate=cfg.classifier_gate, cache_dir=cache_dir)
+    data.check_minimum(ds)  # before the classifier trains on it
     if ds.note:
         console.loud(ds.note)
     console.info(f"dataset {ds.name} from {ds.source}: {len(ds.x_train):,} train / "
@@ -221,6 +222,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, console, cache_di
 def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     """The dataset's classifier and real statistics (cached), and the real-data floor."""
     import metrics
+    from metrics.mode_collapse import NDB_CELLS
 
     console.info("scoring space: loading or training the dataset classifier ...")
     try:
@@ -236,6 +238,15 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
                              "gate_source": ds.gate_rule}
     results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
                           for k, m in metrics.METRICS.items()}
+    # a small dataset's settings (fewer NDB cells, smaller k), recorded and said in the notes
+    results["scoring"] = {"real_images": len(reference.real_features),
+                          "ndb_cells": reference.ndb_cells,
+                          "k_precision_recall": reference.k_precision_recall,
+                          "k_density_coverage": reference.k_density_coverage}
+    results["notes"] += [n for n in reference.caveats(cfg.samples) if n not in results["notes"]]
+    if "ndb" in results["metrics"] and reference.ndb_cells != NDB_CELLS:
+        results["metrics"]["ndb"]["description"] += (f" (here {reference.ndb_cells} cells: "
+                                                     "a small dataset, see the notes)")
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
     return reference

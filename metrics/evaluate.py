@@ -63,6 +63,8 @@ def evaluate(samples: np.ndarray, reference: Reference, *,
         result["ndb"] = mode_collapse.ndb(reference.real_cell_counts, cells)[1]
         result["ndb_js"] = mode_collapse.js_divergence(reference.real_cell_counts, cells)
         result.update(diversity.manifold_scores(reference.real_features, out.features,
+                                                k_pr=reference.k_precision_recall,
+                                                k_dc=reference.k_density_coverage,
                                                 real_radii=reference.real_radii))
         result["pairwise_distance_ratio"] = (
             diversity.mean_pairwise_distance(out.features, seed=reference.seed)

@@ -88,6 +88,13 @@ class Classifier(TypedDict, total=False):
     train_seconds: float | None
 
 
+class Scoring(TypedDict, total=False):  # metric settings a small dataset reduces (see notes)
+    real_images: int  # real test images every figure compares with
+    ndb_cells: int  # k-means cells of NDB/K and JS(cells)
+    k_precision_recall: int
+    k_density_coverage: int
+
+
 class MetricInfo(TypedDict):
     label: str
     description: str
@@ -144,6 +151,7 @@ class Results(TypedDict):
     finished: NotRequired[str | None]
     command: NotRequired[str | None]
     classifier: NotRequired[Classifier | None]
+    scoring: NotRequired[Scoring | None]
     floor: NotRequired[Metrics | None]  # real held-out data scored like a model
     notes: NotRequired[list[str] | None]
 
