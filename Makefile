@@ -20,7 +20,7 @@ bench: $(STAMP)  ## train and compare dcgan, gan, ae; writes runs/<time>-<datase
 
 test: $(STAMP)   ## the test suite (real-data tests run when BENCHMARKS_DATA_DIR is set)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q --benchmark-disable $(ARGS)  # benchmark tests run once, untimed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

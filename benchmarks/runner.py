@@ -183,6 +183,7 @@ def stops_when_full(run_dir: Path):
 def _load_data(cfg: RunConfig, console, cache_dir: str | None):
     ds = data.load(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
                    classifier_gate=cfg.classifier_gate, cache_dir=cache_dir)
+    data.check_minimum(ds)  # before the classifier trains on it
     if ds.note:
         console.loud(ds.note)
     console.info(f"dataset {ds.name} from {ds.source}: {len(ds.x_train):,} train / "
@@ -261,6 +262,7 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console,
 def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     """The dataset's classifier and real statistics (cached), and the real-data floor."""
     import metrics
+    from metrics.mode_collapse import NDB_CELLS
 
     console.info("scoring space: loading or training the dataset classifier ...")
     try:
@@ -280,6 +282,15 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
                                                 verdict=m.verdict)
                           for k, m in metrics.METRICS.items()}
     results["notes"] += reference.notes  # a damaged cache entry rebuilt: the report says so
+    # a small dataset's settings (fewer NDB cells, smaller k), recorded and said in the notes
+    results["scoring"] = {"real_images": len(reference.real_features),
+                          "ndb_cells": reference.ndb_cells,
+                          "k_precision_recall": reference.k_precision_recall,
+                          "k_density_coverage": reference.k_density_coverage}
+    results["notes"] += [n for n in reference.caveats(cfg.samples) if n not in results["notes"]]
+    if "ndb" in results["metrics"] and reference.ndb_cells != NDB_CELLS:
+        results["metrics"]["ndb"]["description"] += (f" (here {reference.ndb_cells} cells: "
+                                                     "a small dataset, see the notes)")
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
     return reference

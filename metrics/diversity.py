@@ -25,6 +25,10 @@ from metrics.errors import MetricsError
 
 K_PRECISION_RECALL = 3
 K_DENSITY_COVERAGE = 5
+# A ball reaching a real point's k-th nearest real neighbour holds about k / N of the real set:
+# with few real points k is capped so that a ball holds at most a tenth of them (k = 5 needs
+# 50 points, k = 3 needs 30); below 20 points k = 1.
+KNN_POINTS_PER_K = 10
 PAIRWISE_MAX_N = 2000  # mean pairwise distance on a seeded subset: 2M pairs is plenty
 MEMORIZATION_PERCENTILE = 5.0
 CHUNK = 1024  # rows of the sample x real distance matrix held at once (1024 x 10k float64)
@@ -41,6 +45,11 @@ def _as_features(x, name: str) -> np.ndarray:
     if x.ndim != 2 or not np.isfinite(x).all():
         raise MetricsError(f"{name} features must be a finite (N, D) array; got {x.shape}")
     return x
+
+
+def capped_k(k: int, n: int) -> int:
+    """k for balls over ``n`` real points: ``k``, at most a tenth of n, at least 1."""
+    return max(1, min(k, n // KNN_POINTS_PER_K))
 
 
 def kth_neighbour_radii(features: np.ndarray, k: int) -> np.ndarray:

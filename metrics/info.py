@@ -80,6 +80,8 @@ def _fid_logits(x: Inputs) -> float:
 
 def _manifold(x: Inputs) -> dict[str, float]:
     return diversity.manifold_scores(x.ref.real_features, x.out.features,
+                                     k_pr=x.ref.k_precision_recall,
+                                     k_dc=x.ref.k_density_coverage,
                                      real_radii=x.ref.real_radii)
 
 

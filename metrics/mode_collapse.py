@@ -17,8 +17,12 @@ MODE_FRACTION = 0.25  # a class is covered when its share is >= 1/4 of its real 
 # Added to every class share before KL (then renormalised), so an empty class gives a large
 # finite KL instead of inf or 0 * log 0; 1e-10 changes non-empty terms by < 1e-8.
 KL_EPSILON = 1e-10
-NDB_CELLS = 100
+NDB_CELLS = 100  # Richardson & Weiss's K, for datasets of thousands of images
 NDB_ALPHA = 0.05
+# A cell's z-test compares shares by a normal approximation, which wants about 5 images per
+# cell on average in each set counted (the rule of thumb n p >= 5); 2 cells at the least.
+NDB_IMAGES_PER_CELL = 5
+NDB_MIN_CELLS = 2
 
 
 def class_histogram(predicted: np.ndarray, num_classes: int) -> np.ndarray:
@@ -59,8 +63,18 @@ def js_divergence(p, q) -> float:
     return float(max(0.5 * kl_to_m(p) + 0.5 * kl_to_m(q), 0.0))
 
 
+def ndb_cells(n: int, k: int = NDB_CELLS) -> int:
+    """How many cells NDB uses when the smaller of the images the cells are fitted on and the
+    real images counted in them is ``n``: ``k``, or fewer so that a cell holds
+    ``NDB_IMAGES_PER_CELL`` of those images on average, and at least ``NDB_MIN_CELLS``."""
+    return int(max(NDB_MIN_CELLS, min(k, n // NDB_IMAGES_PER_CELL)))
+
+
 def fit_cells(images: np.ndarray, k: int = NDB_CELLS, seed: int = 0) -> np.ndarray:
     """K-means centres (k, pixels) of flattened training images."""
+    if len(images) < k:
+        raise MetricsError(f"NDB's {k} cells need at least {k} images to fit on; got "
+                           f"{len(images)} (ndb_cells says how many cells that many allow)")
     x = np.asarray(images, np.float32).reshape(len(images), -1)
     model = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=seed).fit(x)
     return model.cluster_centers_.astype(np.float32)

@@ -9,6 +9,10 @@ cached beside the classifier under the same key, in an entry sealed with checksu
   training images are the held-out pool ``real_floor`` draws from, so real images are never
   scored against copies of themselves;
 - NDB cells: k-means in pixel space, fitted on the memorization set.
+
+A small dataset keeps every figure, with settings fitted to its size (``caveats`` says which,
+for the report): fewer NDB cells (``mode_collapse.ndb_cells``), smaller k for the k-NN balls
+(``diversity.capped_k``), and a note where FID's covariance has fewer images than dimensions.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from metrics import cache, diversity, fid, mode_collapse
 from metrics.classifier import Classifier, load_or_train
 
-STATS_VERSION = 2  # bump whenever what is cached here (or how) changes
+STATS_VERSION = 3  # bump whenever what is cached here (or how) changes
 MEMORIZATION_MAX = 20000
 STATS = "stats.npz"
 ARRAYS = ("real_features", "mu", "sigma", "logits_mu", "logits_sigma", "class_prior",
@@ -53,6 +57,40 @@ class Reference:
     holdout_index: np.ndarray  # training images outside the memorization set
     seed: int
     notes: list[str] = field(default_factory=list)  # cache entries found damaged and rebuilt
+    k_precision_recall: int = diversity.K_PRECISION_RECALL  # capped for a small real set
+    k_density_coverage: int = diversity.K_DENSITY_COVERAGE
+
+    @property
+    def ndb_cells(self) -> int:
+        return len(self.ndb_centers)
+
+    def caveats(self, samples: int) -> list[str]:
+        """One sentence per figure whose settings this dataset's size changed, or whose
+        estimate is rank-deficient, for evaluations of ``samples`` samples."""
+        n, fitted = len(self.real_features), len(self.train_features)
+        out = []
+        if self.ndb_cells < mode_collapse.NDB_CELLS:
+            per_cell = mode_collapse.NDB_IMAGES_PER_CELL
+            out.append(f"NDB/K and JS(cells) use {self.ndb_cells} k-means cells, not "
+                       f"{mode_collapse.NDB_CELLS}: a cell's z-test needs about {per_cell} "
+                       f"images per cell on average, and the smaller of the sets it counts "
+                       f"holds {min(n, fitted):,} ({n:,} real test images; the cells are fitted "
+                       f"on {fitted:,} training images)")
+        ks = (self.k_precision_recall, self.k_density_coverage)
+        if ks != (diversity.K_PRECISION_RECALL, diversity.K_DENSITY_COVERAGE):
+            out.append(f"precision/recall use k={ks[0]} and density/coverage k={ks[1]} (not "
+                       f"{diversity.K_PRECISION_RECALL} and {diversity.K_DENSITY_COVERAGE}): "
+                       f"with {n:,} real test images a k-NN ball may hold at most a tenth of "
+                       "them")
+        dim = self.real_features.shape[1]
+        few = [f"{count:,} {what}" for count, what in ((n, "real test images"),
+                                                       (samples, "samples")) if count <= dim]
+        if few:
+            out.append(f"FID: {' and '.join(few)} are no more than the {dim} feature dimensions, "
+                       "so their covariance is singular (rank below the dimension); FID is "
+                       "still computed, but it is biased upward at this count and compares "
+                       "only with FID at the same counts")
+        return out
 
     @property
     def classifier_accuracy(self) -> float:
@@ -76,7 +114,9 @@ def _compute(dataset, classifier: Classifier, n: int, seed: int) -> dict[str, np
     memo_index = np.sort(order[:min(MEMORIZATION_MAX, num_train // 2)])
     holdout_index = np.sort(order[len(memo_index):])
     train_features = classifier(dataset.x_train[memo_index]).features
-    centers = mode_collapse.fit_cells(dataset.x_train[memo_index], seed=seed)
+    cells = mode_collapse.ndb_cells(min(len(memo_index), len(test_index)))
+    centers = mode_collapse.fit_cells(dataset.x_train[memo_index], k=cells, seed=seed)
+    k_pr, k_dc = _knn_k(len(test_index))
     test_to_train = diversity.nearest_distances(real.features, train_features)
     mu, sigma = fid.statistics(real.features)
     logits_mu, logits_sigma = fid.statistics(real.logits)
@@ -84,8 +124,8 @@ def _compute(dataset, classifier: Classifier, n: int, seed: int) -> dict[str, np
     return {
         "real_features": real.features, "mu": mu, "sigma": sigma,
         "logits_mu": logits_mu, "logits_sigma": logits_sigma, "class_prior": prior,
-        "radii_pr": diversity.kth_neighbour_radii(real.features, diversity.K_PRECISION_RECALL),
-        "radii_dc": diversity.kth_neighbour_radii(real.features, diversity.K_DENSITY_COVERAGE),
+        "radii_pr": diversity.kth_neighbour_radii(real.features, k_pr),
+        "radii_dc": diversity.kth_neighbour_radii(real.features, k_dc),
         "real_pairwise_distance": np.float64(
             diversity.mean_pairwise_distance(real.features, seed=seed)),
         "ndb_centers": centers,
@@ -94,6 +134,12 @@ def _compute(dataset, classifier: Classifier, n: int, seed: int) -> dict[str, np
         "memorization_threshold": np.float64(diversity.memorization_threshold(test_to_train)),
         "holdout_index": holdout_index,
     }
+
+
+def _knn_k(n: int) -> tuple[int, int]:
+    """(k of precision/recall, k of density/coverage) for ``n`` real points."""
+    return (diversity.capped_k(diversity.K_PRECISION_RECALL, n),
+            diversity.capped_k(diversity.K_DENSITY_COVERAGE, n))
 
 
 def _load(folder: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
@@ -135,18 +181,18 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
             note(notes[-1])
         arrays = _compute(dataset, classifier, n, seed)
         cache.write_entry(folder, {STATS: lambda path: np.savez(path, **arrays)})
+    k_pr, k_dc = _knn_k(len(arrays["real_features"]))
     return Reference(
         dataset_name=dataset.name, classifier=classifier, num_classes=dataset.num_classes,
         image_shape=tuple(dataset.x_train.shape[1:]),
         real_features=arrays["real_features"], mu=arrays["mu"], sigma=arrays["sigma"],
         logits_mu=arrays["logits_mu"], logits_sigma=arrays["logits_sigma"],
         class_prior=arrays["class_prior"],
-        real_radii={diversity.K_PRECISION_RECALL: arrays["radii_pr"],
-                    diversity.K_DENSITY_COVERAGE: arrays["radii_dc"]},
+        real_radii={k_pr: arrays["radii_pr"], k_dc: arrays["radii_dc"]},
         real_pairwise_distance=float(arrays["real_pairwise_distance"]),
         ndb_centers=arrays["ndb_centers"], real_cell_counts=arrays["real_cell_counts"],
         train_features=arrays["train_features"],
         memorization_threshold=float(arrays["memorization_threshold"]),
         train_images=dataset.x_train, holdout_index=arrays["holdout_index"], seed=seed,
-        notes=notes,
+        notes=notes, k_precision_recall=k_pr, k_density_coverage=k_dc,
     )

@@ -93,6 +93,13 @@ class Classifier(TypedDict, total=False):
     train_seconds: float | None
 
 
+class Scoring(TypedDict, total=False):  # metric settings a small dataset reduces (see notes)
+    real_images: int  # real test images every figure compares with
+    ndb_cells: int  # k-means cells of NDB/K and JS(cells)
+    k_precision_recall: int
+    k_density_coverage: int
+
+
 class MetricInfo(TypedDict):
     label: str
     short: str  # the column header where space is tight (the console)
@@ -154,6 +161,7 @@ class Results(TypedDict):
     finished: NotRequired[str | None]
     command: NotRequired[str | None]
     classifier: NotRequired[Classifier | None]
+    scoring: NotRequired[Scoring | None]
     floor: NotRequired[Metrics | None]  # real held-out data scored like a model
     notes: NotRequired[list[str] | None]
 

@@ -70,15 +70,34 @@ def _offline(monkeypatch):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Step and load timings run only under ``pytest --benchmark-only``: plain pytest stays fast.
-    Under --benchmark-only the other tests are deselected, not skipped one line each, so the
-    timing table is the last thing printed."""
+    """Step and load timings are timed only under ``pytest --benchmark-only``, and run once,
+    untimed, under ``--benchmark-disable`` (what ``make test``, and so CI, passes, so a
+    benchmark cannot break unseen); plain pytest skips them. Under --benchmark-only the other
+    tests are deselected, not skipped one line each, so the timing table is the last thing
+    printed."""
     if config.getoption("benchmark_only", default=False):
         timed = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
         config.hook.pytest_deselected(items=[item for item in items if item not in timed])
         items[:] = timed
         return
-    skip = pytest.mark.skip(reason="timing benchmark: run with pytest --benchmark-only")
+    if config.getoption("benchmark_disable", default=False):
+        # once is enough to catch a broken benchmark: the step tests run at their smallest
+        # batch only (the same code; the larger batches doubled the untimed run's time)
+        batches = [_batch(item) for item in items if _batch(item) is not None]
+        larger = [item for item in items if batches and (_batch(item) or 0) > min(batches)]
+        config.hook.pytest_deselected(items=larger)
+        items[:] = [item for item in items if item not in larger]
+        return
+    skip = pytest.mark.skip(reason="timing benchmark: run with pytest --benchmark-only (timed) "
+                                   "or --benchmark-disable (once, untimed)")
     for item in items:
         if "benchmark" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
+
+
+def _batch(item) -> int | None:
+    """The batch size a benchmark test is parametrized with; None for any other test."""
+    if "benchmark" not in getattr(item, "fixturenames", ()):
+        return None
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("batch") if callspec is not None else None

@@ -198,13 +198,14 @@ def test_size_and_channel_flags_are_refused_for_named_datasets():
 
 
 def test_data_command_checks_a_folder_it_is_pointed_at(tmp_path):
-    write_folder(tmp_path / "good")
+    write_folder(tmp_path / "good", per_class=42, size=(8, 8))  # the smallest that runs
     row = data.check(str(tmp_path / "good"))
-    assert row.available and row.detail.startswith("12 train / 3 test, 4x6x3, 3 classes")
+    assert row.available and row.detail.startswith("102 train / 24 test, 8x8x3, 3 classes")
+    # a folder run would refuse is the same one-line error, not a row
     write_folder(tmp_path / "bad")
     (tmp_path / "bad" / "ant" / "img00.png").write_bytes(b"garbage")
-    row = data.check(str(tmp_path / "bad"))
-    assert not row.available and "corrupt image file" in row.detail
+    with pytest.raises(data.DataError, match="corrupt image file"):
+        data.check(str(tmp_path / "bad"))
 
 
 @pytest.mark.slow

@@ -130,3 +130,13 @@ def test_bad_features_raise(bad):
 def test_too_few_points_for_k_raise():
     with pytest.raises(MetricsError, match="more than k"):
         diversity.kth_neighbour_radii(np.zeros((3, 2)), k=3)
+
+
+def test_k_is_capped_at_a_tenth_of_the_real_points():
+    assert [diversity.capped_k(5, n) for n in (10000, 50, 49, 24, 19, 2)] == [5, 5, 4, 2, 1, 1]
+    assert [diversity.capped_k(3, n) for n in (30, 29, 24)] == [3, 2, 2]
+    # with the capped k a real set of 24 points has radii (k = 5 would still work, with balls
+    # holding a fifth of the set; below 6 points it could not)
+    real = np.arange(24, dtype=float)[:, None]  # points 1 apart on a line
+    radii = diversity.kth_neighbour_radii(real, diversity.capped_k(5, 24))
+    assert radii[0] == 2.0 and radii[12] == 1.0  # an end point's 2nd neighbour is 2 away

@@ -88,3 +88,14 @@ def test_second_build_comes_from_the_cache(mnist, reference):
     again = metrics.build_reference(mnist)
     assert again.classifier_train_seconds == 0.0
     np.testing.assert_array_equal(again.sigma, reference.sigma)
+
+
+def test_a_full_size_dataset_keeps_the_published_settings(reference):
+    # 10,000 real test images: NDB's 100 cells, k = 3 and 5, a full-rank FID covariance
+    assert reference.ndb_cells == 100 and len(reference.real_features) == 10000
+    assert (reference.k_precision_recall, reference.k_density_coverage) == (3, 5)
+    assert reference.caveats(samples=10000) == []
+    assert reference.caveats(samples=100) == [  # the samples alone: FID's note only
+        "FID: 100 samples are no more than the 128 feature dimensions, so their covariance is "
+        "singular (rank below the dimension); FID is still computed, but it is biased upward "
+        "at this count and compares only with FID at the same counts"]

@@ -103,3 +103,19 @@ def test_cells_work_in_colour():
     assert mc.ndb(mc.cell_counts(centers, red), mc.cell_counts(centers, blue)) == (2, 1.0)
     with pytest.raises(MetricsError, match="pixels"):
         mc.cell_counts(centers, red[..., :1])
+
+
+def test_ndb_cells_keep_five_images_per_cell_on_average():
+    # min(100, n // 5), at least 2: 100 from 500 images on, as many as fit below
+    assert [mc.ndb_cells(n) for n in (10000, 500, 499, 360, 51, 24, 10, 9, 0)] == [
+        100, 100, 99, 72, 10, 4, 2, 2, 2]
+    assert mc.ndb_cells(24, k=3) == 3  # never more than asked for
+
+
+def test_fitting_more_cells_than_images_is_one_line():
+    # the small-folder crash: scikit-learn's "n_samples=72 should be >= n_clusters=100"
+    with pytest.raises(MetricsError, match="NDB's 100 cells need at least 100 images to fit "
+                                           "on; got 72"):
+        mc.fit_cells(np.zeros((72, 4, 4, 1)), k=100)
+    images = np.random.default_rng(0).uniform(-1, 1, (72, 4, 4, 1))
+    assert mc.fit_cells(images, k=mc.ndb_cells(72)).shape == (14, 16)

@@ -32,13 +32,14 @@ from benchmarks.data.spec import (
     DatasetSpec,
     Found,
     chance_gate,
+    check_minimum,
 )
 
 __all__ = [
     "DATA_DIR_ENV", "DEFAULT_DATASET", "FALLBACK_DATASET", "FOLDER_PREFIX", "OFFLINE_ENV",
     "SPLIT_FILES", "Availability", "DataError", "DataNotFound", "Dataset", "DatasetSpec",
-    "Found", "_idx_folder_complete", "chance_gate", "check", "folder_path", "load", "locate",
-    "names", "spec",
+    "Found", "_idx_folder_complete", "chance_gate", "check", "check_minimum", "folder_path",
+    "load", "locate", "names", "spec",
 ]
 
 
@@ -93,7 +94,8 @@ class Availability:
 
 def check(name: str, data_dir: str | Path | None = None, **options) -> Availability:
     """Is ``name`` usable here? A found copy is loaded and checked as ``run`` would, so a
-    corrupt copy is "no", with the reason."""
+    corrupt or too small copy is "no", with the reason; an image folder named by its path
+    that ``run`` would refuse raises the same one-line DataError."""
     s = spec(name, **options)
     found, tried = locate(name, data_dir, download=False, **options)
     if found is None:
@@ -102,7 +104,10 @@ def check(name: str, data_dir: str | Path | None = None, **options) -> Availabil
                             s.description)
     try:
         ds = found.load()
+        check_minimum(ds)
     except DataError as e:
+        if folder_path(name) is not None:  # a folder named by path is refused as run does
+            raise
         return Availability(s.name, False, found.source, str(e), s.description)
     h, w, c = ds.image_shape
     detail = (f"{len(ds.x_train):,} train / {len(ds.x_test):,} test, {h}x{w}x{c}, "

@@ -11,6 +11,8 @@ stored grayscale, else RGB. Every bad input is one line naming the file or folde
 from __future__ import annotations
 
 import re
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,8 @@ EXTENSIONS = (".png", ".jpg", ".jpeg")
 HOLDOUT_FRACTION = 0.2  # of each class's images, for the test split, when there is no test/
 HOLDOUT_SEED = 0
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# the modes Pillow opens a 16-bit grayscale PNG in (its values are 0..65535)
+WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 
 
 def short_name(root: Path) -> str:
@@ -35,9 +39,24 @@ def _images(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def _classes(folder: Path) -> dict[str, list[Path]]:
+def _classes(folder: Path, root: Path) -> dict[str, list[Path]]:
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for p in subs:
+        _refuse_link_into(p, root)
     return {p.name: _images(p) for p in subs}
+
+
+def _refuse_link_into(sub: Path, root: Path) -> None:
+    """A class folder that is a link to the image folder, a folder inside it or one above it
+    (``loop -> .``) would make a class of other classes' images (or the same images in both
+    splits): refused. A link to images outside the folder is a class like any other."""
+    if not sub.is_symlink():
+        return
+    target, top = sub.resolve(), root.resolve()
+    if target == top or top in target.parents or target in top.parents:
+        raise DataError(f"class folder {sub} is a link back into the image folder (to "
+                        f"{target}); its images would be counted again as another class: "
+                        "remove the link")
 
 
 def scan(root: Path) -> tuple[dict[str, dict[str, list[Path]]], str]:
@@ -49,10 +68,10 @@ def scan(root: Path) -> tuple[dict[str, dict[str, list[Path]]], str]:
         raise DataError(f"{root} is not a folder; pass a folder holding one sub-folder of "
                         "PNG/JPEG images per class")
     if (root / "train").is_dir() and (root / "test").is_dir():
-        splits = {s: _classes(root / s) for s in ("train", "test")}
+        splits = {s: _classes(root / s, root) for s in ("train", "test")}
         how = "its own train/ and test/ folders"
     else:
-        splits = {"all": _classes(root)}
+        splits = {"all": _classes(root, root)}
         how = (f"a stratified hold-out of {HOLDOUT_FRACTION:.0%} of each class "
                f"(seed {HOLDOUT_SEED})")
     for split, classes in splits.items():
@@ -91,14 +110,44 @@ def _hold_out(classes: dict[str, list[Path]]) -> dict[str, dict[str, list[Path]]
     return {"train": train, "test": test}
 
 
+@contextmanager
+def _opened(path: Path):
+    """Pillow's image, opened with its decompression-bomb limit as a refusal: above
+    ``Image.MAX_IMAGE_PIXELS`` Pillow only warns (and errs above twice that), and decoding
+    such a file takes gigabytes."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                yield im
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise DataError(f"image file {path} is {_size_of(path)} pixels, over Pillow's "
+                            f"decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels; "
+                            "shrink or remove it") from None
+
+
+def _size_of(path: Path) -> str:
+    """WxH from the file's header, read without Pillow's limit (only the header is read)."""
+    from PIL import Image
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as im:
+            return f"{im.size[0]}x{im.size[1]}"
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
     """(width, height) and mode of each image: Pillow reads only the header here."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     out = []
     for path in files:
         try:
-            with Image.open(path) as im:
+            with _opened(path) as im:
                 out.append((im.size, im.mode))
         except (UnidentifiedImageError, OSError, ValueError) as e:
             raise DataError(f"corrupt image file {path} ({e}); replace or remove it") from None
@@ -123,11 +172,19 @@ def _choose(files, headers, image_size, channels) -> tuple[tuple[int, int] | Non
     return size, channels
 
 
+def _to_8_bits(values: np.ndarray) -> np.ndarray:
+    """16-bit grayscale (0..65535) to the nearest 8-bit value: round(v / 257), so 257 k is k
+    exactly and 65535 is 255."""
+    return np.round(np.clip(values, 0, 65535) / 257.0).astype(np.uint8)
+
+
 def _decode(path: Path, size, channels: int) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with _opened(path) as im:
+            if im.mode in WIDE_GRAY_MODES:  # Pillow's convert("L") clips these at 255
+                im = Image.fromarray(_to_8_bits(np.asarray(im)), "L")
             im = im.convert("L" if channels == 1 else "RGB")  # decodes the whole file
             if size is not None and im.size != size:
                 im = im.resize(size, Image.Resampling.BILINEAR)

@@ -74,6 +74,32 @@ class DatasetSpec:
     train_size: int | None = None  # the official training split's size the gate was set for
 
 
+# The smallest dataset the suite scores, checked when `run` or `data` loads one (before any
+# training). The reference halves the training split into the memorization set (NDB's cells
+# are fitted on it) and the held-out pool the real-data floor is scored from; each half needs
+# metrics' MIN_SAMPLES (50) images. The test split is the real set every figure compares with
+# and the classifier's gate is measured on: at 20 images one image is 5 % of its accuracy,
+# NDB gets 4 cells of 5 images and the k-NN balls k = 2 (metrics say so in the report).
+MIN_TRAIN_IMAGES = 100
+MIN_TEST_IMAGES = 20
+MIN_IMAGE_SIDE = 8  # pixels, the smallest --image-size: the models resample by 4x
+
+
+def check_minimum(ds: Dataset) -> None:
+    """One line (a DataError) when ``ds`` is below the smallest dataset the suite scores."""
+    h, w, _ = ds.image_shape
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise DataError(f"dataset {ds.name} has {h}x{w}-pixel images; the suite needs at least "
+                        f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}: for an image folder pass "
+                        f"--image-size N (N >= {MIN_IMAGE_SIDE}) to resize them")
+    n_train, n_test = len(ds.x_train), len(ds.x_test)
+    if n_train < MIN_TRAIN_IMAGES or n_test < MIN_TEST_IMAGES:
+        raise DataError(f"dataset {ds.name} is too small: {n_train:,} training and {n_test:,} "
+                        f"test images; the suite needs at least {MIN_TRAIN_IMAGES} and "
+                        f"{MIN_TEST_IMAGES} (an image folder split by the 20 % hold-out: about 125 "
+                        "images in all); add images")
+
+
 def chance_gate(num_classes: int) -> float:
     """The default gate where nobody has measured one: chance plus half the distance from
     chance to 100 %, i.e. 50 + 50/K percent (55 % for 10 classes, 75 % for 2). A classifier

@@ -53,7 +53,7 @@ def bare_step(batch: int):
         pytest.skip("the tutorial recipe is a tf.function step")
     import tensorflow as tf
 
-    nets = models.get("dcgan")().networks
+    nets = models.get("dcgan")(image_shape=SHAPE).networks
     generator, discriminator = nets["generator"], nets["discriminator"]
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
     g_opt, d_opt = keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4)
@@ -77,7 +77,10 @@ def bare_step(batch: int):
     return lambda: [float(x) for x in step(images)]
 
 
-def record(benchmark, batch: int) -> float:
+def record(benchmark, batch: int) -> float | None:
+    """images/s of the timed step; None when untimed (--benchmark-disable runs it once)."""
+    if benchmark.disabled:
+        return None
     rate = batch / benchmark.stats.stats.median
     benchmark.extra_info.update(images_per_s=round(rate, 1), batch=batch,
                                 backend=keras.backend.backend())
@@ -113,6 +116,8 @@ def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark, batch):
     benchmark.pedantic(harness_step("dcgan", batch), setup=setup, rounds=PAIRED_ROUNDS,
                        warmup_rounds=WARMUP, iterations=1)
     ours = record(benchmark, batch)
+    if ours is None:
+        return
     bare_s = np.array(bare_s[WARMUP:])
     theirs = batch / float(np.median(bare_s))
     ratio = ours / theirs
@@ -141,6 +146,8 @@ def test_weight_averaging_costs_the_dcgan_step_little(benchmark, batch):
     benchmark.pedantic(harness_step(AveragedDCGAN, batch), setup=setup, rounds=PAIRED_ROUNDS,
                        warmup_rounds=WARMUP, iterations=1)
     averaged = record(benchmark, batch)
+    if averaged is None:
+        return
     plain_rate = batch / float(np.median(plain_s[WARMUP:]))
     ratio = averaged / plain_rate
     benchmark.extra_info.update(plain_images_per_s=round(plain_rate, 1), ratio=round(ratio, 3))
