@@ -32,7 +32,7 @@ Direction = Literal["lower", "higher", "target"]
 Section = Literal["mode_collapse", "diversity"]  # the report's tables beside All metrics
 RunStatus = Literal["finished", "diverged", "interrupted", "failed"]
 RUN_STATUSES: tuple[str, ...] = typing.get_args(RunStatus)
-RecordStatus = Literal["running", "complete", "interrupted"]  # the whole run folder's
+RecordStatus = Literal["running", "complete", "interrupted", "failed"]  # the whole run folder's
 Metrics = dict[str, Any]  # metric key -> number, null (not finite) or list (class histogram)
 Series = dict[str, list[float | None]]  # "step" -> steps, then one list per curve or loss
 

@@ -89,7 +89,7 @@ def test_report_and_compare_refuse_a_status_the_schema_does_not_define(tmp_path)
     results = json.loads((good / "results.json").read_text())
     results["status"] = "bogus"
     (bad / "results.json").write_text(json.dumps(results))
-    message = "status must be one of 'running', 'complete', 'interrupted', found 'bogus'"
+    message = "status must be one of 'running', 'complete', 'interrupted', 'failed', found 'bogus'"
     assert_one_line_error(cli("report", str(bad)), str(bad / "results.json"), message)
     assert not (bad / "report.md").exists()
     assert_one_line_error(cli("compare", str(good), str(bad), "--out", str(tmp_path / "both")),

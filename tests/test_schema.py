@@ -122,7 +122,7 @@ def _drop(path: str):
     (_set("config.classifier_gate", "95"), "config.classifier_gate must be a number or null, "
      "found str"),
     (_set("status", "bogus"), "status must be one of 'running', 'complete', 'interrupted', "
-     "found 'bogus'"),
+     "'failed', found 'bogus'"),
     (_set("runs.0.seed", True), "runs[0].seed must be an integer, found bool"),
     (_set("runs.0.status", "done"), "runs[0].status must be one of 'finished', 'diverged', "
      "'interrupted', 'failed', found 'done'"),
