@@ -1,6 +1,6 @@
-"""What ``run`` checks once the data is loaded, before the output folder is made: each a
-one-line UserError (exit 2) instead of a failure minutes into the run, after another model
-trained, or with a folder left behind."""
+"""What ``run`` checks before the output folder is made (the cache folder first; the rest once
+the data is loaded): each a one-line UserError (exit 2) instead of a failure minutes into the
+run, after another model trained, or with a folder left behind."""
 
 from __future__ import annotations
 
