@@ -193,45 +193,14 @@ def _load_data(cfg: RunConfig, console, cache_dir: str | None):
 
 def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console, cache_dir,
              signals: Signals, summary: bool, executor: executors.Choice) -> int:
-    from rich.markup import escape  # a swept key's [settings] are not markup
-
-    from metrics.cache import default_cache_dir
-
     todo, skipped = planned
     results["command"] = results.get("command") or _command_line()
-    results_path = run_dir / RESULTS_FILE
     results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
-    if len(skipped) > LISTED_SKIPS:
-        console.info(f"{len(skipped):,} runs already finished, skipped (resume)")
-    else:
-        for spec in skipped:
-            arm = spec.key.rsplit("/", 1)[0]
-            console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
-    started = [0.0, 0]  # when training began; runs reported since
-
-    def on_result(record: dict) -> None:
-        results["runs"].append(record)
-        schema.write(results_path, results)
-        started[1] += 1
-        if started[1] == 1 and len(todo) >= LARGE_STUDY:
-            parallel = executor.workers if executor.kind == "local" else 1
-            console.loud(_time_left(1, len(todo), time.monotonic() - started[0], parallel))
-
+    _say_skipped(skipped, console)
     status, failure = "complete", None
     try:
-        schema.write(results_path, results)
-        reference = _score_space(cfg, ds, results, console, cache_dir)
-        schema.write(results_path, results)
-        ctx = experiment.Context(cfg, ds, reference, run_dir, console, summary)
-        # worker processes load the classifier and statistics _score_space just cached there
-        job = executors.Job(cfg, ds.name, str(run_dir.resolve()),
-                            str(default_cache_dir(cache_dir).resolve()))
-        signals.mode = TRAIN
-        started[0] = time.monotonic()
-        executors.execute(executor, todo, ctx, job, on_result,
-                          lambda: signals.requested is not None)
-        if signals.requested:
-            raise KeyboardInterrupt
+        _train_all(cfg, ds, run_dir, results, todo, console, cache_dir, signals, summary,
+                   executor)
     except KeyboardInterrupt:
         status = "interrupted"
         results["notes"].append(f"interrupted ({signals.requested or 'SIGINT'}) at "
@@ -243,20 +212,66 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console,
         results["notes"].append(f"failed at {datetime.now():%H:%M:%S}: {reason}; once it is "
                                 f"fixed, finish with: python -m benchmarks run --resume "
                                 f"{run_dir}")
-    signals.mode = FINISH
-    results["status"] = status
-    results["finished"] = datetime.now().isoformat(timespec="seconds")
-    schema.write(results_path, results)
-    from reports import render_run
-
-    console.summary(results, render_run(run_dir))
-    signals.mode = PREPARE  # both files are whole: a later signal stops at once again
+    _finish(run_dir, results, status, console, signals)
     if isinstance(failure, UserError):
         raise UserError(f"{failure}; {run_dir} is kept, marked failed: once that is fixed, "
                         f"finish it with --resume {run_dir}") from None
     if failure is not None:
         raise failure  # a bug: its traceback, now that both files say the run failed
     return signals.exit_status() if status == "interrupted" else 0
+
+
+def _say_skipped(skipped: list, console) -> None:
+    from rich.markup import escape  # a swept key's [settings] are not markup
+
+    if len(skipped) > LISTED_SKIPS:
+        console.info(f"{len(skipped):,} runs already finished, skipped (resume)")
+        return
+    for spec in skipped:
+        arm = spec.key.rsplit("/", 1)[0]
+        console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
+
+
+def _train_all(cfg: RunConfig, ds, run_dir: Path, results: dict, todo: list, console,
+               cache_dir, signals: Signals, summary: bool, executor: executors.Choice) -> None:
+    """The scoring space, then every run still to do, each record written as it comes."""
+    from metrics.cache import default_cache_dir
+
+    results_path = run_dir / RESULTS_FILE
+    started = [0.0, 0]  # when training began; runs reported since
+
+    def on_result(record: dict) -> None:
+        results["runs"].append(record)
+        schema.write(results_path, results)
+        started[1] += 1
+        if started[1] == 1 and len(todo) >= LARGE_STUDY:
+            parallel = executor.workers if executor.kind == "local" else 1
+            console.loud(_time_left(1, len(todo), time.monotonic() - started[0], parallel))
+
+    schema.write(results_path, results)
+    reference = _score_space(cfg, ds, results, console, cache_dir)
+    schema.write(results_path, results)
+    ctx = experiment.Context(cfg, ds, reference, run_dir, console, summary)
+    # worker processes load the classifier and statistics _score_space just cached there
+    job = executors.Job(cfg, ds.name, str(run_dir.resolve()),
+                        str(default_cache_dir(cache_dir).resolve()))
+    signals.mode = TRAIN
+    started[0] = time.monotonic()
+    executors.execute(executor, todo, ctx, job, on_result, lambda: signals.requested is not None)
+    if signals.requested:
+        raise KeyboardInterrupt
+
+
+def _finish(run_dir: Path, results: dict, status: str, console, signals: Signals) -> None:
+    """results.json's final status, the report, the console summary; no signal cuts them."""
+    from reports import render_run
+
+    signals.mode = FINISH
+    results["status"] = status
+    results["finished"] = datetime.now().isoformat(timespec="seconds")
+    schema.write(run_dir / RESULTS_FILE, results)
+    console.summary(results, render_run(run_dir))
+    signals.mode = PREPARE  # both files are whole: a later signal stops at once again
 
 
 def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
