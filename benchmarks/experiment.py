@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import export
 from benchmarks.config import RunConfig
 from reports import schema
 
@@ -116,6 +117,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
             on_eval(log.steps_done)  # the last frame and curve point are the final weights
         model.save_weights(weights / tag)
         record["final"] = full_eval(model, ctx)
+        export.add(record, "final", model, weights / tag, ctx.run_dir)  # generator.keras
         fig.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), figures / f"{tag}-final.png")
         record["figures"]["samples_final"] = f"figures/{tag}-final.png"
         console.info(f"{name} seed {seed}: final FID {record['final']['fid']:.2f}, modes "
@@ -129,6 +131,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
         else:
             best_scores = record["final"]
         record["best"] = {"step": best["step"], "metrics": best_scores}
+        export.add(record, "best", model, weights / f"{tag}-best", ctx.run_dir)
         fig.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), figures / f"{tag}-best.png")
         record["figures"]["samples_best"] = f"figures/{tag}-best.png"
     if frames:

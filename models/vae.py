@@ -118,3 +118,6 @@ class VAE(GenerativeModel):
         # numpy noise: the same seed gives the same latents on every backend
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         return self.decode(z.astype(np.float32))
+
+    def sampling_model(self) -> keras.Model:
+        return self.networks["decoder"]  # sample() decodes N(0, I) codes, clipped

@@ -61,6 +61,7 @@ class Config(TypedDict, total=False):
     precision: str
     jit: bool
     distribute: bool
+    plugins: list[str]  # --plugin files the models were loaded from (absent before them)
 
 
 class Environment(TypedDict, total=False):
@@ -130,6 +131,8 @@ class Run(TypedDict):
     throughput: NotRequired[Throughput | None]
     figures: NotRequired[dict[str, str] | None]  # figure name -> path inside the run folder
     weights: NotRequired[str | None]
+    # "final" / "best" -> the generator exported as .keras, a path inside the run folder
+    exported: NotRequired[dict[str, str] | None]
 
 
 class Results(TypedDict):

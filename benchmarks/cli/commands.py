@@ -91,14 +91,17 @@ def cmd_data(args) -> int:
 
 def cmd_list(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
-    from models import registry
+    from models import plugins, registry
 
     console = Console()
     console.print("[bold]models[/] (run them all with --models all):")
     width = max(map(len, registry.names()))
     for name, line in registry.describe().items():
-        console.print(f"  {name:<{width}}  {line}", highlight=False, soft_wrap=True)
+        where = plugins.origin(name)  # a plugin's model says where it came from
+        console.print(escape(f"  {name:<{width}}  {line}" + (f" (from {where})" if where else "")),
+                      highlight=False, soft_wrap=True)
     console.print("[bold]datasets[/]: " + ", ".join(data.names()))
     console.print("[bold]presets[/]: " + ", ".join(PRESETS))
     return 0

@@ -109,6 +109,7 @@ def resolve_config(args) -> RunConfig:
         checkpoint_every=(preset.checkpoint_every if args.checkpoint_every is None
                           else args.checkpoint_every),
         image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
+        plugins=tuple(args.plugin),
     )
 
 
@@ -117,7 +118,8 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
                 "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
-                "--distribute": False, "--backend": None, "--checkpoint-every": None}
+                "--distribute": False, "--backend": None, "--checkpoint-every": None,
+                "--plugin": []}
 
 
 def _run_flags(args) -> dict:
