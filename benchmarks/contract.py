@@ -2,8 +2,8 @@
 check-model``): what the harness, the metrics and the export rely on, on a few real images, in
 seconds. Each check says what it saw; the first one that fails names the rule and the fix.
 
-The order matters: a model that does not build is checked no further, and the later checks
-use the model the "losses" check trained.
+The checks run in order and stop at the first failure: each later one relies on what the
+earlier ones showed, and uses the model the "losses" check trained.
 """
 
 from __future__ import annotations

@@ -186,6 +186,10 @@ def test_a_plugin_model_trains_at_the_smoke_preset_under_each_executor(tmp_path,
         assert record["final"]["fid"] > 0
         assert (out / record["exported"]["final"]).is_file()
     assert "mine" in (out / "report.md").read_text()
+    if not executor:  # --resume takes the plugin from the record (else 'mine' is unknown)
+        again = cli("run", "--resume", str(out), env=_env(tmp_path), timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "mine[lr=0.001] seed 0: already finished" in again.stdout + again.stderr
 
 
 @pytest.mark.slow

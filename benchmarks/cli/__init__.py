@@ -13,7 +13,13 @@ import sys
 
 from benchmarks import __version__
 from benchmarks.cli.check import add_check_arguments
-from benchmarks.cli.commands import add_bench_arguments, cmd_data, cmd_list, common_arguments
+from benchmarks.cli.commands import (
+    add_bench_arguments,
+    cmd_data,
+    cmd_list,
+    common_arguments,
+    plugin_argument,
+)
 from benchmarks.cli.run import add_compare_arguments, add_report_arguments, add_run_arguments
 from benchmarks.cli.types import image_size
 from benchmarks.errors import UserError
@@ -27,13 +33,6 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def plugin_argument(p: argparse.ArgumentParser) -> None:
-    """--plugin FILE: a model of the user's, loaded (after installed entry points) before the
-    command reads --models; main() loads them."""
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
-                   help="a .py file registering models with @register (repeatable)")
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="python -m benchmarks",
                     description="Train and compare generative models on MNIST-class images.")
@@ -42,7 +41,6 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="train models, evaluate them, write a report")
     common_arguments(run)
-    plugin_argument(run)
     add_run_arguments(run)
 
     report = sub.add_parser("report", help="re-render a run's report from its results.json")
@@ -53,7 +51,6 @@ def build_parser() -> Parser:
 
     bench = sub.add_parser("bench", help="time training steps (images/s), optionally vs peers")
     common_arguments(bench)
-    plugin_argument(bench)
     add_bench_arguments(bench)
 
     d = sub.add_parser("data", help="which datasets are available here, and from where")

@@ -19,6 +19,13 @@ def common_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"folder with dataset files (default: ${data.DATA_DIR_ENV})")
 
 
+def plugin_argument(p: argparse.ArgumentParser) -> None:
+    """--plugin FILE: a model of the user's, loaded (after installed entry points) before the
+    command reads --models; ``cli.main`` loads them."""
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a .py file registering models with @register (repeatable)")
+
+
 # --------------------------------------------------------------------------- bench
 
 
@@ -26,6 +33,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     from benchmarks import bench
     from benchmarks.bench import DEFAULT_PEERS_DIR
 
+    plugin_argument(p)
     p.add_argument("--models", type=csv_of(str), default=list(DEFAULT_MODELS),
                    help=f"comma-separated model names (default: {','.join(DEFAULT_MODELS)})")
     p.add_argument("--batch-sizes", type=csv_of(positive_int), default=[64, 256],

@@ -23,6 +23,9 @@ from benchmarks.errors import UserError
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from benchmarks.cli.commands import plugin_argument
+
+    plugin_argument(p)
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated model names, or 'all' (default: %(default)s)")
     p.add_argument("--dataset", type=dataset_name, default=None,
