@@ -77,13 +77,13 @@ def _last_line(proc: subprocess.CompletedProcess) -> str:
 
 
 def measure_in_process(model_name: str, backend: str, batch: int, precision: str, steps: int,
-                       **options) -> dict:
+                       plugins: tuple[str, ...] = (), **options) -> dict:
     """``measure_step`` in a fresh Python process, as every peer script is measured: a
     long-lived process that has built and timed earlier cases is not the state a training run
     starts from, and timing ours there and the peers fresh measured ours 4-17 % slower than
     the same step timed beside the peer in one process."""
     case = {"model_name": model_name, "backend": backend, "batch": batch,
-            "precision": precision, "steps": steps, **options}
+            "precision": precision, "steps": steps, **options, "plugins": list(plugins)}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", json.dumps(case)],
                           capture_output=True, text=True, env=_child_env(backend))
     for line in proc.stdout.splitlines():
@@ -145,7 +145,7 @@ def run(args) -> int:
                 for _ in range(repeats):
                     r = measure_in_process(name, backend, batch, precision, args.steps,
                                            jit=args.jit, steps_per_call=args.steps_per_call,
-                                           distribute=args.distribute,
+                                           distribute=args.distribute, plugins=args.plugin,
                                            image_shape=(args.image_size, args.image_size,
                                                         args.channels))
                     results.append(r)
@@ -227,6 +227,9 @@ def print_peers(console, scripts: list[Path], folder: str, pairs: dict,
 
 
 if __name__ == "__main__":  # one case, in its own process (``measure_in_process``)
+    from benchmarks import plugins
+
     options = json.loads(sys.argv[1])
     options["image_shape"] = tuple(options["image_shape"])
+    plugins.load(options.pop("plugins", ()))  # bench's --plugin files, as the driver loaded
     print(CASE_LINE + json.dumps(measure_step(**options)), flush=True)

@@ -70,6 +70,8 @@ class RunConfig:
     channels: int | None = None  # image folders: 1 or 3; None = as stored
     classifier_gate: float | None = None  # percent; None = the dataset's own gate
     checkpoint_every: int = 0  # steps between checkpoints; --resume continues from the last
+    # --plugin files (resolved paths): every process that trains loads them before its model
+    plugins: tuple[str, ...] = ()
 
 
 def check_models(names) -> None:

@@ -167,7 +167,9 @@ def work(job: Job, spec: RunSpec, dataset=None, should_stop: ShouldStop = lambda
 
     import_keras()
     import metrics
-    from benchmarks import data, experiment
+    from benchmarks import data, experiment, plugins
+
+    plugins.load(job.cfg.plugins)  # the same models, under the same names, as the driver's
 
     ds = dataset if dataset is not None else data.load(job.dataset, job.cfg.data_dir)
     reference = metrics.build_reference(ds, cache_dir=job.cache_dir,

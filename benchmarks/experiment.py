@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import export
 from benchmarks.config import RunConfig
 from benchmarks.study import RunSpec, model_config
 from reports import schema
@@ -209,6 +210,7 @@ def score_final(model, log, tracker: Tracker, record: dict, ctx: Context,
         tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
     atomic_write_folder(files.weights, model.save_weights)
     record["final"] = full_eval(model, ctx)
+    export.add(record, "final", model, files.weights, ctx.run_dir)  # generator.keras
     draw_grid(model, "final", "samples_final", record, files)
     ctx.console.info(f"{model.name} seed {record['seed']}: final FID "
                      f"{record['final']['fid']:.2f}, modes "
@@ -226,6 +228,7 @@ def score_best(model, log, best: dict, record: dict, ctx: Context, files: Files)
     else:
         best_scores = record["final"]
     record["best"] = {"step": best["step"], "metrics": best_scores}
+    export.add(record, "best", model, files.best_weights, ctx.run_dir)
     draw_grid(model, "best", "samples_best", record, files)
 
 

@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, preflight, study
+from benchmarks import data, executors, experiment, plugins, preflight, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import NoSpace, UserError, no_space
 from benchmarks.results import environment
@@ -144,9 +144,11 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
         raise UserError(f"cannot resume {run_dir}: {e}") from None
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     stored = {k: v for k, v in results["config"].items() if k in fields}
-    cfg = RunConfig(**{**stored, "models": tuple(stored["models"])})
+    cfg = RunConfig(**{**stored, "models": tuple(stored["models"]),
+                       "plugins": tuple(stored.get("plugins", ()))})
     if data_dir:  # the files may have moved since; the dataset is checked by checksum
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
+    plugins.load(cfg.plugins)  # the run's own --plugin files define some of its models
     check_models(cfg.models)
     preflight.check_cache_dir(cache_dir)
     preflight.check_split(cfg)  # this machine may have other devices than the one that started it

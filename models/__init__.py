@@ -10,8 +10,8 @@ import pkgutil
 from models.base import GenerativeModel, Phase
 from models.registry import describe, get, names, register
 
-# modules that are not models: the contract, the registry and helpers models share
-_INFRASTRUCTURE = {"base", "registry", "checks", "losses"}
+# modules that are not models: the contract, the registry, plugins, helpers models share
+_INFRASTRUCTURE = {"base", "registry", "checks", "losses", "plugins"}
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _INFRASTRUCTURE and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")

@@ -18,7 +18,7 @@ import numpy as np
 from keras import layers, ops
 
 from models import checks
-from models.base import GenerativeModel, Phase, predict
+from models.base import GenerativeModel, Phase, predict, sample_from_noise
 from models.registry import register
 
 SAMPLERS = ("gmm", "gaussian")
@@ -49,6 +49,39 @@ def conv_decoder(name: str, image_shape: tuple, latent_dim: int) -> keras.Model:
         layers.Conv2D(channels, 3, padding="same"),
         layers.Activation("tanh", dtype="float32"),  # images live in [-1, 1]
     ], name="decoder")
+
+
+def mixture_codes(weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> keras.Model:
+    """A Gaussian mixture as a network of built-in layers (a plain ``keras.saving.load_model``
+    reads it): N(0, I) noise of d + 1 values in, codes out. The first d values are z, and a
+    component c's code is means[c] + cholesky(covs[c]) z; the last value, u, picks c by where
+    it falls among the normal quantiles of the mixture's cumulative weights: c when
+    Phi^-1(cdf[c - 1]) <= u < Phi^-1(cdf[c]), which has probability weights[c]. So the codes
+    are exact draws of the mixture from standard normal noise alone."""
+    from scipy.special import ndtri
+
+    k, d = means.shape
+    chol = np.linalg.cholesky(covs)  # (k, d, d)
+    noise = keras.Input((d + 1,), name="noise")
+    # every component's code at once: column c * d + i of the kernel is row i of chol[c]
+    per_component = layers.Dense(k * d, trainable=False, dtype="float32", name="components")
+    candidates = layers.Reshape((k, d))(per_component(noise[:, :d]))
+    per_component.set_weights([chol.transpose(2, 0, 1).reshape(d, k * d).astype(np.float32),
+                               means.reshape(-1).astype(np.float32)])
+    if k == 1:
+        return keras.Model(noise, candidates[:, 0], name="mixture")
+    cdf = np.cumsum(weights) / np.sum(weights)
+    # u - Phi^-1(cdf[j]) for the k - 1 inner boundaries (clipped: a weight of ~0 is a bound
+    # of -inf or inf, which no float32 u crosses either way)
+    offsets = layers.Dense(k - 1, trainable=False, dtype="float32", name="boundaries")
+    past = ops.cast(ops.greater_equal(offsets(noise[:, d:]), 0.0), "float32")
+    offsets.set_weights([np.ones((1, k - 1), np.float32),
+                         -np.clip(ndtri(cdf[:-1]), -40, 40).astype(np.float32)])
+    # one-hot of c: past the boundary below it and not the one above it
+    ones = ops.ones_like(noise[:, d:])
+    chosen = ops.concatenate([ones, past], axis=1) - ops.concatenate([past, 0 * ones], axis=1)
+    codes = ops.sum(candidates * ops.expand_dims(chosen, -1), axis=1)
+    return keras.Model(noise, codes, name="mixture")
 
 
 class ConvAutoencoder(GenerativeModel):
@@ -106,6 +139,7 @@ class Autoencoder(ConvAutoencoder):
 
     loss = "reconstruction"
     _density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # set by the fit
+    _sampler: keras.Model | None = None  # the density and the decoder as one network
 
     @dataclass(frozen=True)
     class Config:
@@ -153,6 +187,7 @@ class Autoencoder(ConvAutoencoder):
         codes = self.encode(self.fit_images(x_train)).astype(np.float64)
         if self.config.sampler == "gaussian":
             cov = np.cov(codes, rowvar=False) + 1e-6 * np.eye(codes.shape[1])
+            self._sampler = None
             self._density = (np.ones(1), codes.mean(0, keepdims=True), cov[None])
             return
         if len(codes) < self.config.components:
@@ -162,19 +197,23 @@ class Autoencoder(ConvAutoencoder):
 
         gmm = GaussianMixture(n_components=self.config.components, covariance_type="full",
                               random_state=self.config.sampler_seed).fit(codes)
-        self._density = (gmm.weights_, gmm.means_, gmm.covariances_)
+        self._density, self._sampler = (gmm.weights_, gmm.means_, gmm.covariances_), None
 
-    def draw_codes(self, n: int, seed: int) -> np.ndarray:
+    def sampling_model(self) -> keras.Model:
+        """The fitted mixture (``mixture_codes``) then the decoder: latent_dim + 1 values of
+        N(0, I) noise per image, the last one choosing the component."""
         if self._density is None:
             raise RuntimeError("ae samples from a density fitted to its codes: call "
                                "prepare_sampling(x_train) after training, before sample()")
-        weights, means, covs = self._density
-        # drawn here rather than with GaussianMixture.sample so the seed is per call
-        rng = np.random.default_rng(seed)
-        component = rng.choice(len(weights), size=n, p=weights / weights.sum())
-        chol = np.linalg.cholesky(covs)
-        z = rng.standard_normal((n, means.shape[1]))
-        return means[component] + np.einsum("nij,nj->ni", chol[component], z)
+        if self._sampler is None:
+            mixture = mixture_codes(*self._density)
+            self._sampler = keras.Model(mixture.input, self.networks["decoder"](mixture.output),
+                                        name="ae_sampler")
+        return self._sampler
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        # through the exported network itself, so its .keras file draws exactly these images
+        return sample_from_noise(self.sampling_model(), n, self.latent_dim + 1, seed)
 
     # --- persistence --------------------------------------------------------------------
     def save_weights(self, folder) -> None:
@@ -190,3 +229,4 @@ class Autoencoder(ConvAutoencoder):
         if os.path.exists(path):
             with np.load(path) as f:
                 self._density = (f["weights"], f["means"], f["covs"])
+            self._sampler = None

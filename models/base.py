@@ -109,6 +109,13 @@ class GenerativeModel:
     def latent_dim(self) -> int:
         raise NotImplementedError
 
+    def sampling_model(self) -> keras.Model | None:
+        """sample() as one Keras model of one input, which a trained run exports as .keras:
+        ``sample(n, seed)`` is this model on ``np.random.default_rng(seed).standard_normal(
+        (n, *input_shape))``, clipped to [-1, 1] (``sample_from_noise``). None: this model
+        samples some other way, and its runs export no generator."""
+        return None
+
     # --- shared behaviour -------------------------------------------------------------
     @property
     def phases(self) -> list[Phase]:

@@ -9,6 +9,14 @@ from __future__ import annotations
 _MODELS: dict[str, type] = {}
 
 
+class DuplicateModelError(ValueError):
+    """A second class registered under a taken name; ``existing`` is the first one."""
+
+    def __init__(self, message: str, name: str, existing: type):
+        super().__init__(message)
+        self.name, self.existing = name, existing
+
+
 class UnknownModelError(KeyError, ValueError):
     """An unregistered name; a KeyError for lookups and a ValueError for argument checks."""
 
@@ -27,8 +35,9 @@ def register(name: str):
         if not (isinstance(cls, type) and issubclass(cls, GenerativeModel)):
             raise TypeError(f"@register({name!r}) needs a GenerativeModel subclass, got {cls!r}")
         if name in _MODELS:
-            raise ValueError(f"model {name!r} is already registered "
-                             f"(by {_MODELS[name].__module__}.{_MODELS[name].__qualname__})")
+            raise DuplicateModelError(f"model {name!r} is already registered (by "
+                                      f"{_MODELS[name].__module__}."
+                                      f"{_MODELS[name].__qualname__})", name, _MODELS[name])
         cls.name = name
         _MODELS[name] = cls
         return cls

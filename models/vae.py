@@ -89,3 +89,6 @@ class VAE(ConvAutoencoder):
     def draw_codes(self, n: int, seed: int) -> np.ndarray:
         # numpy noise: the same seed gives the same latents on every backend
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+
+    def sampling_model(self) -> keras.Model:
+        return self.networks["decoder"]  # sample() decodes N(0, I) codes, clipped

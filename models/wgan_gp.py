@@ -114,3 +114,6 @@ class WGANGP(GenerativeModel):
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         return sample_from_noise(self.sampling_network("generator"), n, self.latent_dim, seed)
+
+    def sampling_model(self) -> keras.Model:
+        return self.sampling_network("generator")

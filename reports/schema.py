@@ -66,6 +66,7 @@ class Config(TypedDict, total=False):
     channels: int | None
     classifier_gate: float | None
     checkpoint_every: int
+    plugins: list[str]  # --plugin files the models were loaded from (absent before them)
 
 
 class Environment(TypedDict, total=False):
@@ -147,6 +148,8 @@ class Run(TypedDict):
     throughput: NotRequired[Throughput | None]
     figures: NotRequired[dict[str, str] | None]  # figure name -> path inside the run folder
     weights: NotRequired[str | None]
+    # "final" / "best" -> the generator exported as .keras, a path inside the run folder
+    exported: NotRequired[dict[str, str] | None]
 
 
 class Results(TypedDict):

@@ -1,5 +1,6 @@
-"""Command line: run | report | compare | bench | data | list. Every parser and argparse type
-lives in this package (``types``; ``run`` for run/report/compare; ``commands`` for the rest).
+"""Command line: run | report | compare | bench | data | list | check-model. Every parser and
+argparse type lives in this package (``types``; ``run`` for run/report/compare; ``check`` for
+check-model; ``commands`` for the rest).
 
 Bad input is one line and exit 2. The package turns arguments into checked settings and
 calls the commands (``runner``, ``bench``, ``compare``); nothing imports it back.
@@ -11,7 +12,14 @@ import argparse
 import sys
 
 from benchmarks import __version__
-from benchmarks.cli.commands import add_bench_arguments, cmd_data, cmd_list, common_arguments
+from benchmarks.cli.check import add_check_arguments
+from benchmarks.cli.commands import (
+    add_bench_arguments,
+    cmd_data,
+    cmd_list,
+    common_arguments,
+    plugin_argument,
+)
 from benchmarks.cli.run import add_compare_arguments, add_report_arguments, add_run_arguments
 from benchmarks.cli.types import image_size
 from benchmarks.errors import NoSpace, UserError
@@ -55,7 +63,14 @@ def build_parser() -> Parser:
 
     lst = sub.add_parser("list", help="list models, datasets and presets")
     common_arguments(lst)
+    plugin_argument(lst)
     lst.set_defaults(func=cmd_list)
+
+    check = sub.add_parser("check-model", help="the model contract's checks on one model, "
+                           "e.g. your plugin's")
+    common_arguments(check)
+    plugin_argument(check)
+    add_check_arguments(check)
     return parser
 
 
@@ -66,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if hasattr(args, "plugin"):
+            from benchmarks import plugins
+
+            args.plugin = list(plugins.load(args.plugin))
         return int(args.func(args))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -19,6 +19,13 @@ def common_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"folder with dataset files (default: ${data.DATA_DIR_ENV})")
 
 
+def plugin_argument(p: argparse.ArgumentParser) -> None:
+    """--plugin FILE: a model of the user's, loaded (after installed entry points) before the
+    command reads --models; ``cli.main`` loads them."""
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE",
+                   help="a .py file registering models with @register (repeatable)")
+
+
 # --------------------------------------------------------------------------- bench
 
 
@@ -26,6 +33,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     from benchmarks import bench
     from benchmarks.bench import DEFAULT_PEERS_DIR
 
+    plugin_argument(p)
     p.add_argument("--models", type=csv_of(str), default=list(DEFAULT_MODELS),
                    help=f"comma-separated model names (default: {','.join(DEFAULT_MODELS)})")
     p.add_argument("--batch-sizes", type=csv_of(positive_int), default=[64, 256],
@@ -91,14 +99,17 @@ def cmd_data(args) -> int:
 
 def cmd_list(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
-    from models import registry
+    from models import plugins, registry
 
     console = Console()
     console.print("[bold]models[/] (run them all with --models all):")
     width = max(map(len, registry.names()))
     for name, line in registry.describe().items():
-        console.print(f"  {name:<{width}}  {line}", highlight=False, soft_wrap=True)
+        where = plugins.origin(name)  # a plugin's model says where it came from
+        console.print(escape(f"  {name:<{width}}  {line}" + (f" (from {where})" if where else "")),
+                      highlight=False, soft_wrap=True)
     console.print("[bold]datasets[/]: " + ", ".join(data.names()))
     console.print("[bold]presets[/]: " + ", ".join(PRESETS))
     return 0

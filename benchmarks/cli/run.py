@@ -25,6 +25,9 @@ from benchmarks.errors import UserError
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from benchmarks.cli.commands import plugin_argument
+
+    plugin_argument(p)
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated model names, or 'all' (default: %(default)s)")
     p.add_argument("--dataset", type=dataset_name, default=None,
@@ -112,6 +115,7 @@ def resolve_config(args) -> RunConfig:
         checkpoint_every=(preset.checkpoint_every if args.checkpoint_every is None
                           else args.checkpoint_every),
         image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
+        plugins=tuple(args.plugin),
     )
 
 
@@ -124,7 +128,8 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
                 "--distribute": False, "--backend": None, "--checkpoint-every": None,
-                "--image-size": None, "--channels": None}
+                "--image-size": None, "--channels": None,
+                "--plugin": []}
 
 
 def _run_flags(args) -> dict:
