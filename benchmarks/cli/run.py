@@ -40,6 +40,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier-gate", type=percent, metavar="PCT",
                    help="test accuracy (percent) the scoring classifier must reach "
                         "(default: the dataset's own; image folders: 50 + 50/classes)")
+    _add_budget(p)
+    _add_study(p)
+    _add_machine(p)
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
+                        "~/.cache/genbench)")
+    p.set_defaults(func=cmd_run)
+
+
+def _add_budget(p: argparse.ArgumentParser) -> None:
+    """How long each run trains and how many samples score it."""
     p.add_argument("--preset", choices=list(PRESETS),
                    help="budget: smoke | quick (default on CPU) | standard (default on GPU)")
     budget = p.add_mutually_exclusive_group()
@@ -58,6 +69,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                      f"{MIN_SAMPLES}; 10,000 is the convention)")
     p.add_argument("--eval-samples", type=samples, help="samples per cheap evaluation")
     p.add_argument("--samples", type=samples, help="samples for the final evaluation")
+
+
+def _add_study(p: argparse.ArgumentParser) -> None:
+    """Where the run goes, what it varies, and where its runs execute."""
     p.add_argument("--out", type=out_dir, metavar="DIR",
                    help="output folder (default runs/<time>-<dataset>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
@@ -73,6 +88,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="local: runs at once, each in its own process (one GPU each)")
     p.add_argument("--ray-address", metavar="ADDR",
                    help="ray: the cluster to join (default $RAY_ADDRESS, else a local one)")
+
+
+def _add_machine(p: argparse.ArgumentParser) -> None:
+    """How each step runs on this machine, and what the run keeps and prints."""
     p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--distribute", action="store_true",
@@ -83,10 +102,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", action="store_true",
                    help="print each network's Keras summary (layers, shapes, parameters) "
                         "before training it")
-    p.add_argument("--cache-dir", metavar="DIR",
-                   help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
-                        "~/.cache/genbench)")
-    p.set_defaults(func=cmd_run)
 
 
 def resolve_config(args) -> RunConfig:
