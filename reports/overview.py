@@ -45,7 +45,8 @@ def header(results: dict) -> list[str]:
     data = ds.get("name", "?") + (f" ({' / '.join(sizes)})" if sizes else "")
     if ds.get("source"):
         data += f" from `{ds['source']}`"
-    preset = [f"preset **{cfg.get('preset', '?')}**"]
+    preset = ([f"preset **{cfg.get('preset', '?')}**"] if records.any_trained(results)
+              else ["**scored samples**, nothing trained"])
     for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
             preset.append(plural(cfg[key], word))

@@ -1,8 +1,9 @@
-"""Command line: run | report | compare | bench | data | list. Every parser and argparse type
-lives in this package (``types``; ``run`` for run/report/compare; ``commands`` for the rest).
+"""Command line: run | score | report | compare | bench | data | list. Every parser and argparse
+type lives in this package (``types``; ``run`` for run/report/compare; ``score``; ``commands``
+for the rest).
 
 Bad input is one line and exit 2. The package turns arguments into checked settings and
-calls the commands (``runner``, ``bench``, ``compare``); nothing imports it back.
+calls the commands (``runner``, ``scoring``, ``bench``, ``compare``); nothing imports it back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from benchmarks import __version__
 from benchmarks.cli.commands import add_bench_arguments, cmd_data, cmd_list, common_arguments
 from benchmarks.cli.run import add_compare_arguments, add_report_arguments, add_run_arguments
+from benchmarks.cli.score import add_score_arguments
 from benchmarks.cli.types import image_size
 from benchmarks.errors import UserError
 
@@ -34,6 +36,11 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", help="train models, evaluate them, write a report")
     common_arguments(run)
     add_run_arguments(run)
+
+    score = sub.add_parser("score", help="score images made elsewhere (.npz, .npy, a folder, "
+                           "a .keras generator) with every metric a run gets")
+    common_arguments(score)
+    add_score_arguments(score)
 
     report = sub.add_parser("report", help="re-render a run's report from its results.json")
     add_report_arguments(report)

@@ -94,3 +94,14 @@ def model_names(text: str) -> list[str]:
         raise UserError(f"--models names a model twice: {text}")
     check_models(names)
     return names
+
+
+def value_range(text: str) -> str:
+    """``--range``: the value range of float samples, one of ``samples.RANGES``."""
+    from benchmarks.samples import RANGES
+
+    key = text.replace(" ", "")
+    if key not in RANGES:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a range score reads; choose "
+                                         f"{', '.join(RANGES)}")
+    return key

@@ -29,7 +29,7 @@ def short_name(root: Path) -> str:
     return "folder-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", root.resolve().name) or "root")
 
 
-def _images(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*")
                   if p.suffix.lower() in EXTENSIONS and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
@@ -37,7 +37,7 @@ def _images(folder: Path) -> list[Path]:
 
 def _classes(folder: Path) -> dict[str, list[Path]]:
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return {p.name: _images(p) for p in subs}
+    return {p.name: image_files(p) for p in subs}
 
 
 def scan(root: Path) -> tuple[dict[str, dict[str, list[Path]]], str]:
@@ -91,7 +91,7 @@ def _hold_out(classes: dict[str, list[Path]]) -> dict[str, dict[str, list[Path]]
     return {"train": train, "test": test}
 
 
-def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
+def read_headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
     """(width, height) and mode of each image: Pillow reads only the header here."""
     from PIL import Image, UnidentifiedImageError
 
@@ -105,7 +105,7 @@ def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
     return out
 
 
-def _choose(files, headers, image_size, channels) -> tuple[tuple[int, int] | None, int]:
+def choose_shape(files, headers, image_size, channels) -> tuple[tuple[int, int] | None, int]:
     sizes = {size for size, _ in headers}
     size = None
     if image_size is None and len(sizes) > 1:
@@ -123,7 +123,7 @@ def _choose(files, headers, image_size, channels) -> tuple[tuple[int, int] | Non
     return size, channels
 
 
-def _decode(path: Path, size, channels: int) -> np.ndarray:
+def decode(path: Path, size, channels: int) -> np.ndarray:
     from PIL import Image
 
     try:
@@ -149,13 +149,13 @@ def read_folder(root: Path, *, image_size: int | None = None, channels: int | No
     cached = folder_cache.read(entry)
     if cached is not None and cached[1] == class_names:
         return cached[0], class_names, cached[2], how
-    headers = _headers(files)
-    size, channels = _choose(files, headers, image_size, channels)
+    headers = read_headers(files)
+    size, channels = choose_shape(files, headers, image_size, channels)
     arrays = {}
     for split in ("train", "test"):
         paths = [p for c in class_names for p in splits[split][c]]
         labels = [i for i, c in enumerate(class_names) for _ in splits[split][c]]
-        arrays[f"x_{split}"] = np.stack([_decode(p, size, channels) for p in paths])
+        arrays[f"x_{split}"] = np.stack([decode(p, size, channels) for p in paths])
         arrays[f"y_{split}"] = np.asarray(labels, dtype=np.int64)
     checksum = folder_cache.write(entry, arrays, class_names)
     return arrays, class_names, checksum, how
