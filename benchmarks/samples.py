@@ -37,6 +37,7 @@ RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
 # float32 round-off of a tanh or of x / 127.5 - 1 reaches a few ulps past the stated ends
 RANGE_TOLERANCE = 1e-5  # of the range's width
 GENERATOR_BATCH = 500  # images per generator call: bounded memory, few calls
+DEFAULT_GENERATED = 10000  # what a generator draws without --samples (the convention)
 ADM_KEY = "arr_0"
 
 
@@ -73,42 +74,50 @@ def kind_of(path: Path) -> str:
                     "pass a .npz, .npy or .keras file or a folder of PNG/JPEG images")
 
 
-def read(path: str | Path, image_shape: tuple[int, int, int], *,
-         value_range: str | None = None, n: int | None = None, seed: int = 0,
-         image_size: int | None = None, channels: int | None = None) -> Samples:
-    """``path`` as float32 [-1, 1] images of ``image_shape`` (H, W, C), or a UserError.
+@dataclass(frozen=True)
+class Options:
+    """How SAMPLES are read: the flags of ``score`` that shape them."""
 
-    ``n``: how many images (a generator draws this many, default 10,000; a file or folder
-    must hold at least this many and its first ``n`` are used). ``image_size``/``channels``:
-    resize/convert to ``image_shape`` (without them a different shape is an error).
-    """
+    value_range: str | None = None  # a key of RANGES; None: the rule in the module doc
+    n: int | None = None  # a generator draws n (default 10,000); files: their first n
+    seed: int = 0  # a generator's noise seed
+    image_size: int | None = None  # resize to NxN (else another size is an error)
+    channels: int | None = None  # convert to 1 or 3 channels (else another count is an error)
+
+    @property
+    def reshapes(self) -> bool:
+        return self.image_size is not None or self.channels is not None
+
+
+def read(path: str | Path, image_shape: tuple[int, int, int],
+         options: Options = Options()) -> Samples:
+    """``path`` as float32 [-1, 1] images of ``image_shape`` (H, W, C), or a UserError."""
     from metrics import MIN_SAMPLES
 
     path = Path(path)
     kind = kind_of(path)
     image_shape = tuple(int(d) for d in image_shape)
-    if value_range is not None and value_range not in RANGES:
-        raise UserError(f"--range {value_range} is not one of {', '.join(RANGES)}")
+    if options.value_range is not None and options.value_range not in RANGES:
+        raise UserError(f"--range {options.value_range} is not one of {', '.join(RANGES)}")
     notes = []
     if kind == "keras":
-        images, rule = _generate(path, image_shape, n or 10000, seed, value_range,
-                                 image_size, channels)
-        notes.append(f"{len(images):,} images drawn from N(0, I) noise, seed {seed}")
+        images, rule = _generate(path, image_shape, options)
+        notes.append(f"{len(images):,} images drawn from N(0, I) noise, seed {options.seed}")
     else:
-        raw = _folder(path, image_size, channels) if kind == "folder" else _array(path, kind)
-        if n is not None:
-            if len(raw) < n:
+        raw = (_folder(path, options.image_size, options.channels) if kind == "folder"
+               else _array(path, kind))
+        if options.n is not None:
+            if len(raw) < options.n:
                 raise UserError(f"samples {path} hold {len(raw):,} images, fewer than --samples "
-                                f"{n:,}; give more images or a smaller --samples")
-            raw = raw[:n]
+                                f"{options.n:,}; give more images or a smaller --samples")
+            raw = raw[:options.n]
         raw = _as_nhwc(raw, path)
-        images, rule = to_unit_range(raw, value_range, f"samples {path}")
+        images, rule = to_unit_range(raw, options.value_range, f"samples {path}")
     if len(images) < MIN_SAMPLES:
         raise UserError(f"samples {path} hold {len(images):,} images; the metrics need at least "
                         f"{MIN_SAMPLES} (10,000 for figures comparable with a run's)")
-    images, done = reshape(images, image_shape, image_size, channels, f"samples {path}")
-    notes += done
-    return Samples(images, str(path), kind, rule, "; ".join(notes))
+    images, done = reshape(images, image_shape, options, f"samples {path}")
+    return Samples(images, str(path), kind, rule, "; ".join(notes + done))
 
 
 # ---- reading --------------------------------------------------------------------------
@@ -154,8 +163,7 @@ def _as_nhwc(raw: np.ndarray, path: Path) -> np.ndarray:
                     "(C 1 or 3) or N x H x W grayscale ones")
 
 
-def _generate(path: Path, image_shape, n: int, seed: int, value_range: str | None,
-              image_size: int | None, channels: int | None) -> tuple[np.ndarray, str]:
+def _generate(path: Path, image_shape, options: Options) -> tuple[np.ndarray, str]:
     import keras
 
     try:
@@ -166,14 +174,12 @@ def _generate(path: Path, image_shape, n: int, seed: int, value_range: str | Non
                         f"({first[:200]}); save the generator with model.save('{path.name}') "
                         "and register any custom layer with "
                         "@keras.saving.register_keras_serializable()") from None
-    return generate(model, f"generator {path}", image_shape, n, seed, value_range,
-                    image_size is not None or channels is not None)
+    return generate(model, f"generator {path}", image_shape, options)
 
 
-def generate(model, where: str, image_shape, n: int, seed: int, value_range: str | None,
-             resizes: bool) -> tuple[np.ndarray, str]:
-    """``n`` images from a Keras generator fed seeded N(0, I) noise of its input's shape, in
-    [-1, 1]; its output must be images of ``image_shape`` unless ``resizes``."""
+def generate(model, where: str, image_shape, options: Options) -> tuple[np.ndarray, str]:
+    """``options.n`` images from a Keras generator fed seeded N(0, I) noise of its input's
+    shape, in [-1, 1]; its output must be images of ``image_shape`` unless it reshapes."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UserError(f"{where} has {len(model.inputs)} inputs and {len(model.outputs)} "
                         "outputs; score takes a generator of one noise input and one image "
@@ -185,17 +191,19 @@ def generate(model, where: str, image_shape, n: int, seed: int, value_range: str
     out_shape = tuple(model.outputs[0].shape[1:])
     as_image = out_shape + (1,) if len(out_shape) == 2 else out_shape
     wanted = tuple(image_shape)
-    if len(as_image) != 3 or as_image[-1] not in (1, 3) or (as_image != wanted and not resizes):
+    image_out = len(as_image) == 3 and as_image[-1] in (1, 3)
+    if not image_out or (as_image != wanted and not options.reshapes):
         raise UserError(f"{where} outputs {_shape_text(out_shape)}, not images of the "
                         f"dataset's shape {_shape_text(wanted)}; give a generator of "
                         f"{_shape_text(wanted)} images (or pass --image-size "
                         f"{wanted[0]} --channels {wanted[2]} to resize/convert its output)")
-    rng = np.random.default_rng(seed)
+    n = options.n or DEFAULT_GENERATED
+    rng = np.random.default_rng(options.seed)
     noise = rng.standard_normal((n, *noise_shape)).astype(np.float32)
     parts = [np.asarray(model.predict(noise[i:i + GENERATOR_BATCH], verbose=0), np.float32)
              for i in range(0, n, GENERATOR_BATCH)]
     images = np.concatenate(parts).reshape((n, *as_image))
-    return to_unit_range(images, value_range or "-1,1", where)
+    return to_unit_range(images, options.value_range or "-1,1", where)
 
 
 # ---- the range rule and the shape -----------------------------------------------------
@@ -244,15 +252,15 @@ def to_unit_range(images: np.ndarray, value_range: str | None, where: str
     return np.clip(scaled, -1.0, 1.0).astype(np.float32), rule
 
 
-def reshape(images: np.ndarray, image_shape, image_size: int | None, channels: int | None,
-            where: str) -> tuple[np.ndarray, list[str]]:
+def reshape(images: np.ndarray, image_shape, options: Options, where: str
+            ) -> tuple[np.ndarray, list[str]]:
     """The images at ``image_shape``: unchanged when they have it; resized/converted when
     ``--image-size``/``--channels`` ask; else a one-line error naming both shapes."""
     have = tuple(images.shape[1:])
     want = tuple(image_shape)
     if have == want:
         return images, []
-    if image_size is None and channels is None:
+    if not options.reshapes:
         raise UserError(f"{where} are {_shape_text(have)} images, the dataset's are "
                         f"{_shape_text(want)}; give images of the dataset's shape, or pass "
                         f"--image-size {want[0]} --channels {want[2]} to resize/convert them")

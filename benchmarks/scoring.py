@@ -26,7 +26,6 @@ from benchmarks.errors import UserError
 from reports import schema
 
 GRID_IMAGES = 64  # the first images of each row, drawn as its sample grid
-DEFAULT_GENERATED = 10000  # what a .keras generator draws without --samples (the convention)
 
 
 def row_names(paths: list[str], names: list[str]) -> list[tuple[str, int]]:
@@ -57,24 +56,25 @@ def _stem(path: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def check_shape_flags(ds, image_size: int | None, channels: int | None) -> None:
+def check_shape_flags(ds, options: samples_io.Options) -> None:
     """--image-size/--channels bring the samples to the dataset's shape; they cannot change a
     named dataset's (an image folder dataset is loaded at them, as ``run`` does)."""
     h, w, c = ds.image_shape
-    if image_size is not None and (image_size, image_size) != (h, w):
-        raise UserError(f"--image-size {image_size} does not match {ds.name}'s {h}x{w} images; "
+    size, channels = options.image_size, options.channels
+    if size is not None and (size, size) != (h, w):
+        raise UserError(f"--image-size {size} does not match {ds.name}'s {h}x{w} images; "
                         f"samples are scored at the dataset's shape: pass --image-size {h}")
     if channels is not None and channels != c:
         raise UserError(f"--channels {channels} does not match {ds.name}'s {c}-channel images; "
                         f"samples are scored at the dataset's shape: pass --channels {c}")
 
 
-def read_all(paths: list[str], ds, *, value_range=None, n=None, seed=0, image_size=None,
-             channels=None) -> list[samples_io.Samples]:
+def read_all(paths: list[str], ds, options: samples_io.Options | None = None
+             ) -> list[samples_io.Samples]:
     """Every SAMPLES read and checked before any scoring: a bad one is one line, exit 2."""
-    check_shape_flags(ds, image_size, channels)
-    return [samples_io.read(p, ds.image_shape, value_range=value_range, n=n, seed=seed,
-                            image_size=image_size, channels=channels) for p in paths]
+    options = options or samples_io.Options()
+    check_shape_flags(ds, options)
+    return [samples_io.read(p, ds.image_shape, options) for p in paths]
 
 
 def reference_for(ds, count: int, *, cache_dir=None, note: Callable[[str], None] | None = None):
@@ -103,56 +103,55 @@ def figures(images: np.ndarray, reference, timings: dict | None = None) -> dict:
 
 
 def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
-          value_range: str | None = None, n: int | None = None, seed: int = 0,
-          image_size: int | None = None, channels: int | None = None) -> dict:
+          **options) -> dict:
     """The Python API (``benchmarks.score``): the figures of one sample set, as a run's final.
 
     ``samples``: an array (N, H, W[, C]), a path (.npz, .npy, .keras or an image folder) or a
-    Keras model (noise in, images in [-1, 1] out, ``n`` drawn with ``seed``).
+    Keras model (noise in, images in [-1, 1] out). ``options``: the fields of
+    ``samples.Options`` (value_range, n, seed, image_size, channels).
     """
     from benchmarks import data
 
-    ds = data.load(dataset, data_dir, image_size=image_size, channels=channels,
+    try:
+        opts = samples_io.Options(**options)
+    except TypeError as e:
+        raise UserError(f"{e}; the options are value_range, n, seed, image_size, channels, "
+                        "data_dir, cache_dir") from None
+    ds = data.load(dataset, data_dir, image_size=opts.image_size, channels=opts.channels,
                    cache_dir=cache_dir)
-    check_shape_flags(ds, image_size, channels)
-    got = from_object(samples, ds.image_shape, value_range=value_range, n=n, seed=seed,
-                      image_size=image_size, channels=channels)
+    check_shape_flags(ds, opts)
+    got = from_object(samples, ds.image_shape, opts)
     return figures(got.images, reference_for(ds, len(got.images), cache_dir=cache_dir))
 
 
-def from_object(obj, image_shape, *, value_range=None, n=None, seed=0, image_size=None,
-                channels=None) -> samples_io.Samples:
+def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Samples:
     """A path, an array or a Keras model as checked Samples (the API's inputs)."""
-    options = {"image_size": image_size, "channels": channels}
     if isinstance(obj, str | Path):
-        return samples_io.read(obj, image_shape, value_range=value_range, n=n, seed=seed,
-                               **options)
+        return samples_io.read(obj, image_shape, options)
     if hasattr(obj, "predict") and hasattr(obj, "inputs"):  # a keras.Model
-        images, rule = samples_io.generate(obj, "the generator", image_shape,
-                                           n or DEFAULT_GENERATED, seed, value_range,
-                                           image_size is not None or channels is not None)
-        images, done = samples_io.reshape(images, image_shape, image_size, channels,
-                                          "the generator")
-        return samples_io.Samples(images, "<keras.Model>", "keras", rule, "; ".join(done))
-    raw = np.asarray(obj)
-    if n is not None:
-        raw = raw[:n]
-    where = f"the {type(obj).__name__} of shape {raw.shape}"
-    if raw.ndim == 3:
-        raw = raw[..., None]
-    if raw.ndim != 4 or raw.shape[-1] not in (1, 3):
-        raise UserError(f"{where} is not N x H x W x C images (C 1 or 3) or N x H x W ones")
-    images, rule = samples_io.to_unit_range(raw, value_range, where)
-    images, done = samples_io.reshape(images, image_shape, image_size, channels, where)
-    return samples_io.Samples(images, "<array>", "array", rule, "; ".join(done))
+        where = "the generator"
+        images, rule = samples_io.generate(obj, where, image_shape, options)
+        fmt = "keras"
+    else:
+        raw = np.asarray(obj)
+        if options.n is not None:
+            raw = raw[:options.n]
+        where = f"the {type(obj).__name__} of shape {raw.shape}"
+        if raw.ndim == 3:
+            raw = raw[..., None]
+        if raw.ndim != 4 or raw.shape[-1] not in (1, 3):
+            raise UserError(f"{where} is not N x H x W x C images (C 1 or 3) or N x H x W ones")
+        images, rule = samples_io.to_unit_range(raw, options.value_range, where)
+        fmt = "array"
+    images, done = samples_io.reshape(images, image_shape, options, where)
+    return samples_io.Samples(images, f"<{fmt}>", fmt, rule, "; ".join(done))
 
 
 # ---- the command ------------------------------------------------------------------------
 
-def run_score(paths: list[str], *, dataset: str, names: list[str], out: str | None,
-              data_dir=None, cache_dir=None, value_range=None, n=None, seed=0,
-              image_size=None, channels=None, classifier_gate=None, console=None,
-              backend: str = "") -> tuple[Path, dict]:
+def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
+              names: list[str], out: str | None, data_dir=None, cache_dir=None,
+              classifier_gate=None, console, backend: str) -> tuple[Path, dict]:
     """Read and check every SAMPLES, score each, write results.json and report.md.
 
     Returns (the report's path, the record).
@@ -162,10 +161,10 @@ def run_score(paths: list[str], *, dataset: str, names: list[str], out: str | No
 
     rows = row_names(paths, names)
     check_out_free(out)
-    ds = data.load(dataset, data_dir, image_size=image_size, channels=channels,
-                   classifier_gate=classifier_gate, cache_dir=cache_dir)
-    got = read_all(paths, ds, value_range=value_range, n=n, seed=seed, image_size=image_size,
-                   channels=channels)
+    ds = data.load(dataset, data_dir, image_size=options.image_size,
+                   channels=options.channels, classifier_gate=classifier_gate,
+                   cache_dir=cache_dir)
+    got = read_all(paths, ds, options)
     folder = _prepare_out(out, ds.name)
     started = datetime.now().isoformat(timespec="seconds")
     count = max(len(s.images) for s in got)

@@ -7,9 +7,8 @@ the description and the check cannot drift apart. Keys not declared here are kep
 
 Versions: 1 (the first), 2 (runs keyed by (model, overrides, seed); failed runs; which weights
 were scored; the dataset's image shape; where the classifier's gate came from; a metric's
-target value). Optional fields added since, with no version bump (older records simply lack
-them): a run's ``source`` (samples scored by ``score``, nothing trained). A version-1 record
-is migrated on load; any other version is refused.
+target value; optional since: a run's ``source``, set by ``score``). A version-1 record is
+migrated on load; any other version is refused.
 """
 
 # No "from __future__ import annotations": TypedDict reads NotRequired[...] only from
@@ -113,15 +112,10 @@ class Throughput(TypedDict, total=False):
     precision: str
 
 
-class Source(TypedDict, total=False):
-    """Where a scored run's samples came from (``score``): nothing was trained."""
-
-    kind: Literal["samples"]
+class Source(TypedDict, total=False):  # where samples scored by ``score`` came from; also
+    kind: Literal["samples"]  # range (the rule that applied), count, note (resized, a seed)
     path: str
     format: str  # "npz", "npy", "folder", "keras" or "array"
-    range: str  # the value-range rule that applied, e.g. "uint8 [0, 255]"
-    count: int  # images scored
-    note: str  # resized, converted, drawn with a seed
 
 
 class Run(TypedDict):

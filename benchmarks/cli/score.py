@@ -53,12 +53,14 @@ def cmd_score(args) -> int:
 
     from benchmarks import scoring
     from benchmarks.console import Console
+    from benchmarks.samples import Options
 
     console = Console(stderr=args.json)
+    options = Options(value_range=args.value_range, n=args.n, seed=args.seed,
+                      image_size=args.image_size, channels=args.channels)
     report, results = scoring.run_score(
-        args.samples, dataset=args.dataset, names=args.names, out=args.out,
-        data_dir=args.data_dir, cache_dir=args.cache_dir, value_range=args.value_range,
-        n=args.n, seed=args.seed, image_size=args.image_size, channels=args.channels,
+        args.samples, options, dataset=args.dataset, names=args.names, out=args.out,
+        data_dir=args.data_dir, cache_dir=args.cache_dir,
         classifier_gate=args.classifier_gate, console=console,
         backend=keras.backend.backend())
     if args.json:
