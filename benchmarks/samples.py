@@ -61,12 +61,8 @@ class Samples:
 def kind_of(path: Path) -> str:
     if path.is_dir():
         return "folder"
-    suffix = path.suffix.lower()
-    if suffix in (".npz", ".npy", ".keras"):
-        if not path.is_file():
-            raise UserError(f"samples {path} do not exist; pass a .npz, .npy or .keras file or "
-                            "a folder of PNG/JPEG images")
-        return suffix[1:]
+    if path.suffix.lower() in (".npz", ".npy", ".keras") and path.is_file():
+        return path.suffix.lower()[1:]
     if not path.exists():
         raise UserError(f"samples {path} do not exist; pass a .npz, .npy or .keras file or a "
                         "folder of PNG/JPEG images")
@@ -104,8 +100,7 @@ def read(path: str | Path, image_shape: tuple[int, int, int],
         images, rule = _generate(path, image_shape, options)
         notes.append(f"{len(images):,} images drawn from N(0, I) noise, seed {options.seed}")
     else:
-        raw = (_folder(path, options.image_size, options.channels) if kind == "folder"
-               else _array(path, kind))
+        raw = _folder(path, options) if kind == "folder" else _array(path, kind)
         if options.n is not None:
             if len(raw) < options.n:
                 raise UserError(f"samples {path} hold {len(raw):,} images, fewer than --samples "
@@ -141,13 +136,14 @@ def _array(path: Path, kind: str) -> np.ndarray:
                     "alone in the file")
 
 
-def _folder(path: Path, image_size: int | None, channels: int | None) -> np.ndarray:
-    files = folder.image_files(path)
+def _folder(path: Path, options: Options) -> np.ndarray:
+    files = folder.image_files(path)  # sorted: --samples N takes the same first N each time
     if not files:
         raise UserError(f"samples folder {path} holds no PNG/JPEG images (searched "
                         "recursively); put the images in it or pass a .npz/.npy file")
+    files = files[:options.n]  # all of them when n is None
     headers = folder.read_headers(files)  # an unreadable image: one line naming it
-    size, channels = folder.choose_shape(files, headers, image_size, channels)
+    size, channels = folder.choose_shape(files, headers, options.image_size, options.channels)
     return np.stack([folder.decode(p, size, channels) for p in files])
 
 

@@ -338,3 +338,30 @@ def test_scored_seeds_sit_beside_a_trained_run_in_compare(tmp_path, digits):
     assert "## Throughput" in report and "| ae@ours | tensorflow |" in report
     assert "mine: " in report and "scored samples, nothing trained" in report
     assert "mine@mine seed 2: samples scored from" in report
+
+
+def test_a_scored_record_renders_without_training_sections_and_old_ones_keep_them():
+    from reports import render
+
+    results = schema.new_results(
+        command="python -m benchmarks score a.npz", environment={"backend": "tensorflow"},
+        config={"models": ["mine"], "dataset": "digits", "preset": "score", "seeds": 1,
+                "samples": 500},
+        dataset={"name": "digits", "train_size": 1437, "test_size": 360,
+                 "class_names": [str(i) for i in range(10)], "image_shape": [28, 28, 1]})
+    results.update(status="complete", classifier={"test_accuracy": 0.99, "gate": 0.95},
+                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower")},
+                   floor={"fid": 4.0})
+    results["runs"] = [schema.new_run(
+        "mine", 0, final={"fid": 7.5}, figures={"samples_final": "figures/mine-s0.png"},
+        source={"kind": "samples", "path": "a.npz", "format": "npz", "range": "uint8 [0, 255]",
+                "count": 500})]
+    text = render(schema.validate(results))
+    assert "| mine | 1 | 7.50 |" in text and "| *real data (floor)* |  | *4.00* |" in text
+    assert "seed 0, scored samples" in text and "**scored samples**, nothing trained" in text
+    assert ("mine seed 0: samples scored from a.npz (npz; uint8 [0, 255]; 500 images); nothing "
+            "was trained.") in text
+    for absent in ("## Throughput", "## Curves", "preset **score**"):
+        assert absent not in text
+    trained = render(schema.load(ROOT / "tests" / "fixtures" / "v1-digits"))
+    assert "## Throughput" in trained and "## Curves" in trained
