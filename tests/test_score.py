@@ -365,3 +365,14 @@ def test_a_scored_record_renders_without_training_sections_and_old_ones_keep_the
         assert absent not in text
     trained = render(schema.load(ROOT / "tests" / "fixtures" / "v1-digits"))
     assert "## Throughput" in trained and "## Curves" in trained
+
+
+@pytest.mark.slow
+def test_a_built_in_generator_saved_as_keras_draws_the_samples_its_model_draws(tmp_path, digits):
+    from benchmarks.harness import build
+
+    model = build("dcgan", seed=0, image_shape=digits.image_shape)
+    model.sampling_network("generator").save(tmp_path / "dcgan.keras")
+    got = samples.read(tmp_path / "dcgan.keras", digits.image_shape,
+                       samples.Options(n=200, seed=12345))
+    np.testing.assert_allclose(got.images, model.sample(200, 12345), atol=1e-5)
