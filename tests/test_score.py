@@ -233,6 +233,14 @@ def test_bad_samples_stop_the_command_before_scoring(tmp_path):
     assert_one_line_error(proc, "--name is given 3 times for 2 SAMPLES")
 
 
+def test_range_flag_takes_a_negative_low_end():
+    from benchmarks.cli import build_parser
+
+    args = build_parser().parse_args(["score", "a.npz", "--dataset", "digits", "--range",
+                                      "-1,1"])
+    assert args.value_range == "-1,1" and args.samples == ["a.npz"]
+
+
 def test_row_names_and_seeds():
     assert scoring.row_names(["a/x.npz", "b/y.npz"], []) == [("x", 0), ("y", 0)]
     assert scoring.row_names(["a/x.npz", "b/x.npz"], []) == [("x#1", 0), ("x#2", 0)]

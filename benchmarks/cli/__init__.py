@@ -9,6 +9,7 @@ calls the commands (``runner``, ``scoring``, ``bench``, ``compare``); nothing im
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from benchmarks import __version__
@@ -21,6 +22,11 @@ from benchmarks.errors import UserError
 
 class Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage block) and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "-1,1" (score --range) is a value, as "-1" and "-0.5" are, not an unknown flag
+        self._negative_number_matcher = re.compile(r"^-\d[\d.,]*$|^-\.\d+$")
 
     def error(self, message: str):
         print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
