@@ -4,6 +4,8 @@ float32 vs bfloat16, before vs after a change), with the same intervals as a run
 Each run's models are renamed ``model@label`` (label: the run folder's name), so the report's
 tables, probability-of-improvement matrix and verdict compare them like models of one run.
 Runs scored on different data or by different classifiers are not comparable and are refused.
+Folders written by ``score`` (samples made elsewhere) are run folders too: their rows sit beside
+trained models, with intervals over seeds where a row has several sample sets.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def check_comparable(loaded: list[tuple[str, dict]]) -> None:
 
 def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> dict:
     """One record holding every run, its models renamed model@label, figure paths re-based."""
+    from reports import records
     from reports.schema import run_key
 
     first = copy.deepcopy(loaded[0][1])
@@ -64,9 +67,10 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
             run["figures"] = {k: os.path.relpath(src.resolve() / v, out)
                               for k, v in (run.get("figures") or {}).items()}
             runs.append(run)
+        how = (f"{cfg.get('precision', '?')}, {cfg.get('steps', '?')} steps"
+               if records.any_trained(results) else "scored samples, nothing trained")
         notes.append(f"{label}: {src} ({env.get('backend', '?')} on {env.get('device', '?')}, "
-                     f"{cfg.get('precision', '?')}, {cfg.get('steps', '?')} steps, "
-                     f"status {results.get('status')})")
+                     f"{how}, status {results.get('status')})")
     first["config"].update(models=models, sweep=sweep,
                            seeds=max(r.get("config", {}).get("seeds") or 0 for _, r in loaded))
     first.update(runs=runs, notes=notes, command=f"{COMMAND} "

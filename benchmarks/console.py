@@ -103,8 +103,8 @@ class _Bar:
 
 
 class Console:
-    def __init__(self):
-        self.rich = rich_console(highlight=False)
+    def __init__(self, stderr: bool = False):  # stderr: stdout is kept for --json
+        self.rich = rich_console(highlight=False, stderr=stderr)
 
     def info(self, text: str) -> None:
         self.rich.print(text)
@@ -129,10 +129,11 @@ class Console:
         throughput = {model: stats for (model, _), stats in
                       records.aggregate_throughput(results).items()}
         speeds = {m: throughput.get(m, {}).get("images_per_s") for m in agg}
-        columns = {"model": [*agg, "real"],
-                   "img/s": [f"{s[0]:,.0f}" if s else "—" for s in speeds.values()] + [""]}
+        columns = {"model": [*agg, "real"]}
+        if any(speeds.values()):  # samples scored by `score` were never trained: no speed
+            columns["img/s"] = [f"{s[0]:,.0f}" if s else "—" for s in speeds.values()] + [""]
         width = sum(len(max(c, key=len, default="")) + 2 for c in columns.values())
-        width += len("model") + len("img/s")
+        width += sum(map(len, columns))
         chosen = []
         for key in (k for k in records.summary_keys(results)
                     if any(k in m for m in agg.values())):
@@ -152,11 +153,13 @@ class Console:
         table.add_column("model", no_wrap=True)
         for header, _ in chosen:
             table.add_column(header, justify="right", no_wrap=True)
-        table.add_column("img/s", justify="right", no_wrap=True)
+        if "img/s" in columns:
+            table.add_column("img/s", justify="right", no_wrap=True)
         for i, model in enumerate([*agg, "real"]):
             # a swept model's row is 'dcgan[lr=0.0001]': text, not rich markup
             label = "[italic]real" if model == "real" and i == len(agg) else escape(model)
-            table.add_row(label, *[cells[i] for _, cells in chosen], columns["img/s"][i])
+            table.add_row(label, *[cells[i] for _, cells in chosen],
+                          *([columns["img/s"][i]] if "img/s" in columns else []))
         self.rich.print(table)
         if results["status"] != "complete":
             self.loud(f"run {results['status']}: the report covers the finished runs only")

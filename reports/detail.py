@@ -23,7 +23,9 @@ def samples(results: dict, run_dir: Path | None) -> list[str]:
         run, figs = shown[0]
         best_step = (run.get("best") or {}).get("step")
         heads, cells = [], []
-        for key, title in (("samples_final", f"final (step {fmt(run.get('steps_done'))})"),
+        final = (f"final (step {fmt(run.get('steps_done'))})" if records.trained(run)
+                 else "scored samples")
+        for key, title in (("samples_final", final),
                            ("samples_best", f"best (step {fmt(best_step)})")):
             if key in figs:
                 heads.append(f"seed {run['seed']}, {title}")
@@ -65,11 +67,14 @@ def _best_vs_final(results: dict) -> list[str]:
     if key is None:
         return []
     best = records.aggregate(results, "best")
+    trained = {name for name, runs in records.runs_by_model(results).items()
+               if any(records.trained(r) for r in runs)}
     steps = records.aggregate_best_step(results)
     count = records.is_count(results, key)
     rows = [[name, cell(steps.get(name)), cell(best[name].get(key), count),
              cell(final[name].get(key), count)]
-            for name in final if key in final[name] or key in best[name]]
+            for name in final if key in final[name] or key in best[name]
+            if name in trained]
     if not rows:
         return []
     label = head(results, key)
@@ -102,6 +107,9 @@ def _run_notes(results: dict) -> list[str]:
     notes = []
     for name, runs in records.runs_by_model(results).items():
         for run in runs:
+            if not records.trained(run):
+                notes.append(_source_note(name, run))
+                continue
             steps_done = run.get("steps_done")
             if run["status"] == "diverged":
                 at = run.get("diverged_at")
@@ -122,6 +130,15 @@ def _run_notes(results: dict) -> list[str]:
             notes.append(f"{name}: seed{'s' * (len(ema) > 1)} {', '.join(ema)} scored with the "
                          "generator's moving-average (EMA) weights, not the raw ones.")
     return notes
+
+
+def _source_note(name: str, run: dict) -> str:
+    src = run.get("source") or {}
+    count = src.get("count")
+    facts = [src.get("format"), src.get("range"),
+             f"{count:,} images" if isinstance(count, int) else None, src.get("note")]
+    return (f"{name} seed {run['seed']}: samples scored from {src.get('path', '?')} "
+            f"({'; '.join(str(f) for f in facts if f)}); nothing was trained.")
 
 
 def _classifier_note(results: dict) -> list[str]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports import detail, significance, tables
+from reports import detail, records, significance, tables
 from reports.overview import header, verdict
 
 
 def render(results: dict, run_dir: str | Path | None = None) -> str:
     """The whole report. With run_dir, figures missing from that folder are left out."""
     run_dir = Path(run_dir) if run_dir is not None else None
+    # samples scored by `score` were not trained: no throughput or curves to show
+    training = records.any_trained(results)
     sections = [
         ("Verdict", verdict(results)),
         ("Summary", tables.summary(results)),
@@ -23,9 +25,9 @@ def render(results: dict, run_dir: str | Path | None = None) -> str:
         ("Sweep", significance.sweep(results, run_dir)),
         ("Mode collapse", tables.mode_collapse(results, run_dir)),
         ("Diversity and fidelity", tables.diversity(results)),
-        ("Throughput", tables.throughput(results)),
+        ("Throughput", tables.throughput(results) if training else []),
         ("Samples", detail.samples(results, run_dir)),
-        ("Curves", detail.curves(results, run_dir)),
+        ("Curves", detail.curves(results, run_dir) if training else []),
         ("All metrics", tables.all_metrics(results)),
         ("Notes", detail.notes(results)),
     ]

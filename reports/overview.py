@@ -33,7 +33,7 @@ def header(results: dict) -> list[str]:
         ["Backend", esc(f"{env.get('backend') or cfg.get('backend', '?')} on "
                          f"{env.get('device', '?')}, {cfg.get('precision', 'float32')}")],
         ["Versions", esc(version_text or DASH)],
-        ["Config", esc(", ".join(_preset(cfg)))],
+        ["Config", esc(", ".join(_preset(results)))],
         ["Command", f"`{results['command']}`" if results.get("command") else DASH],
         ["Date", esc(_date(results))],
         ["Status", f"**{status}**" if status != "complete" else str(status)],
@@ -70,8 +70,10 @@ def _warnings(results: dict) -> list[str]:
     return lines
 
 
-def _preset(cfg: dict) -> list[str]:
-    preset = [f"preset **{cfg.get('preset', '?')}**"]
+def _preset(results: dict) -> list[str]:
+    cfg = results.get("config", {})
+    preset = ([f"preset **{cfg.get('preset', '?')}**"] if records.any_trained(results)
+              else ["**scored samples**, nothing trained"])
     for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
             preset.append(plural(cfg[key], word))

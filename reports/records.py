@@ -71,6 +71,17 @@ def scored(run: dict) -> bool:
     return run["status"] in SCORED_STATUSES and bool(run.get("final"))
 
 
+def trained(run: dict) -> bool:
+    """False for samples scored by ``score`` (their run has a ``source``, no training)."""
+    return not run.get("source")
+
+
+def any_trained(results: dict) -> bool:
+    """Whether the record has training to show (curves, throughput, progress frames)."""
+    runs = results.get("runs", [])
+    return not runs or any(trained(r) for r in runs)
+
+
 def mean_std(values: list[float]) -> Stat:
     """Mean and sample std (ddof=1; 0.0 for one value). Non-finite values propagate."""
     n = len(values)

@@ -8,7 +8,8 @@ the description and the check cannot drift apart. Keys not declared here are kep
 Versions: 1 (the first), 2 (runs keyed by (model, overrides, seed); failed runs; which weights
 were scored; the dataset's image shape; where the classifier's gate came from; a metric's
 target value), 3 (each metric says where the report shows it: short label, section, count,
-summary and verdict places). Versions 1 and 2 are migrated on load; any other is refused.
+summary and verdict places; optional since: a run's ``source``, set by ``score``). Versions
+1 and 2 are migrated on load; any other is refused.
 """
 
 # No "from __future__ import annotations": TypedDict reads NotRequired[...] only from
@@ -129,6 +130,12 @@ class Throughput(TypedDict, total=False):
     precision: str
 
 
+class Source(TypedDict, total=False):  # where samples scored by ``score`` came from; also
+    kind: Literal["samples"]  # range (the rule that applied), count, note (resized, a seed)
+    path: str
+    format: str  # "npz", "npy", "folder", "keras" or "array"
+
+
 class Run(TypedDict):
     model: str
     seed: int
@@ -150,6 +157,7 @@ class Run(TypedDict):
     weights: NotRequired[str | None]
     # "final" / "best" -> the generator exported as .keras, a path inside the run folder
     exported: NotRequired[dict[str, str] | None]
+    source: NotRequired[Source | None]  # set for samples scored by ``score``: no training
 
 
 class Results(TypedDict):

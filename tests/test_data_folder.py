@@ -117,7 +117,7 @@ def test_second_load_uses_the_cache_without_decoding(tmp_path, monkeypatch):
     def no_decode(*args):
         raise AssertionError("decoded again despite a valid cache entry")
 
-    monkeypatch.setattr(folder, "_decode", no_decode)
+    monkeypatch.setattr(folder, "decode", no_decode)
     second = data.load(str(tmp_path / "imgs"))
     np.testing.assert_array_equal(second.x_train, first.x_train)
     assert second.checksum == first.checksum

@@ -1,14 +1,15 @@
-"""Command line: run | report | compare | bench | data | list | check-model. Every parser and
-argparse type lives in this package (``types``; ``run`` for run/report/compare; ``check`` for
-check-model; ``commands`` for the rest).
+"""Command line: run | score | report | compare | bench | data | list | check-model. Every
+parser and argparse type lives in this package (``types``; ``run`` for run/report/compare;
+``score``; ``check`` for check-model; ``commands`` for the rest).
 
 Bad input is one line and exit 2. The package turns arguments into checked settings and
-calls the commands (``runner``, ``bench``, ``compare``); nothing imports it back.
+calls the commands (``runner``, ``scoring``, ``bench``, ``compare``); nothing imports it back.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from benchmarks import __version__
@@ -21,12 +22,18 @@ from benchmarks.cli.commands import (
     plugin_argument,
 )
 from benchmarks.cli.run import add_compare_arguments, add_report_arguments, add_run_arguments
+from benchmarks.cli.score import add_score_arguments
 from benchmarks.cli.types import image_size
 from benchmarks.errors import NoSpace, UserError
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage block) and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "-1,1" (score --range) is a value, as "-1" and "-0.5" are, not an unknown flag
+        self._negative_number_matcher = re.compile(r"^-\d[\d.,]*$|^-\.\d+$")
 
     def error(self, message: str):
         print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
@@ -42,6 +49,11 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", help="train models, evaluate them, write a report")
     common_arguments(run)
     add_run_arguments(run)
+
+    score = sub.add_parser("score", help="score images made elsewhere (.npz, .npy, a folder, "
+                           "a .keras generator) with every metric a run gets")
+    common_arguments(score)
+    add_score_arguments(score)
 
     report = sub.add_parser("report", help="re-render a run's report from its results.json")
     add_report_arguments(report)

@@ -125,3 +125,14 @@ def _limit(folder: str, name: str, default: int) -> int:
         return os.pathconf(folder, name)
     except (OSError, ValueError):
         return default
+
+
+def value_range(text: str) -> str:
+    """``--range``: the value range of float samples, one of ``samples.RANGES``."""
+    from benchmarks.samples import RANGES
+
+    key = text.replace(" ", "")
+    if key not in RANGES:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a range score reads; choose "
+                                         f"{', '.join(RANGES)}")
+    return key

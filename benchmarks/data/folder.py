@@ -33,7 +33,7 @@ def short_name(root: Path) -> str:
     return "folder-" + (re.sub(r"[^A-Za-z0-9._-]+", "-", root.resolve().name) or "root")
 
 
-def _images(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*")
                   if p.suffix.lower() in EXTENSIONS and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
@@ -43,7 +43,7 @@ def _classes(folder: Path, root: Path) -> dict[str, list[Path]]:
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     for p in subs:
         _refuse_link_into(p, root)
-    return {p.name: _images(p) for p in subs}
+    return {p.name: image_files(p) for p in subs}
 
 
 def _refuse_link_into(sub: Path, root: Path) -> None:
@@ -140,7 +140,7 @@ def _size_of(path: Path) -> str:
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
+def read_headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
     """(width, height) and mode of each image: Pillow reads only the header here."""
     from PIL import UnidentifiedImageError
 
@@ -154,7 +154,7 @@ def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
     return out
 
 
-def _choose(files, headers, image_size, channels) -> tuple[tuple[int, int] | None, int]:
+def choose_shape(files, headers, image_size, channels) -> tuple[tuple[int, int] | None, int]:
     sizes = {size for size, _ in headers}
     size = None
     if image_size is None and len(sizes) > 1:
@@ -178,7 +178,7 @@ def _to_8_bits(values: np.ndarray) -> np.ndarray:
     return np.round(np.clip(values, 0, 65535) / 257.0).astype(np.uint8)
 
 
-def _decode(path: Path, size, channels: int) -> np.ndarray:
+def decode(path: Path, size, channels: int) -> np.ndarray:
     from PIL import Image
 
     try:
@@ -206,13 +206,13 @@ def read_folder(root: Path, *, image_size: int | None = None, channels: int | No
     cached = folder_cache.read(entry)
     if cached is not None and cached[1] == class_names:
         return cached[0], class_names, cached[2], how
-    headers = _headers(files)
-    size, channels = _choose(files, headers, image_size, channels)
+    headers = read_headers(files)
+    size, channels = choose_shape(files, headers, image_size, channels)
     arrays = {}
     for split in ("train", "test"):
         paths = [p for c in class_names for p in splits[split][c]]
         labels = [i for i, c in enumerate(class_names) for _ in splits[split][c]]
-        arrays[f"x_{split}"] = np.stack([_decode(p, size, channels) for p in paths])
+        arrays[f"x_{split}"] = np.stack([decode(p, size, channels) for p in paths])
         arrays[f"y_{split}"] = np.asarray(labels, dtype=np.int64)
     checksum = folder_cache.write(entry, arrays, class_names)
     return arrays, class_names, checksum, how

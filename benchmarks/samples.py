@@ -1,0 +1,283 @@
+"""SAMPLES for ``score``: images made anywhere, read into float32 [-1, 1] NHWC images of the
+dataset's shape, or one line (UserError, exit 2) saying what is wrong, before any scoring.
+
+What SAMPLES may be (``kind_of``):
+
+- ``.npz``: ADM's batches (``arr_0``) or an archive holding a single array; ``.npy``: one
+  array. N x H x W x C, or N x H x W for grayscale.
+- a folder of PNG/JPEG images, searched recursively (no labels; hidden files skipped),
+  decoded by the image-folder dataset's own reader (``benchmarks.data.folder``).
+- ``.keras``: a generator saved with Keras (one input of noise, one output of images): it
+  draws ``n`` images from standard normal noise of its input's shape, seeded.
+
+The value range is a rule, never a guess that can go silently wrong (``to_unit_range``):
+uint8 is [0, 255]; other integers need ``--range 0,255``; floats are [-1, 1] when every value
+lies in [-1, 1] and some lie below 0, and otherwise must say ``--range -1,1``, ``0,1`` or
+``0,255``; a generator's output is [-1, 1] (the export contract) unless ``--range`` says
+otherwise. Values outside the stated range are refused, not clipped.
+
+Shapes are not fixed silently either: images of another size or channel count than the
+dataset's are refused naming both shapes, unless ``--image-size``/``--channels`` ask for the
+resize/conversion (``reshape``), which is then done as the image-folder dataset does it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.data import folder
+from benchmarks.data.spec import to_unit_range as _uint8_to_unit
+from benchmarks.errors import UserError
+
+RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
+# float32 round-off of a tanh or of x / 127.5 - 1 reaches a few ulps past the stated ends
+RANGE_TOLERANCE = 1e-5  # of the range's width
+GENERATOR_BATCH = 500  # images per generator call: bounded memory, few calls
+DEFAULT_GENERATED = 10000  # what a generator draws without --samples (the convention)
+ADM_KEY = "arr_0"
+
+
+@dataclass(frozen=True)
+class Samples:
+    images: np.ndarray  # float32 (N, H, W, C) in [-1, 1], the dataset's shape
+    path: str
+    format: str  # "npz", "npy", "folder" or "keras"
+    value_range: str  # the rule that applied, e.g. "uint8 [0, 255]"
+    note: str = ""  # what else was done to them (resized, converted, generated with a seed)
+
+    def source(self) -> dict:
+        """The results.json record of where these samples came from (``Run.source``)."""
+        out = {"kind": "samples", "path": self.path, "format": self.format,
+               "range": self.value_range, "count": int(len(self.images))}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def kind_of(path: Path) -> str:
+    if path.is_dir():
+        return "folder"
+    if path.suffix.lower() in (".npz", ".npy", ".keras") and path.is_file():
+        return path.suffix.lower()[1:]
+    if not path.exists():
+        raise UserError(f"samples {path} do not exist; pass a .npz, .npy or .keras file or a "
+                        "folder of PNG/JPEG images")
+    raise UserError(f"samples {path}: '{path.suffix or path.name}' is not a format score reads; "
+                    "pass a .npz, .npy or .keras file or a folder of PNG/JPEG images")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How SAMPLES are read: the flags of ``score`` that shape them."""
+
+    value_range: str | None = None  # a key of RANGES; None: the rule in the module doc
+    n: int | None = None  # a generator draws n (default 10,000); files: their first n
+    seed: int = 0  # a generator's noise seed
+    image_size: int | None = None  # resize to NxN (else another size is an error)
+    channels: int | None = None  # convert to 1 or 3 channels (else another count is an error)
+
+    @property
+    def reshapes(self) -> bool:
+        return self.image_size is not None or self.channels is not None
+
+
+def read(path: str | Path, image_shape: tuple[int, int, int],
+         options: Options = Options()) -> Samples:
+    """``path`` as float32 [-1, 1] images of ``image_shape`` (H, W, C), or a UserError."""
+    from metrics import MIN_SAMPLES
+
+    path = Path(path)
+    kind = kind_of(path)
+    image_shape = tuple(int(d) for d in image_shape)
+    if options.value_range is not None and options.value_range not in RANGES:
+        raise UserError(f"--range {options.value_range} is not one of {', '.join(RANGES)}")
+    notes = []
+    if kind == "keras":
+        images, rule = _generate(path, image_shape, options)
+        notes.append(f"{len(images):,} images drawn from N(0, I) noise, seed {options.seed}")
+    else:
+        raw = _folder(path, options) if kind == "folder" else _array(path, kind)
+        if options.n is not None:
+            if len(raw) < options.n:
+                raise UserError(f"samples {path} hold {len(raw):,} images, fewer than --samples "
+                                f"{options.n:,}; give more images or a smaller --samples")
+            raw = raw[:options.n]
+        raw = _as_nhwc(raw, path)
+        images, rule = to_unit_range(raw, options.value_range, f"samples {path}")
+    if len(images) < MIN_SAMPLES:
+        raise UserError(f"samples {path} hold {len(images):,} images; the metrics need at least "
+                        f"{MIN_SAMPLES} (10,000 for figures comparable with a run's)")
+    images, done = reshape(images, image_shape, options, f"samples {path}")
+    return Samples(images, str(path), kind, rule, "; ".join(notes + done))
+
+
+# ---- reading --------------------------------------------------------------------------
+
+def _array(path: Path, kind: str) -> np.ndarray:
+    try:
+        if kind == "npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if ADM_KEY in names:
+                return archive[ADM_KEY]
+            if len(names) == 1:
+                return archive[names[0]]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise UserError(f"samples {path} are not a readable {kind} file ({e}); save them with "
+                        f"numpy.{'save' if kind == 'npy' else 'savez'}") from None
+    shown = ", ".join(names[:5]) or "none"
+    raise UserError(f"samples {path} hold {len(names)} arrays ({shown}) and none named "
+                    f"{ADM_KEY}; save the images as {ADM_KEY} (numpy.savez(path, images)) or "
+                    "alone in the file")
+
+
+def _folder(path: Path, options: Options) -> np.ndarray:
+    files = folder.image_files(path)  # sorted: --samples N takes the same first N each time
+    if not files:
+        raise UserError(f"samples folder {path} holds no PNG/JPEG images (searched "
+                        "recursively); put the images in it or pass a .npz/.npy file")
+    files = files[:options.n]  # all of them when n is None
+    headers = folder.read_headers(files)  # an unreadable image: one line naming it
+    size, channels = folder.choose_shape(files, headers, options.image_size, options.channels)
+    return np.stack([folder.decode(p, size, channels) for p in files])
+
+
+def _as_nhwc(raw: np.ndarray, path: Path) -> np.ndarray:
+    if raw.ndim == 3:
+        return raw[..., None]  # N x H x W: grayscale
+    if raw.ndim == 4 and raw.shape[-1] in (1, 3):
+        return raw
+    if raw.ndim == 4 and raw.shape[1] in (1, 3):
+        raise UserError(f"samples {path} have shape {raw.shape}, channels first (N, C, H, W); "
+                        "save them channels last: images.transpose(0, 2, 3, 1)")
+    raise UserError(f"samples {path} have shape {raw.shape}; give N x H x W x C images "
+                    "(C 1 or 3) or N x H x W grayscale ones")
+
+
+def _generate(path: Path, image_shape, options: Options) -> tuple[np.ndarray, str]:
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a file it cannot rebuild
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"samples {path} cannot be loaded with keras.saving.load_model "
+                        f"({first[:200]}); save the generator with model.save('{path.name}') "
+                        "and register any custom layer with "
+                        "@keras.saving.register_keras_serializable()") from None
+    return generate(model, f"generator {path}", image_shape, options)
+
+
+def generate(model, where: str, image_shape, options: Options) -> tuple[np.ndarray, str]:
+    """``options.n`` images from a Keras generator fed seeded N(0, I) noise of its input's
+    shape, in [-1, 1]; its output must be images of ``image_shape`` unless it reshapes."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise UserError(f"{where} has {len(model.inputs)} inputs and {len(model.outputs)} "
+                        "outputs; score takes a generator of one noise input and one image "
+                        "output")
+    noise_shape = tuple(model.inputs[0].shape[1:])
+    if not noise_shape or any(d is None for d in noise_shape):
+        raise UserError(f"{where}'s input shape {noise_shape} is not fully known; build it "
+                        "with keras.Input((NOISE_DIM,)) so score knows what noise to draw")
+    out_shape = tuple(model.outputs[0].shape[1:])
+    as_image = out_shape + (1,) if len(out_shape) == 2 else out_shape
+    wanted = tuple(image_shape)
+    image_out = len(as_image) == 3 and as_image[-1] in (1, 3)
+    if not image_out or (as_image != wanted and not options.reshapes):
+        raise UserError(f"{where} outputs {_shape_text(out_shape)}, not images of the "
+                        f"dataset's shape {_shape_text(wanted)}; give a generator of "
+                        f"{_shape_text(wanted)} images (or pass --image-size "
+                        f"{wanted[0]} --channels {wanted[2]} to resize/convert its output)")
+    n = options.n or DEFAULT_GENERATED
+    rng = np.random.default_rng(options.seed)
+    noise = rng.standard_normal((n, *noise_shape)).astype(np.float32)
+    parts = [np.asarray(model.predict(noise[i:i + GENERATOR_BATCH], verbose=0), np.float32)
+             for i in range(0, n, GENERATOR_BATCH)]
+    images = np.concatenate(parts).reshape((n, *as_image))
+    return to_unit_range(images, options.value_range or "-1,1", where)
+
+
+# ---- the range rule and the shape -----------------------------------------------------
+
+def to_unit_range(images: np.ndarray, value_range: str | None, where: str
+                  ) -> tuple[np.ndarray, str]:
+    """(float32 images in [-1, 1], the rule that applied), by the rule in the module doc."""
+    if images.dtype == bool or images.dtype.kind not in "uif":
+        raise UserError(f"{where} are {images.dtype} values; give uint8 pixels or floats")
+    if images.size == 0:
+        raise UserError(f"{where} hold no images (shape {images.shape})")
+    if images.dtype.kind == "f":
+        bad = ~np.isfinite(images)
+        if bad.any():
+            first = int(np.argmax(bad.reshape(len(images), -1).any(axis=1)))
+            raise UserError(f"{where} hold {int(bad.sum()):,} NaN or infinite values (the "
+                            f"first in image {first}); score finite images only")
+    low, high = float(images.min()), float(images.max())
+    span = f"[{low:g}, {high:g}]"
+    if images.dtype == np.uint8:
+        if value_range not in (None, "0,255"):
+            raise UserError(f"{where} are uint8, which is [0, 255]; drop --range {value_range}")
+        return _uint8_to_unit(images), "uint8 [0, 255]"
+    if images.dtype.kind in "iu" and value_range is None:
+        raise UserError(f"{where} are {images.dtype} values in {span}; store them as uint8 "
+                        "or say --range 0,255")
+    if value_range is None:
+        if low >= -1.0 and high <= 1.0 and low < 0.0:
+            value_range = "-1,1"
+        else:
+            raise UserError(f"{where} are floats in {span}, which does not say their range; "
+                            "pass --range -1,1 or --range 0,1 (or --range 0,255)")
+        rule = "[-1, 1] (floats with values below 0)"
+    else:
+        rule = f"[{value_range.replace(',', ', ')}] (--range)"
+    lo, hi = RANGES[value_range]
+    slack = RANGE_TOLERANCE * (hi - lo)
+    if low < lo - slack or high > hi + slack:
+        raise UserError(f"{where} hold values in {span}, outside the range [{lo:g}, {hi:g}] "
+                        f"{'you gave' if rule.endswith('(--range)') else 'they are read in'}; "
+                        "pass the --range they are in, or clip them (numpy.clip) first")
+    if images.dtype.kind in "iu" or hi == 255.0:
+        scaled = images.astype(np.float64) / 127.5 - 1.0
+    else:
+        scaled = (images.astype(np.float64) - lo) * (2.0 / (hi - lo)) - 1.0
+    return np.clip(scaled, -1.0, 1.0).astype(np.float32), rule
+
+
+def reshape(images: np.ndarray, image_shape, options: Options, where: str
+            ) -> tuple[np.ndarray, list[str]]:
+    """The images at ``image_shape``: unchanged when they have it; resized/converted when
+    ``--image-size``/``--channels`` ask; else a one-line error naming both shapes."""
+    have = tuple(images.shape[1:])
+    want = tuple(image_shape)
+    if have == want:
+        return images, []
+    if not options.reshapes:
+        raise UserError(f"{where} are {_shape_text(have)} images, the dataset's are "
+                        f"{_shape_text(want)}; give images of the dataset's shape, or pass "
+                        f"--image-size {want[0]} --channels {want[2]} to resize/convert them")
+    from PIL import Image
+
+    done = []
+    if have[2] != want[2]:
+        if want[2] == 1:  # ITU-R 601-2 luma, as Pillow's convert("L") in the folder reader
+            images = images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+        else:
+            images = np.repeat(images, 3, axis=-1)
+        done.append(f"converted from {have[2]} to {want[2]} channels")
+    if have[:2] != want[:2]:
+        size = (want[1], want[0])
+        images = np.stack([
+            np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(im[..., c]), "F")
+                                 .resize(size, Image.Resampling.BILINEAR))
+                      for c in range(im.shape[-1])], axis=-1) for im in images])
+        done.append(f"resized from {have[0]}x{have[1]} to {want[0]}x{want[1]}")
+    return np.clip(images, -1.0, 1.0).astype(np.float32), done
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape)

@@ -1,0 +1,248 @@
+"""``score``: images made elsewhere scored with every metric a trained run gets, in the same
+space (the dataset's cached classifier and reference statistics, chosen by the same rule as
+``run``: the real set holds min(samples, test split) images), beside the same real-data
+floor; its results.json is a run record whose runs say where their samples came from
+(``source``) and hold no training fields, so ``report`` and ``compare`` read it as any run.
+
+Rows and seeds: each SAMPLES is a row named after its file or folder; one ``--name`` makes
+every SAMPLES a seed of that one row; one ``--name`` per SAMPLES names each, and SAMPLES
+sharing a name are the seeds of one row (numbered 0, 1, ... in the order given), with the
+report's intervals over seeds.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import samples as samples_io
+from benchmarks.errors import UserError
+from reports import schema
+
+GRID_IMAGES = 64  # the first images of each row, drawn as its sample grid
+
+
+def row_names(paths: list[str], names: list[str]) -> list[tuple[str, int]]:
+    """(row name, seed within the row) for each SAMPLES path, by the rule in the module doc."""
+    if not names:
+        stems = [_stem(p) for p in paths]
+        return [(s if stems.count(s) == 1 else f"{s}#{i + 1}", 0) for i, s in enumerate(stems)]
+    if len(names) == 1:
+        names = names * len(paths)
+    elif len(names) != len(paths):
+        raise UserError(f"--name is given {len(names)} times for {len(paths)} SAMPLES; give it "
+                        "once (every SAMPLES is a seed of one row) or once per SAMPLES")
+    for name in names:
+        if not name.strip() or any(c in name for c in "/[]@"):
+            raise UserError(f"--name {name!r} is not a row name; use letters, digits and "
+                            "- _ . (no '/', '[', ']' or '@': the report's keys use them)")
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        out.append((name, seen.get(name, 0)))
+        seen[name] = seen.get(name, 0) + 1
+    return out
+
+
+def _stem(path: str) -> str:
+    p = Path(path)
+    name = (p.resolve().name if p.is_dir() else p.stem) or "samples"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def check_shape_flags(ds, options: samples_io.Options) -> None:
+    """--image-size/--channels bring the samples to the dataset's shape; they cannot change a
+    named dataset's (an image folder dataset is loaded at them, as ``run`` does)."""
+    h, w, c = ds.image_shape
+    size, channels = options.image_size, options.channels
+    if size is not None and (size, size) != (h, w):
+        raise UserError(f"--image-size {size} does not match {ds.name}'s {h}x{w} images; "
+                        f"samples are scored at the dataset's shape: pass --image-size {h}")
+    if channels is not None and channels != c:
+        raise UserError(f"--channels {channels} does not match {ds.name}'s {c}-channel images; "
+                        f"samples are scored at the dataset's shape: pass --channels {c}")
+
+
+def read_all(paths: list[str], ds, options: samples_io.Options | None = None
+             ) -> list[samples_io.Samples]:
+    """Every SAMPLES read and checked before any scoring: a bad one is one line, exit 2."""
+    options = options or samples_io.Options()
+    check_shape_flags(ds, options)
+    return [samples_io.read(p, ds.image_shape, options) for p in paths]
+
+
+def reference_for(ds, count: int, *, cache_dir=None, note: Callable[[str], None] | None = None):
+    """The scoring space ``run`` would use for ``count`` samples: the same cache entry."""
+    import metrics
+
+    try:
+        return metrics.build_reference(ds, cache_dir=cache_dir, n=min(count, len(ds.x_test)),
+                                       note=note)
+    except metrics.MetricsError as e:
+        raise UserError(str(e)) from None
+
+
+def figures(images: np.ndarray, reference, timings: dict | None = None) -> dict:
+    """``metrics.evaluate`` in full: every figure a trained run's final gets."""
+    import metrics
+
+    start = time.perf_counter()
+    try:
+        out = metrics.evaluate(images, reference)
+    except metrics.MetricsError as e:
+        raise UserError(str(e)) from None
+    if timings is not None:
+        timings["evaluate_s"] = time.perf_counter() - start
+    return out
+
+
+def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
+          **options) -> dict:
+    """The Python API (``benchmarks.score``): the figures of one sample set, as a run's final.
+
+    ``samples``: an array (N, H, W[, C]), a path (.npz, .npy, .keras or an image folder) or a
+    Keras model (noise in, images in [-1, 1] out). ``options``: the fields of
+    ``samples.Options`` (value_range, n, seed, image_size, channels).
+    """
+    from benchmarks import data
+
+    try:
+        opts = samples_io.Options(**options)
+    except TypeError as e:
+        raise UserError(f"{e}; the options are value_range, n, seed, image_size, channels, "
+                        "data_dir, cache_dir") from None
+    ds = data.load(dataset, data_dir, image_size=opts.image_size, channels=opts.channels,
+                   cache_dir=cache_dir)
+    check_shape_flags(ds, opts)
+    got = from_object(samples, ds.image_shape, opts)
+    return figures(got.images, reference_for(ds, len(got.images), cache_dir=cache_dir))
+
+
+def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Samples:
+    """A path, an array or a Keras model as checked Samples (the API's inputs)."""
+    if isinstance(obj, str | Path):
+        return samples_io.read(obj, image_shape, options)
+    if hasattr(obj, "predict") and hasattr(obj, "inputs"):  # a keras.Model
+        where = "the generator"
+        images, rule = samples_io.generate(obj, where, image_shape, options)
+        fmt = "keras"
+    else:
+        raw = np.asarray(obj)
+        if options.n is not None:
+            raw = raw[:options.n]
+        where = f"the {type(obj).__name__} of shape {raw.shape}"
+        if raw.ndim == 3:
+            raw = raw[..., None]
+        if raw.ndim != 4 or raw.shape[-1] not in (1, 3):
+            raise UserError(f"{where} is not N x H x W x C images (C 1 or 3) or N x H x W ones")
+        images, rule = samples_io.to_unit_range(raw, options.value_range, where)
+        fmt = "array"
+    images, done = samples_io.reshape(images, image_shape, options, where)
+    return samples_io.Samples(images, f"<{fmt}>", fmt, rule, "; ".join(done))
+
+
+# ---- the command ------------------------------------------------------------------------
+
+def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
+              names: list[str], out: str | None, data_dir=None, cache_dir=None,
+              classifier_gate=None, console, backend: str) -> tuple[Path, dict]:
+    """Read and check every SAMPLES, score each, write results.json and report.md.
+
+    Returns (the report's path, the record).
+    """
+    from benchmarks import data
+    from benchmarks.runner import check_out_free
+
+    rows = row_names(paths, names)
+    check_out_free(out)
+    ds = data.load(dataset, data_dir, image_size=options.image_size,
+                   channels=options.channels, classifier_gate=classifier_gate,
+                   cache_dir=cache_dir)
+    got = read_all(paths, ds, options)
+    folder = _prepare_out(out, ds.name)
+    started = datetime.now().isoformat(timespec="seconds")
+    count = max(len(s.images) for s in got)
+    console.info(f"dataset {ds.name} from {ds.source}; scoring space: loading or training "
+                 "the dataset classifier ...")
+    reference = reference_for(ds, count, cache_dir=cache_dir, note=console.loud)
+    results = new_record(ds, rows, got, reference, backend=backend, data_dir=data_dir,
+                         started=started)
+    for (name, row_seed), s in zip(rows, got, strict=True):
+        scores = figures(s.images, reference)
+        tag = f"{name}-s{row_seed}".replace("#", "_")
+        from reports import images as fig
+
+        fig.sample_grid(s.images[:GRID_IMAGES], folder / "figures" / f"{tag}-samples.png")
+        results["runs"].append(schema.new_run(
+            name, row_seed, status="finished", final=scores, source=s.source(),
+            figures={"samples_final": f"figures/{tag}-samples.png"}))
+        console.info(f"{name} seed {row_seed} ({s.path}): FID {scores['fid']:.2f}, modes "
+                     f"{scores['modes_covered']:.0f}/{ds.num_classes}")
+    import metrics
+
+    results["floor"] = metrics.real_floor(reference, n=min(count, len(ds.x_train)))
+    if len({len(s.images) for s in got}) > 1:
+        results["notes"].append("the sample sets differ in size; FID is biased by sample count, "
+                                "so compare rows of equal size (KID is not)")
+    results["status"] = "complete"
+    results["finished"] = datetime.now().isoformat(timespec="seconds")
+    schema.write(folder / schema.RESULTS_FILE, results)
+    from reports import render_run
+
+    return render_run(folder), results
+
+
+def new_record(ds, rows, got, reference, *, backend: str, data_dir, started: str) -> dict:
+    import metrics
+    from benchmarks.results import environment
+
+    models = list(dict.fromkeys(name for name, _ in rows))
+    seeds = max(sum(1 for n, _ in rows if n == m) for m in models)
+    results = schema.new_results(
+        command="python -m benchmarks " + shlex.join(sys.argv[1:]),
+        config={"models": models, "dataset": ds.request or ds.name, "data_dir": data_dir,
+                "backend": backend, "preset": "score", "seeds": seeds,
+                "samples": max(len(s.images) for s in got),
+                "preset_about": "samples scored as they are: nothing trained"},
+        environment=environment(backend),
+        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
+                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
+                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
+    results["started"] = started
+    results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
+                             "gate": reference.classifier_gate / 100,
+                             "train_seconds": reference.classifier_train_seconds,
+                             "gate_source": ds.gate_rule}
+    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
+                          for k, m in metrics.METRICS.items()}
+    return results
+
+
+def _prepare_out(out: str | None, dataset: str) -> Path:
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
+    folder = Path(out) if out else Path("runs") / f"{stamp}-score-{dataset}"
+    try:
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write to output folder {folder} ({e.strerror}); choose "
+                        "another with --out DIR") from None
+    return folder
+
+
+def json_summary(results: dict, folder: Path) -> dict:
+    """What ``--json`` prints: each row's figures, the floor, and where the record is."""
+    return {"dataset": results["dataset"]["name"],
+            "results": str(folder / schema.RESULTS_FILE),
+            "runs": [{"name": r["model"], "seed": r["seed"], "path": r["source"]["path"],
+                      "format": r["source"]["format"], "figures": r["final"]}
+                     for r in results["runs"]],
+            "floor": results["floor"]}
