@@ -35,11 +35,14 @@ def check_out_free(out: str | Path | None) -> None:
                         f"--resume {out}, or choose a new folder with --out DIR")
 
 
-def prepare_out(out: str | None, dataset: str) -> Path:
+def prepare_out(out: str | None, dataset: str,
+                folders: tuple[str, ...] = ("figures", "weights")) -> Path:
+    """The output folder (default runs/<time>-<dataset>) with its sub-``folders``, checked
+    writable and locked for this process."""
     folder = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{dataset}"
     try:
-        (folder / "figures").mkdir(parents=True, exist_ok=True)
-        (folder / "weights").mkdir(exist_ok=True)
+        for sub in folders:
+            (folder / sub).mkdir(parents=True, exist_ok=True)
         probe = folder / ".write-test"
         probe.write_text("ok")
         probe.unlink()

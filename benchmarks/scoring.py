@@ -157,7 +157,7 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
     Returns (the report's path, the record).
     """
     from benchmarks import data
-    from benchmarks.runner import check_out_free
+    from benchmarks.runner import check_out_free, prepare_out
 
     rows = row_names(paths, names)
     check_out_free(out)
@@ -165,7 +165,8 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
                    channels=options.channels, classifier_gate=classifier_gate,
                    cache_dir=cache_dir)
     got = read_all(paths, ds, options)
-    folder = _prepare_out(out, ds.name)
+    folder = prepare_out(out, f"score-{ds.name}", folders=("figures",))  # locked, as run's
+    check_out_free(folder)  # again under the lock: a run may have just started there
     started = datetime.now().isoformat(timespec="seconds")
     count = max(len(s.images) for s in got)
     console.info(f"dataset {ds.name} from {ds.source}; scoring space: loading or training "
@@ -222,20 +223,6 @@ def new_record(ds, rows, got, reference, *, backend: str, data_dir, started: str
     results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
                           for k, m in metrics.METRICS.items()}
     return results
-
-
-def _prepare_out(out: str | None, dataset: str) -> Path:
-    stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
-    folder = Path(out) if out else Path("runs") / f"{stamp}-score-{dataset}"
-    try:
-        (folder / "figures").mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"cannot write to output folder {folder} ({e.strerror}); choose "
-                        "another with --out DIR") from None
-    return folder
 
 
 def json_summary(results: dict, folder: Path) -> dict:

@@ -231,3 +231,18 @@ def sample_from_noise(generator: keras.Model, n: int, noise_dim: int, seed: int)
     same seed gives the same latents on every backend."""
     noise = np.random.default_rng(seed).standard_normal((n, noise_dim))
     return np.clip(predict(generator, noise.astype(np.float32)), -1.0, 1.0)
+
+
+class NoiseGenerative(GenerativeModel):
+    """A model that samples by passing N(0, I) noise of ``config.noise_dim`` through its
+    "generator" network (its moving average where the harness keeps one): the GAN family."""
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.noise_dim
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        return sample_from_noise(self.sampling_network("generator"), n, self.latent_dim, seed)
+
+    def sampling_model(self) -> keras.Model:
+        return self.sampling_network("generator")

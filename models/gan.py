@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from models import checks, losses
-from models.base import GenerativeModel, Phase, sample_from_noise
+from models.base import NoiseGenerative, Phase
 from models.registry import register
 
 
 @register("gan")
-class GAN(GenerativeModel):
+class GAN(NoiseGenerative):
     """Goodfellow et al.'s GAN: MLP generator and discriminator on flattened images."""
 
     averaged_networks: ClassVar[tuple[str, ...]] = ("generator",)  # what `ema` averages
@@ -99,13 +98,3 @@ class GAN(GenerativeModel):
             "d_fake": losses.realness(rule, fake_logits),
         }
 
-    # --- generating ---------------------------------------------------------------------
-    @property
-    def latent_dim(self) -> int:
-        return self.config.noise_dim
-
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        return sample_from_noise(self.sampling_network("generator"), n, self.latent_dim, seed)
-
-    def sampling_model(self) -> keras.Model:
-        return self.sampling_network("generator")

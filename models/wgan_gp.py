@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from models import checks
-from models.base import GenerativeModel, Phase, sample_from_noise
+from models.base import NoiseGenerative, Phase
 from models.dcgan import dcgan_generator
 from models.registry import register
 
 
 @register("wgan_gp")
-class WGANGP(GenerativeModel):
+class WGANGP(NoiseGenerative):
     """Gulrajani et al.'s WGAN-GP: a critic trained n_critic times per generator step."""
 
     averaged_networks: ClassVar[tuple[str, ...]] = ("generator",)  # what `ema` averages
@@ -107,13 +106,3 @@ class WGANGP(GenerativeModel):
             "gradient_penalty": penalty,  # before the lambda weight
         }
 
-    # --- generating ---------------------------------------------------------------------
-    @property
-    def latent_dim(self) -> int:
-        return self.config.noise_dim
-
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        return sample_from_noise(self.sampling_network("generator"), n, self.latent_dim, seed)
-
-    def sampling_model(self) -> keras.Model:
-        return self.sampling_network("generator")
