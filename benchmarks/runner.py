@@ -212,6 +212,8 @@ def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console,
                                 f"{datetime.now():%H:%M:%S}; resume with: python -m benchmarks "
                                 f"run --resume {run_dir}")
     except Exception as e:  # refused or crashed with the folder made: it says so, and why
+        if no_space(e):  # results.json stays at its last complete version (stops_when_full)
+            raise
         status, failure = "failed", e
         reason = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}".splitlines()[0]
         results["notes"].append(f"failed at {datetime.now():%H:%M:%S}: {reason}; once it is "
