@@ -1,4 +1,5 @@
-"""The environment a run records in results.json: backend, device, versions."""
+"""What a run and a scoring record in results.json alike: the environment (backend, device,
+versions) and the scoring space (the classifier, the metric table, small-data settings)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,32 @@ def environment(backend: str) -> dict:
                      "tensorflow": _version("tensorflow"), "jax": _version("jax"),
                      "numpy": _version("numpy"), "scikit-learn": _version("scikit-learn")},
     }
+
+
+def record_scoring_space(results: dict, reference, ds, samples: int) -> None:
+    """The classifier, each metric's description and report placing (from metrics.METRICS),
+    and a small dataset's scoring settings with their notes, into ``results``."""
+    import metrics
+    from metrics.mode_collapse import NDB_CELLS
+    from reports import schema
+
+    # fractions in results.json (metrics keeps percent): 0.9944, not 99.44
+    results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
+                             "gate": reference.classifier_gate / 100,
+                             "train_seconds": reference.classifier_train_seconds,
+                             "gate_source": ds.gate_rule}
+    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target,
+                                                short=m.short, section=m.section,
+                                                count=m.count, summary=m.summary,
+                                                verdict=m.verdict)
+                          for k, m in metrics.METRICS.items()}
+    results["notes"] += [n for n in reference.notes if n not in results["notes"]]  # rebuilt cache
+    # a small dataset's settings (fewer NDB cells, smaller k), recorded and said in the notes
+    results["scoring"] = {"real_images": len(reference.real_features),
+                          "ndb_cells": reference.ndb_cells,
+                          "k_precision_recall": reference.k_precision_recall,
+                          "k_density_coverage": reference.k_density_coverage}
+    results["notes"] += [n for n in reference.caveats(samples) if n not in results["notes"]]
+    if "ndb" in results["metrics"] and reference.ndb_cells != NDB_CELLS:
+        results["metrics"]["ndb"]["description"] += (f" (here {reference.ndb_cells} cells: "
+                                                     "a small dataset, see the notes)")

@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks import data, executors, experiment, plugins, preflight, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import NoSpace, UserError, no_space
-from benchmarks.results import environment
+from benchmarks.results import environment, record_scoring_space
 from benchmarks.signals import FINISH, PREPARE, SIGNALS, TRAIN, Signals
 from reports import schema
 
@@ -284,7 +284,6 @@ def _finish(run_dir: Path, results: dict, status: str, console, signals: Signals
 def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     """The dataset's classifier and real statistics (cached), and the real-data floor."""
     import metrics
-    from metrics.mode_collapse import NDB_CELLS
 
     console.info("scoring space: loading or training the dataset classifier ...")
     try:
@@ -293,26 +292,7 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
                                             note=console.loud)
     except metrics.MetricsError as e:
         raise UserError(str(e)) from None
-    # fractions in results.json (metrics keeps percent): 0.9944, not 99.44
-    results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
-                             "gate": reference.classifier_gate / 100,
-                             "train_seconds": reference.classifier_train_seconds,
-                             "gate_source": ds.gate_rule}
-    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target,
-                                                short=m.short, section=m.section,
-                                                count=m.count, summary=m.summary,
-                                                verdict=m.verdict)
-                          for k, m in metrics.METRICS.items()}
-    results["notes"] += reference.notes  # a damaged cache entry rebuilt: the report says so
-    # a small dataset's settings (fewer NDB cells, smaller k), recorded and said in the notes
-    results["scoring"] = {"real_images": len(reference.real_features),
-                          "ndb_cells": reference.ndb_cells,
-                          "k_precision_recall": reference.k_precision_recall,
-                          "k_density_coverage": reference.k_density_coverage}
-    results["notes"] += [n for n in reference.caveats(cfg.samples) if n not in results["notes"]]
-    if "ndb" in results["metrics"] and reference.ndb_cells != NDB_CELLS:
-        results["metrics"]["ndb"]["description"] += (f" (here {reference.ndb_cells} cells: "
-                                                     "a small dataset, see the notes)")
+    record_scoring_space(results, reference, ds, cfg.samples)
     if not results.get("floor"):
         results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
     return reference

@@ -200,8 +200,7 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
 
 
 def new_record(ds, rows, got, reference, *, backend: str, data_dir, started: str) -> dict:
-    import metrics
-    from benchmarks.results import environment
+    from benchmarks.results import environment, record_scoring_space
 
     models = list(dict.fromkeys(name for name, _ in rows))
     seeds = max(sum(1 for n, _ in rows if n == m) for m in models)
@@ -216,12 +215,7 @@ def new_record(ds, rows, got, reference, *, backend: str, data_dir, started: str
                  "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
                  "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
     results["started"] = started
-    results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
-                             "gate": reference.classifier_gate / 100,
-                             "train_seconds": reference.classifier_train_seconds,
-                             "gate_source": ds.gate_rule}
-    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target)
-                          for k, m in metrics.METRICS.items()}
+    record_scoring_space(results, reference, ds, results["config"]["samples"])
     return results
 
 

@@ -358,7 +358,8 @@ def test_a_scored_record_renders_without_training_sections_and_old_ones_keep_the
         dataset={"name": "digits", "train_size": 1437, "test_size": 360,
                  "class_names": [str(i) for i in range(10)], "image_shape": [28, 28, 1]})
     results.update(status="complete", classifier={"test_accuracy": 0.99, "gate": 0.95},
-                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower")},
+                   metrics={"fid": schema.metric_info("FID", "Frechet distance", "lower",
+                                                     summary=1, verdict=1)},
                    floor={"fid": 4.0})
     results["runs"] = [schema.new_run(
         "mine", 0, final={"fid": 7.5}, figures={"samples_final": "figures/mine-s0.png"},
