@@ -108,7 +108,7 @@ def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.RunSpec], list[st
     """The grid's runs still to do, and those already finished (skipped on resume), each in
     grid order (``study.pending``'s rule). Each key is made once and looked up in a set: a
     100,000-run grid plans in about a second (tests/perf/test_planning.py)."""
-    done = {r.get("key") for r in runs if r.get("status") in study.DONE_STATUSES}
+    done = study.done_keys(runs)
     todo, skipped = [], []
     for spec in study.grid(cfg.models, cfg.sweep, cfg.seeds):
         (skipped if spec.key in done else todo).append(spec)

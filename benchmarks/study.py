@@ -79,9 +79,14 @@ def grid(models, sweep: dict[str, dict[str, list]], seeds: int) -> list[RunSpec]
             for seed in range(seeds)]
 
 
+def done_keys(runs: list[dict]) -> set[str]:
+    """The keys of the finished records (a failed or missing run is run again)."""
+    return {r.get("key") for r in runs if r.get("status") in DONE_STATUSES}
+
+
 def pending(specs: list[RunSpec], runs: list[dict]) -> list[RunSpec]:
     """The runs of the grid that have no finished record yet."""
-    done = {r.get("key") for r in runs if r.get("status") in DONE_STATUSES}
+    done = done_keys(runs)
     return [s for s in specs if s.key not in done]
 
 
