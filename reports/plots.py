@@ -1,7 +1,9 @@
 """Plots of the record for the report: FID and mode curves over training, class histograms,
 loss curves. Drawn with Matplotlib's Agg canvas, never pyplot, so no GUI backend or global
 figure state is involved. Each function writes its PNG atomically and returns its path, or
-returns None (and writes nothing) when the record holds nothing to plot.
+returns None (and writes nothing) when the record holds nothing to plot. The 2-D mixture
+scatters take arrays instead of the record (samples and mode centres) and always draw, or raise
+ValueError for points that are not (n, 2).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 from reports import records
 from reports.files import atomic_write
@@ -263,3 +266,87 @@ RECORD_FIGURES: dict[str, Callable[[dict, str | Path], Path | None]] = {
     "losses.png": loss_curves,
     "sensitivity.png": sensitivity,
 }
+
+
+# ---- 2-D mixtures: samples over the modes, as VEEGAN's and PacGAN's Figure 2 --------------
+
+MIXTURE_MARGIN = 1.5  # axes reach 1.5 x the farthest centre: the ring +-1.5, the grid +-6
+MIXTURE_PANEL = 4.0  # inches, square: one scatter
+PROGRESS_PANEL = 2.4  # inches, square: each step of the over-training row
+
+
+def _plane(array, name: str) -> np.ndarray:
+    x = np.asarray(array, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2 or len(x) == 0:
+        raise ValueError(f"{name} must be shaped (n >= 1, 2) points in the plane; got "
+                         f"{x.shape}")
+    return x
+
+
+def mixture_limits(centres) -> tuple[float, float]:
+    """Symmetric axis limits, MIXTURE_MARGIN times the farthest centre coordinate."""
+    reach = float(np.abs(_plane(centres, "centres")).max())
+    reach = MIXTURE_MARGIN * (reach if reach > 0 else 1.0)
+    return -reach, reach
+
+
+def _mixture_panel(ax, points, centres, limits, radius, title, small: bool):
+    low, high = limits
+    inside = np.isfinite(points).all(axis=1) & (points >= low).all(axis=1) \
+        & (points <= high).all(axis=1)
+    # the centres under the samples: a covered mode hides its cross, a missed one shows it
+    ax.scatter(centres[:, 0], centres[:, 1], marker="x", s=12 if small else 25, c="red",
+               linewidths=0.8 if small else 1.0, zorder=1)
+    ax.scatter(points[inside, 0], points[inside, 1], s=1.5 if small else 3, c="black",
+               alpha=0.25, linewidths=0, zorder=2)
+    if radius:
+        for c in centres:
+            ax.add_patch(Circle(tuple(c), radius, fill=False, color="red", lw=0.6, alpha=0.7))
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=6 if small else 8)
+    if title:
+        ax.set_title(title, fontsize=8 if small else 10)
+    off = int((~inside).sum())
+    if off:  # a diverged or far-off generator is not silently an empty panel
+        ax.text(0.02, 0.02, f"{off} of {len(points)} off the axes", transform=ax.transAxes,
+                fontsize=6 if small else 8, color="C3")
+
+
+def mixture_scatter(path: str | Path, points, centres, *, title: str | None = None,
+                    limits: tuple[float, float] | None = None,
+                    radius: float | None = None) -> Path:
+    """Samples (n, 2) as small translucent black dots over the mode centres (K, 2) as red
+    crosses (a mode no sample reaches shows its cross), equal aspect, square axes ``limits``
+    (default ``mixture_limits(centres)``); ``radius`` draws a circle of it round each centre
+    (3 sigma: where a sample is high quality). Points off the axes or not finite are counted
+    in the corner, not drawn."""
+    points, centres = _plane(points, "points"), _plane(centres, "centres")
+    fig = Figure(figsize=(MIXTURE_PANEL, MIXTURE_PANEL), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    _mixture_panel(ax, points, centres, limits or mixture_limits(centres), radius, title,
+                   small=False)
+    return _save(fig, path)
+
+
+def mixture_progress(path: str | Path, frames, centres, *, title: str | None = None,
+                     limits: tuple[float, float] | None = None,
+                     radius: float | None = None) -> Path:
+    """Samples over training: one row of square panels, one per (step, points (n, 2)) in
+    ``frames``, titled by step, all on the same axes as ``mixture_scatter``."""
+    centres = _plane(centres, "centres")
+    frames = [(step, _plane(points, f"points of step {step}")) for step, points in frames]
+    if not frames:
+        raise ValueError("mixture_progress needs at least one (step, points) frame")
+    limits = limits or mixture_limits(centres)
+    fig = Figure(figsize=(PROGRESS_PANEL * len(frames), PROGRESS_PANEL + 0.3 * bool(title)),
+                 dpi=DPI)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(frames), squeeze=False)[0]
+    for ax, (step, points) in zip(axes, frames, strict=True):
+        _mixture_panel(ax, points, centres, limits, radius, f"step {step}", small=True)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
