@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics.classifier import PREDICT_BATCH, Classifier, Outputs, check_images, gate_for
+from metrics.classifier import (
+    PREDICT_BATCH,
+    Classifier,
+    Outputs,
+    check_images,
+    gate_for,
+    load_or_train,
+)
 from metrics.errors import ClassifierGateError, MetricsError
 
 CHANNELS = 3
@@ -133,6 +140,15 @@ def per_channel(digit: Classifier, dataset, *, gate: float | None = None,
     if check_gate:
         wrapped.check_gate()
     return wrapped
+
+
+def load_per_channel(dataset, digit_dataset, *, cache_dir=None, seed: int = 0,
+                     gate: float | None = None, note=None) -> StackedClassifier:
+    """The stacked ``dataset``'s classifier: ``digit_dataset``'s (MNIST's) cached classifier,
+    loaded or trained and held to MNIST's own gate by ``load_or_train``, then wrapped and held
+    to the triple gate (``gate``, else ``dataset.classifier_gate``)."""
+    digit = load_or_train(digit_dataset, cache_dir=cache_dir, seed=seed, note=note)
+    return per_channel(digit, dataset, gate=gate)
 
 
 def _triple_counts(predicted, num_modes: int) -> np.ndarray:

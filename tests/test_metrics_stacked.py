@@ -158,3 +158,12 @@ def test_the_real_classifier_misses_a_gate_above_its_triple_accuracy(real):
     digit, ds = real
     with pytest.raises(ClassifierGateError, match="all three digits"):
         stacked.per_channel(digit, ds, gate=99.9)
+
+
+@pytest.mark.slow
+def test_load_per_channel_wraps_mnists_cached_classifier(real, mnist):
+    digit, ds = real
+    wrapped = stacked.load_per_channel(ds, mnist)
+    assert wrapped.digit.key == digit.key and wrapped.weights_sha256 == digit.weights_sha256
+    assert wrapped.digit.accuracy >= 99.0  # MNIST's own gate, checked by load_or_train
+    assert wrapped.accuracy == pytest.approx(stacked.per_channel(digit, ds).accuracy)
