@@ -21,6 +21,17 @@ class Preset:
     # steps between checkpoints of the model in training (0: none); a checkpoint of a DCGAN
     # is ~30 MB and a fraction of a second, so long runs keep one every few minutes of CPU
     checkpoint_every: int = 0
+    # training steps per compiled call: small networks (the 2-D GANs) are bound by the
+    # per-call overhead at 1 (tests/perf/test_points_speed.py measures it)
+    steps_per_call: int = 1
+    # model settings the budget was set for (a paper's), beneath the run's --set values
+    settings: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+# PacGAN's 2-D networks' settings (its synthetic_data_experiments configs): a 2-d Gaussian
+# z, Adam 1e-4 with beta_1 0.8, no dropout in the discriminator; gan builds PacGAN's 2-D
+# networks (400-unit ReLU generator, 200-unit maxout-5 discriminator) for point data
+PACGAN_2D = {"gan": {"noise_dim": 2, "lr": 1e-4, "beta_1": 0.8, "dropout": 0.0}}
 
 
 PRESETS: dict[str, Preset] = {
@@ -37,6 +48,23 @@ PRESETS: dict[str, Preset] = {
     "standard": Preset(steps=18750, batch_size=64, seeds=3, eval_every=2500, eval_samples=5000,
                        samples=10000, about="20 epochs of 60k at batch 64, 3 seeds",
                        checkpoint_every=2500),
+    # the 2-D ring and grid (--dataset ring|grid) at the budget where the figures had
+    # converged on this CPU (README: mode-collapse benchmarks), PacGAN's settings and batch,
+    # scored on PacGAN's 2,500 samples (coverage depends on the count)
+    "mixture": Preset(steps=20000, batch_size=100, seeds=10, eval_every=5000,
+                      eval_samples=2500, samples=2500, steps_per_call=100,
+                      about="2-D mixtures: 20k steps at batch 100 (converged here), 10 seeds",
+                      settings=PACGAN_2D),
+    # PacGAN Table 1's own budget: 400 epochs of 100,000 points at batch 100
+    "pacgan-2d": Preset(steps=400000, batch_size=100, seeds=10, eval_every=50000,
+                        eval_samples=2500, samples=2500, steps_per_call=100,
+                        checkpoint_every=50000, settings=PACGAN_2D,
+                        about="PacGAN Table 1: 400 epochs of 100k points at batch 100"),
+    # PacGAN Table 2's budget (a GPU's): 50 epochs of Stacked MNIST's 128,000 images at batch
+    # 64, 10 trials, scored on 26,000 samples
+    "pacgan-stacked": Preset(steps=100000, batch_size=64, seeds=10, eval_every=10000,
+                             eval_samples=5000, samples=26000, checkpoint_every=5000,
+                             about="PacGAN Table 2: 50 epochs of 128k at batch 64, 10 seeds"),
 }
 
 
@@ -72,6 +100,7 @@ class RunConfig:
     checkpoint_every: int = 0  # steps between checkpoints; --resume continues from the last
     # --plugin files (resolved paths): every process that trains loads them before its model
     plugins: tuple[str, ...] = ()
+    steps_per_call: int = 1  # training steps per compiled call
 
 
 def check_models(names) -> None:

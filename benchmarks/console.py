@@ -116,9 +116,16 @@ class Console:
         return _Bar(self.rich, label, total)
 
     def eval_line(self, name: str, seed: int, step: int, scores: dict) -> None:
+        if "reverse_kl" in scores:  # a mixture's points
+            self.rich.print(f"  {name} s{seed} step {step}: modes {scores['mixture_modes']:.0f}"
+                            f"  high quality {scores['high_quality']:.1%}"
+                            f"  reverse KL {scores['reverse_kl']:.3f}")
+            return
+        triples = (f"  triples {scores['modes_1000']:.0f}/1000 KL {scores['kl_triples']:.2f}"
+                   if "modes_1000" in scores else "")
         self.rich.print(f"  {name} s{seed} step {step}: FID {scores.get('fid', float('nan')):.2f}"
                         f"  modes {scores.get('modes_covered', 0):.0f}"
-                        f"  KL {scores.get('kl_classes', float('nan')):.3f}")
+                        f"  KL {scores.get('kl_classes', float('nan')):.3f}{triples}")
 
     def summary(self, results: dict, report_path) -> None:
         """The report's summary columns, in its order, as many as fit the terminal."""

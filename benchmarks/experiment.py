@@ -29,6 +29,13 @@ EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from trai
 PROGRESSION_SEED = 777  # the fixed noise batch whose images show training progress
 PROGRESSION_IMAGES = 8
 GRID_IMAGES = 64
+POINTS_SHOWN = 2500  # points per scatter figure of a mixture (PacGAN's figures' count)
+# the curves kept over training, per reference kind (metrics.info.Kind), and the figure the
+# best weights are chosen by (lower is better for both)
+CURVES = {"classifier": ("fid", "modes_covered", "kl_classes"),
+          "per_channel": ("fid", "modes_covered", "kl_classes", "modes_1000", "kl_triples"),
+          "mixture": ("mixture_modes", "high_quality", "reverse_kl", "log_likelihood")}
+SELECTED_BY = {"classifier": "fid", "per_channel": "fid", "mixture": "reverse_kl"}
 LOSS_POINTS = 500  # loss curves are stored downsampled to at most this many steps
 
 
@@ -63,7 +70,7 @@ def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
         ctx.console.loud(f"{name} seed {seed} diverged at step {log.diverged_at} "
                          "(loss not finite)")
     score_best(model, log, tracker.best, record, ctx, files)
-    draw_progression(tracker.frames, record, files)
+    draw_progression(tracker.frames, record, files, ctx.dataset.mixture)
     shutil.rmtree(files.checkpoints, ignore_errors=True)  # the run is scored: weights/ keeps it
     return record
 
@@ -122,7 +129,10 @@ class Tracker:
         self.model, self.spec, self.ctx, self.files = model, spec, ctx, files
         label = f"{spec.model} seed {spec.seed}"
         discard_unreadable(files, ctx.console, label)
-        self.curves, self.frames, self.best = progress_so_far(files.checkpoints)
+        self.kind = ctx.reference.kind
+        self.key = SELECTED_BY[self.kind]
+        self.curves, self.frames, self.best = progress_so_far(files.checkpoints,
+                                                              CURVES[self.kind], self.key)
         if self.curves["step"] or (files.checkpoints / checkpoint.FILE).exists():
             ctx.console.info(f"{label}: continuing from its last checkpoint")
 
@@ -136,7 +146,8 @@ class Tracker:
         """The fixed noise batch's frame, then the fast metrics, and the best weights."""
         model, cfg = self.model, self.ctx.cfg
         model.prepare_sampling(self.ctx.dataset.x_train)
-        self.frames.append((step, model.sample(PROGRESSION_IMAGES, PROGRESSION_SEED)))
+        shown = POINTS_SHOWN if self.kind == "mixture" else PROGRESSION_IMAGES
+        self.frames.append((step, model.sample(shown, PROGRESSION_SEED)))
         samples = model.sample(cfg.eval_samples, EVAL_SEED)
         if not np.all(np.isfinite(samples)):
             return
@@ -144,11 +155,11 @@ class Tracker:
 
         scores = metrics.evaluate(samples, self.ctx.reference, fast=True)
         self.curves["step"].append(step)
-        for key in ("fid", "modes_covered", "kl_classes"):
+        for key in CURVES[self.kind]:
             self.curves[key].append(scores.get(key))
         self.ctx.console.eval_line(self.spec.model, self.spec.seed, step, scores)
-        if scores["fid"] < self.best["fid"]:
-            self.best.update(step=step, fid=scores["fid"])
+        if scores[self.key] < self.best[self.key]:
+            self.best.update({"step": step, self.key: scores[self.key]})
             atomic_write_folder(self.files.best_weights, model.save_weights)
 
     def on_checkpoint(self, step: int) -> None:  # what the harness's checkpoint does not hold
@@ -179,6 +190,7 @@ def train_model(model, tracker: Tracker, ctx: Context, seed: int,
         listeners = [tracker, LambdaCallback(on_step=progress.update, should_stop=should_stop)]
         return train(model, ctx.dataset.x_train, steps=cfg.steps, batch_size=cfg.batch_size,
                      seed=seed, callbacks=listeners, eval_every=cfg.eval_every, jit=cfg.jit,
+                     steps_per_call=cfg.steps_per_call,
                      precision=cfg.precision, distribute=cfg.distribute,
                      checkpoint_dir=tracker.files.checkpoints if cfg.checkpoint_every else None,
                      checkpoint_every=cfg.checkpoint_every)
@@ -211,10 +223,17 @@ def score_final(model, log, tracker: Tracker, record: dict, ctx: Context,
     atomic_write_folder(files.weights, model.save_weights)
     record["final"] = full_eval(model, ctx)
     export.add(record, "final", model, files.weights, ctx.run_dir)  # generator.keras
-    draw_grid(model, "final", "samples_final", record, files)
-    ctx.console.info(f"{model.name} seed {record['seed']}: final FID "
-                     f"{record['final']['fid']:.2f}, modes "
-                     f"{record['final']['modes_covered']:.0f}/{ctx.dataset.num_classes}")
+    draw_grid(model, "final", "samples_final", record, files, ctx)
+    final = record["final"]
+    if ctx.reference.kind == "mixture":
+        figures = (f"modes {final['mixture_modes']:.0f}/{ctx.dataset.num_classes}, high quality "
+                   f"{final['high_quality']:.1%}, reverse KL {final['reverse_kl']:.3f}")
+    else:
+        figures = (f"FID {final['fid']:.2f}, modes {final['modes_covered']:.0f}/"
+                   f"{ctx.dataset.num_classes}")
+        if "modes_1000" in final:
+            figures += f", {final['modes_1000']:.0f} of 1,000 triples, KL {final['kl_triples']:.2f}"
+    ctx.console.info(f"{model.name} seed {record['seed']}: final {figures}")
 
 
 def score_best(model, log, best: dict, record: dict, ctx: Context, files: Files) -> None:
@@ -229,23 +248,35 @@ def score_best(model, log, best: dict, record: dict, ctx: Context, files: Files)
         best_scores = record["final"]
     record["best"] = {"step": best["step"], "metrics": best_scores}
     export.add(record, "best", model, files.best_weights, ctx.run_dir)
-    draw_grid(model, "best", "samples_best", record, files)
+    draw_grid(model, "best", "samples_best", record, files, ctx)
 
 
-def draw_grid(model, kind: str, key: str, record: dict, files: Files) -> None:
-    from reports import images
+def draw_grid(model, kind: str, key: str, record: dict, files: Files, ctx: Context) -> None:
+    """A grid of samples; for a mixture, a scatter of samples over its components' centres."""
+    from reports import images, plots
 
     path, relative = files.figure(f"{kind}.png")
-    images.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), path)
+    mixture = ctx.dataset.mixture
+    if mixture is not None:
+        plots.mixture_scatter(path, model.sample(POINTS_SHOWN, EVAL_SEED), mixture.centres,
+                              title=f"{model.name} ({kind}): {ctx.dataset.name}")
+    else:
+        images.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), path)
     record["figures"][key] = relative
 
 
-def draw_progression(frames: list, record: dict, files: Files) -> None:
-    """The frames of the fixed noise batch over training, as a strip and a GIF."""
+def draw_progression(frames: list, record: dict, files: Files, mixture=None) -> None:
+    """The frames of the fixed noise batch over training, as a strip and a GIF; for a
+    mixture, one scatter panel per evaluation."""
     if not frames:
         return
-    from reports import images
+    from reports import images, plots
 
+    if mixture is not None:
+        path, relative = files.figure("progression.png")
+        plots.mixture_progress(path, frames, mixture.centres)
+        record["figures"]["progression_strip"] = relative
+        return
     for draw, kind, key in ((images.progression_strip, "progression.png", "progression_strip"),
                             (images.progression_gif, "progression.gif", "progression_gif")):
         path, relative = files.figure(kind)
@@ -263,19 +294,21 @@ PROGRESS_FILE = "progress.json"  # beside the harness's checkpoint.npz
 FRAMES_FILE = "frames.npz"
 
 
-def progress_so_far(folder: Path) -> tuple[dict, list, dict]:
-    """The curves, progression frames and best step a checkpointed run had reached, or a
-    fresh start; an unreadable file is a fresh start for the curves (training still
-    continues from the harness's checkpoint)."""
-    curves = {"step": [], "fid": [], "modes_covered": [], "kl_classes": []}
+def progress_so_far(folder: Path, keys=CURVES["classifier"], selected_by: str = "fid",
+                    ) -> tuple[dict, list, dict]:
+    """The curves (of ``keys``), progression frames and best step (by ``selected_by``) a
+    checkpointed run had reached, or a fresh start; an unreadable file is a fresh start for
+    the curves (training still continues from the harness's checkpoint)."""
+    curves = {"step": [], **{key: [] for key in keys}}
     frames: list[tuple[int, np.ndarray]] = []
-    best = {"step": None, "fid": math.inf}
+    best = {"step": None, selected_by: math.inf}
     try:
         saved = json.loads((folder / PROGRESS_FILE).read_text())
         with np.load(folder / FRAMES_FILE) as f:
             saved_frames = [(int(step), f[f"s{step}"]) for step in saved["frame_steps"]]
         saved_curves, saved_best = saved["curves"], dict(saved["best"])
-        saved_best["fid"] = math.inf if saved_best["fid"] is None else saved_best["fid"]
+        value = saved_best[selected_by]
+        saved_best[selected_by] = math.inf if value is None else value
     except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
         return curves, frames, best  # all three fresh: never one file's half of the state
     return saved_curves, saved_frames, saved_best
@@ -285,7 +318,8 @@ def save_progress(folder: Path, curves: dict, frames: list, best: dict) -> None:
     atomic_write(folder / FRAMES_FILE, lambda tmp: np.savez(tmp, **{f"s{s}": a for s, a in frames}))
     atomic_write_text(folder / PROGRESS_FILE, json.dumps({
         "curves": curves, "frame_steps": [s for s, _ in frames],
-        "best": {**best, "fid": None if math.isinf(best["fid"]) else best["fid"]}}))
+        "best": {k: None if isinstance(v, float) and math.isinf(v) else v
+                 for k, v in best.items()}}))
 
 
 def full_eval(model, ctx: Context) -> dict:

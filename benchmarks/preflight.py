@@ -51,6 +51,9 @@ def check_models_fit(cfg: RunConfig, ds) -> None:
         try:
             cls(config, ds.image_shape)
         except ValueError as e:
+            if ds.holds == "points":
+                raise UserError(f"{e} ({ds.name} holds {ds.image_shape[0]}-d points); leave "
+                                f"{name} out of --models (gan trains on points)") from None
             h, w, c = ds.image_shape
             raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
                             f"--image-size N, or leave {name} out of --models") from None

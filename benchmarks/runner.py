@@ -285,7 +285,8 @@ def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
     """The dataset's classifier and real statistics (cached), and the real-data floor."""
     import metrics
 
-    console.info("scoring space: loading or training the dataset classifier ...")
+    console.info("scoring space: " + ("the known mixture" if ds.mixture is not None else
+                                      "loading or training the dataset classifier ..."))
     try:
         reference = metrics.build_reference(ds, cache_dir=cache_dir,
                                             n=min(cfg.samples, len(ds.x_test)),

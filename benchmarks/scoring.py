@@ -58,7 +58,11 @@ def _stem(path: str) -> str:
 
 def check_shape_flags(ds, options: samples_io.Options) -> None:
     """--image-size/--channels bring the samples to the dataset's shape; they cannot change a
-    named dataset's (an image folder dataset is loaded at them, as ``run`` does)."""
+    named dataset's (an image folder dataset is loaded at them, as ``run`` does). A point
+    dataset (ring, grid) is refused: ``score`` reads images."""
+    if ds.holds == "points":
+        raise UserError(f"score reads image samples; {ds.name} holds 2-d points, which `run "
+                        f"--dataset {ds.name}` trains and scores by their mixture")
     h, w, c = ds.image_shape
     size, channels = options.image_size, options.channels
     if size is not None and (size, size) != (h, w):

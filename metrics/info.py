@@ -14,21 +14,30 @@ from typing import Literal
 
 import numpy as np
 
-from metrics import diversity, fid, kid, mode_collapse, reconstruction, scores
+from metrics import diversity, fid, kid, mixture, mode_collapse, reconstruction, scores, stacked
 from metrics.classifier import Outputs
-from metrics.reference import Reference
+
+# How a dataset is scored (its reference's ``kind``): by a classifier trained on it; by the
+# MNIST classifier labelling each channel (Stacked MNIST); by the known mixture it was drawn
+# from (2-D points). A metric applies to the kinds in its ``scoring``.
+Kind = Literal["classifier", "per_channel", "mixture"]
+CLASSIFIED: tuple[Kind, ...] = ("classifier", "per_channel")
 
 
 @dataclass
 class Inputs:
     """What a metric is computed from: the samples, the reference, the classifier's outputs on
-    the samples and, for an autoencoder, (originals, reconstructed). What several metrics share
-    is computed once, when first asked for."""
+    the samples (computed when first asked for: a mixture is scored without a classifier)
+    and, for an autoencoder, (originals, reconstructed). What several metrics share is
+    computed once, when first asked for."""
 
     samples: np.ndarray
-    ref: Reference
-    out: Outputs
+    ref: object  # metrics.reference.Reference, or PointsReference for a known mixture
     reconstructions: tuple[np.ndarray, np.ndarray] | None = None
+
+    @cached_property
+    def out(self) -> Outputs:
+        return self.ref.classifier(self.samples)
 
     @cached_property
     def shares(self) -> np.ndarray:
@@ -62,6 +71,7 @@ class MetricInfo:
     verdict: int | None = None  # its rank among the metrics the verdict ranks models by
     fast: bool = False  # also in the cheap evaluations during training (evaluate(fast=True))
     from_reconstructions: bool = False  # needs (originals, reconstructed); then always computed
+    scoring: tuple[Kind, ...] = CLASSIFIED  # the reference kinds it is computed for
 
 
 def _fid(x: Inputs) -> float:
@@ -100,6 +110,10 @@ def _recon(x: Inputs) -> dict[str, float]:
     return {"recon_mse": mse, "recon_psnr": reconstruction.psnr(mse)}
 
 
+def _mixture(x: Inputs) -> dict[str, float]:
+    return mixture.mixture_scores(x.ref.mixture, x.samples)
+
+
 def _table(*infos: MetricInfo) -> dict[str, MetricInfo]:
     return {info.key: info for info in infos}
 
@@ -129,6 +143,29 @@ METRICS: dict[str, MetricInfo] = _table(
                "test class prior, nats", "lower",
                lambda x: mode_collapse.kl_divergence(x.shares, x.ref.class_prior),
                short="KL", section="mode_collapse", summary=4, fast=True),
+    MetricInfo("modes_1000", "Modes (of 1,000)", "distinct digit triples among the samples, "
+               "each channel labelled by the MNIST classifier (Stacked MNIST: Metz et al. 2017, "
+               "VEEGAN, PacGAN)", "higher",
+               lambda x: float(stacked.modes_of_1000(x.out.predicted)), short="modes/1k",
+               section="mode_collapse", count=True, summary=3, fast=True,
+               scoring=("per_channel",)),
+    MetricInfo("kl_triples", "KL(triples)", "KL of the digit triples' histogram from uniform "
+               "over 1,000, nats (PacGAN Table 2; ln 1000 = 6.91 for one mode)", "lower",
+               lambda x: stacked.kl_from_uniform(x.out.predicted), short="KL/1k",
+               section="mode_collapse", summary=4, fast=True, scoring=("per_channel",)),
+    MetricInfo("mixture_modes", "Modes (mixture)", "mixture components holding at least one "
+               "high-quality sample (VEEGAN, PacGAN Table 1)", "higher", _mixture,
+               short="modes", section="mode_collapse", count=True, summary=1, fast=True,
+               scoring=("mixture",)),
+    MetricInfo("high_quality", "High quality", "share of samples within 3 sigma of their "
+               "nearest component (PacGAN Table 1)", "higher", _mixture, short="HQ",
+               section="mode_collapse", summary=2, fast=True, scoring=("mixture",)),
+    MetricInfo("reverse_kl", "Reverse KL", "KL of the high-quality samples' component "
+               "histogram from uniform, nats (PacGAN Table 1)", "lower", _mixture, short="KL",
+               section="mode_collapse", summary=3, verdict=1, fast=True, scoring=("mixture",)),
+    MetricInfo("log_likelihood", "Log-likelihood", "mean log density of the samples under "
+               "the true mixture, nats", "higher", _mixture, short="loglik", summary=4,
+               verdict=2, fast=True, scoring=("mixture",)),
     MetricInfo("ndb", "NDB/K", "share of 100 pixel-space k-means cells whose sample share "
                "differs from real (z-test, 5%)", "lower",
                lambda x: mode_collapse.ndb(x.ref.real_cell_counts, x.cells)[1],
@@ -158,8 +195,20 @@ METRICS: dict[str, MetricInfo] = _table(
                "higher", _recon, short="PSNR", summary=9, from_reconstructions=True),
 )
 
-# fast=True computes exactly these (from samples alone), read off the table
-FAST_KEYS = tuple(k for k, m in METRICS.items() if m.fast and not m.from_reconstructions)
+
+
+def applicable(kind: Kind) -> dict[str, MetricInfo]:
+    """The rows computed for a reference of this kind, in the table's order."""
+    return {k: m for k, m in METRICS.items() if kind in m.scoring}
+
+
+def fast_keys(kind: Kind = "classifier") -> tuple[str, ...]:
+    """What fast=True computes for a reference of this kind (from samples alone)."""
+    return tuple(k for k, m in applicable(kind).items() if m.fast and not m.from_reconstructions)
+
+
+# fast=True computes exactly these for an image dataset scored by its own classifier
+FAST_KEYS = fast_keys("classifier")
 RECONSTRUCTION_KEYS = tuple(k for k, m in METRICS.items() if m.from_reconstructions)
 # FID's own sampling noise at this sample count (fid.fid_interval), in the full evaluation
 FID_INTERVAL_KEYS = tuple(k for k, m in METRICS.items() if m.compute is _fid_interval)

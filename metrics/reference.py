@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from metrics import cache, diversity, fid, mode_collapse
+from metrics import cache, diversity, fid, mixture, mode_collapse, stacked
 from metrics.classifier import Classifier, load_or_train
+from metrics.errors import MetricsError
 
 STATS_VERSION = 3  # bump whenever what is cached here (or how) changes
 MEMORIZATION_MAX = 20000
@@ -59,6 +60,13 @@ class Reference:
     notes: list[str] = field(default_factory=list)  # cache entries found damaged and rebuilt
     k_precision_recall: int = diversity.K_PRECISION_RECALL  # capped for a small real set
     k_density_coverage: int = diversity.K_DENSITY_COVERAGE
+    # "classifier": the dataset's own; "per_channel": the MNIST classifier on each channel
+    # (Stacked MNIST), which the metrics of the papers' triples apply to (info.Kind)
+    kind: str = "classifier"
+
+    def histogram(self, x) -> np.ndarray:
+        """The share of samples predicted as each class (evaluate's class_histogram)."""
+        return x.shares
 
     @property
     def ndb_cells(self) -> int:
@@ -103,6 +111,53 @@ class Reference:
     @property
     def classifier_train_seconds(self) -> float:
         return self.classifier.train_seconds
+
+
+@dataclass
+class PointsReference:
+    """What points drawn from a known mixture (the 2-D ring and grid) are scored against: the
+    mixture itself, so no classifier and no real-data statistics. ``train_images`` are the
+    dataset's training points, which ``real_floor`` scores as a model."""
+
+    dataset_name: str
+    mixture: mixture.Mixture
+    image_shape: tuple[int, ...]  # (D,): points, not images
+    train_images: np.ndarray
+    seed: int
+    notes: list[str] = field(default_factory=list)
+    kind: str = "mixture"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.mixture.centres)
+
+    @property
+    def holdout_index(self) -> np.ndarray:
+        return np.arange(len(self.train_images))
+
+    def histogram(self, x) -> np.ndarray:
+        """The share of samples that are high quality in each component."""
+        index, sigmas = mixture.nearest_modes(self.mixture, x.samples)
+        good = index[sigmas < mixture.HIGH_QUALITY_SIGMAS]
+        return np.bincount(good, minlength=self.num_classes) / max(len(x.samples), 1)
+
+    def caveats(self, samples: int) -> list[str]:
+        return []
+
+
+def check_points(points, shape) -> np.ndarray:
+    """Samples of a point dataset must be finite (N, D) floats."""
+    points = np.asarray(points)
+    if points.ndim != 2 or tuple(points.shape[1:]) != tuple(shape) \
+            or not np.issubdtype(points.dtype, np.number):
+        raise MetricsError(f"samples have shape {points.shape} and dtype {points.dtype}; "
+                           f"expected (N, {', '.join(map(str, shape))}) float points")
+    points = points.astype(np.float32, copy=False)
+    if not np.isfinite(points).all():
+        bad = int((~np.isfinite(points)).any(axis=1).sum())
+        raise MetricsError(f"{bad} of {len(points)} samples contain NaN or inf; the model "
+                           "diverged")
+    return points
 
 
 def _compute(dataset, classifier: Classifier, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -166,7 +221,16 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
     stderr).
     """
     note = note or cache.stderr_note
-    classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed, gate=gate, note=note)
+    if getattr(dataset, "mixture", None) is not None:
+        return PointsReference(dataset.name, dataset.mixture, tuple(dataset.x_train.shape[1:]),
+                               dataset.x_train, seed)
+    channel_data = getattr(dataset, "channel_dataset", None)
+    if channel_data is not None:  # Stacked MNIST: the MNIST classifier labels each channel
+        classifier = stacked.load_per_channel(dataset, channel_data, cache_dir=cache_dir,
+                                              seed=seed, gate=gate, note=note)
+    else:
+        classifier = load_or_train(dataset, cache_dir=cache_dir, seed=seed, gate=gate,
+                                   note=note)
     notes = list(classifier.notes)
     n = min(n, len(dataset.x_test))
     # keyed by the exact weights too: statistics of a retrained network are never reused
@@ -195,4 +259,5 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
         memorization_threshold=float(arrays["memorization_threshold"]),
         train_images=dataset.x_train, holdout_index=arrays["holdout_index"], seed=seed,
         notes=notes, k_precision_recall=k_pr, k_density_coverage=k_dc,
+        kind="per_channel" if channel_data is not None else "classifier",
     )

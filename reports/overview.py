@@ -146,13 +146,17 @@ def verdict(results: dict) -> list[str]:
 
 def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[str]:
     k = records.num_classes(results)
-    covered = {n: s["modes_covered"] for n, s in agg.items() if "modes_covered" in s}
+    # the first count among the mode-collapse figures: classes, or a mixture's components
+    counts = [key for key in records.section_keys(results, "mode_collapse")
+              if records.is_count(results, key)]
+    key = counts[0] if counts else "modes_covered"
+    covered = {n: s[key] for n, s in agg.items() if key in s}
     if not k or not covered:
         return []
     dropped = {n: s for n, s in covered.items() if s.mean < k}
     if not dropped:
         return [f"No mode collapse: every model covers all {k} classes."]
-    count = records.is_count(results, "modes_covered")
+    count = records.is_count(results, key)
     parts = [f"{n} covers {fmt(s.mean, count)} of {k} classes"
              + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
     return [f"Mode collapse: {join(parts)}."]

@@ -112,7 +112,7 @@ def _curve_plot(results: dict, path, keys: list[str]) -> Path | None:
         if key == "fid" and _positive(ax):
             ax.set_yscale("log")
         k = records.num_classes(results)
-        if key == "modes_covered" and k:
+        if records.is_count(results, key) and k:
             ax.set_ylim(0, k + 0.5)  # collapse reads against the full range of classes
         ax.legend(fontsize=8)
     return _save(fig, path)
@@ -130,14 +130,18 @@ def fid_curves(results: dict, path: str | Path) -> Path | None:
 
 
 def mode_curves(results: dict, path: str | Path) -> Path | None:
-    """Modes covered and KL to the class prior over training, one panel each."""
-    return _curve_plot(results, path, ["modes_covered", "kl_classes"])
+    """The mode-collapse figures kept over training (modes covered and KL to the class
+    prior; a mixture's modes, high-quality share and reverse KL), one panel each."""
+    return _curve_plot(results, path, records.section_keys(results, "mode_collapse"))
+
+
+MAX_CLASSES_DRAWN = 30  # as the report's tables: not Stacked MNIST's 1,000 triples
 
 
 def class_histograms(results: dict, path: str | Path) -> Path | None:
     """One panel per model: share of samples per class (mean ± std over seeds) vs real data."""
     hists = records.histograms(results)
-    if not hists:
+    if not hists or (records.num_classes(results) or 0) > MAX_CLASSES_DRAWN:
         return None
     names = [n for n in records.models(results) if n in hists]
     k = records.num_classes(results) or len(next(iter(hists.values()))[0])

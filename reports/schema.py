@@ -68,6 +68,7 @@ class Config(TypedDict, total=False):
     classifier_gate: float | None
     checkpoint_every: int
     plugins: list[str]  # --plugin files the models were loaded from (absent before them)
+    steps_per_call: int  # training steps per compiled call (absent before: 1)
 
 
 class Environment(TypedDict, total=False):

@@ -22,10 +22,21 @@ def test_metric_table_is_well_formed():
         assert info.direction in ("lower", "higher", "target")
         assert (info.target is not None) == (info.direction == "target")
         assert info.section in (None, "mode_collapse", "diversity")
+        assert info.scoring and set(info.scoring) <= {"classifier", "per_channel", "mixture"}
     assert set(metrics.FAST_KEYS) <= set(METRICS)
-    for place in ("summary", "verdict"):
-        places = [getattr(m, place) for m in METRICS.values() if getattr(m, place) is not None]
-        assert sorted(places) == list(range(1, len(places) + 1)), place  # 1, 2, ... no gaps
+    for kind in ("classifier", "per_channel", "mixture"):
+        rows = metrics.applicable(kind).values()
+        for place in ("summary", "verdict"):
+            # 1, 2, ... no gaps among what one kind of dataset shows; Stacked MNIST's triples
+            # share the places of the class figures they stand beside (table order breaks ties)
+            places = sorted({getattr(m, place) for m in rows if getattr(m, place) is not None})
+            assert places == list(range(1, len(places) + 1)), (kind, place)
+        assert metrics.fast_keys(kind) and set(metrics.fast_keys(kind)) <= set(METRICS)
+    # an image dataset scored by its own classifier gets exactly the figures it always had
+    assert not {"modes_1000", "mixture_modes"} & set(metrics.applicable("classifier"))
+    assert {"modes_1000", "kl_triples", "fid"} <= set(metrics.applicable("per_channel"))
+    assert set(metrics.applicable("mixture")) == {"mixture_modes", "high_quality", "reverse_kl",
+                                                  "log_likelihood"}
     # the verdict ranks by a metric with a better direction, never a "target" one
     assert all(m.direction != "target" for m in METRICS.values() if m.verdict)
     # rows that share a group's function run it once: they must be wanted together
@@ -41,6 +52,10 @@ class StandIn:
     image_shape = (4, 4, 1)
     num_classes = 3
     seed = 0
+    kind = "classifier"
+
+    def histogram(self, x):
+        return x.shares
 
     def classifier(self, samples):
         n = len(samples)
@@ -68,8 +83,8 @@ def test_evaluate_runs_every_row_of_the_table_and_a_group_once(monkeypatch):
         MetricInfo("recon", "Recon", "largest reconstruction error", "lower", recon,
                    from_reconstructions=True),
     )}
-    # metrics.evaluate is also the function's name in the package: patch the module itself
-    monkeypatch.setattr(sys.modules["metrics.evaluate"], "METRICS", table)
+    # evaluate runs the rows info.applicable reads from the module's table: patch it there
+    monkeypatch.setattr(sys.modules["metrics.info"], "METRICS", table)
     samples = np.zeros((60, 4, 4, 1), np.float32)
     shares = [pytest.approx(1 / 3)] * 3  # outputs cycle through the 3 classes
 

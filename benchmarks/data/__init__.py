@@ -1,10 +1,12 @@
-"""Datasets: every one loads as float32 images in [-1, 1], NHWC (N, H, W, C), int64 labels,
-and describes itself (shape, class names, source, its scoring classifier's gate).
+"""Datasets: every one loads as float32 images in [-1, 1], NHWC (N, H, W, C), or as float32
+points (N, D) (the 2-D mixtures), int64 labels, and describes itself (shape, class names,
+source, its scoring classifier's gate, or how else it is scored).
 
 Where each concept lives: ``spec`` (what a dataset is, the default gate rule), ``registry``
 (the named datasets and image folders), ``locate`` (where files are looked for, the download),
 ``idx`` (MNIST's file format and checksums), ``cifar`` (CIFAR-10's batches), ``digits`` (the
-embedded fallback), ``folder`` and ``folder_cache`` (your own labelled images).
+embedded fallback), ``folder`` and ``folder_cache`` (your own labelled images), ``stacked``
+(Stacked MNIST from the MNIST files), ``points`` (the 2-D ring and grid, generated).
 """
 
 from __future__ import annotations
@@ -109,7 +111,12 @@ def check(name: str, data_dir: str | Path | None = None, **options) -> Availabil
         if folder_path(name) is not None:  # a folder named by path is refused as run does
             raise
         return Availability(s.name, False, found.source, str(e), s.description)
-    h, w, c = ds.image_shape
-    detail = (f"{len(ds.x_train):,} train / {len(ds.x_test):,} test, {h}x{w}x{c}, "
-              f"{ds.num_classes} classes; gate {ds.classifier_gate:g} %")
+    shape = "x".join(map(str, ds.image_shape))
+    if ds.holds == "points":
+        detail = (f"{len(ds.x_train):,} train / {len(ds.x_test):,} test, {shape}-d points, "
+                  f"{ds.num_classes} components; scored by {ds.scored_by}")
+    else:
+        scored = "" if ds.channel_dataset is None else f", scored by {ds.scored_by}"
+        detail = (f"{len(ds.x_train):,} train / {len(ds.x_test):,} test, {shape}, "
+                  f"{ds.num_classes} classes; gate {ds.classifier_gate:g} %{scored}")
     return Availability(ds.name, True, found.source, detail, s.description)

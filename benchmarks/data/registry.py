@@ -7,7 +7,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from benchmarks.data import cifar, digits, folder, idx
+from benchmarks.data import cifar, digits, folder, idx, points, stacked
 from benchmarks.data.locate import idx_locator
 from benchmarks.data.spec import (
     DataError,
@@ -53,6 +53,33 @@ def gated(ds: Dataset, s: DatasetSpec) -> Dataset:
         f"chance + half the distance to 100 % = {gate:.1f} % for {ds.num_classes} classes"))
 
 
+def _build_stacked(arrays: tuple, source: str) -> Dataset:
+    """Stacked MNIST from the MNIST arrays; MNIST itself rides along as the dataset whose
+    classifier labels each channel."""
+    mnist = _build("mnist", arrays, source)
+    ds = _build("stacked-mnist", stacked.stacked_arrays(arrays),
+                f"{source} (stacked: {stacked.TRAIN_SIZE:,} training triples of MNIST's "
+                f"training digits, {stacked.TEST_SIZE:,} test triples of its test digits, "
+                f"seed {stacked.SEED})")
+    return replace(ds, channel_dataset=mnist, request="stacked-mnist")
+
+
+def _points_locator(name: str):
+    def locate(data_dir):
+        return Found(points.SOURCE, lambda: _build_points(name)), []
+
+    return locate
+
+
+def _build_points(name: str) -> Dataset:
+    mixture = points.MIXTURES[name]()
+    x_tr, y_tr, x_te, y_te, checksum = points.draw(mixture)
+    s = DATASETS[name]
+    return Dataset(name, x_tr, y_tr, x_te, y_te, s.class_names, points.SOURCE, checksum,
+                   classifier_gate=0.0, gate_rule="no classifier: scored by the known mixture",
+                   request=name, mixture=mixture)
+
+
 def _digits_locator(data_dir):
     return Found(digits.SOURCE, lambda: _build("digits", digits.load_arrays(), digits.SOURCE)), []
 
@@ -72,6 +99,19 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("digits", "scikit-learn's 1,797 digits (8x8) framed to 28x28; no files "
                     "needed", _digits_locator, DIGIT_NAMES, 95.0,
                     "digits: 95 % (the small CNN reaches 97-99 %)"),
+        DatasetSpec("stacked-mnist", "three MNIST digits as the channels of one image: 1,000 "
+                    f"modes, {stacked.TRAIN_SIZE // 1000}k/{stacked.TEST_SIZE // 1000}k, 28x28x3, "
+                    "built from the MNIST files",
+                    idx_locator("mnist", "mnist.npz", idx.MNIST_NPZ_SHA256, _build_stacked),
+                    stacked.CLASS_NAMES, stacked.GATE, stacked.GATE_SOURCE, stacked.TRAIN_SIZE),
+        DatasetSpec("ring", "8 Gaussians on the unit circle (sigma 0.01), 2-D points; "
+                    "generated, no files", _points_locator("ring"),
+                    points.class_names(points.MIXTURES["ring"]()), 0.0,
+                    "no classifier: scored by the known mixture"),
+        DatasetSpec("grid", "25 Gaussians on {-4,-2,0,2,4}^2 (sigma 0.05), 2-D points; "
+                    "generated, no files", _points_locator("grid"),
+                    points.class_names(points.MIXTURES["grid"]()), 0.0,
+                    "no classifier: scored by the known mixture"),
         DatasetSpec("cifar10", "CIFAR-10 objects, 50k/10k, 32x32 RGB",
                     cifar.locator("cifar10", partial(_build, "cifar10")), CIFAR_NAMES, 70.0,
                     "CIFAR-10: 70 % (not yet measured here: no copy of CIFAR-10 on the "

@@ -45,14 +45,34 @@ class Dataset:
     classifier_gate: float = 0.0  # percent test accuracy the scoring classifier must reach
     gate_rule: str = ""  # one line: where the gate comes from
     request: str = ""  # what `load` takes to load this again (a resumed run stores it)
+    # How it is scored, when not by a classifier trained on it (metrics.build_reference):
+    # points drawn from a known mixture (a metrics.mixture.Mixture: scored by it), or Stacked
+    # MNIST, whose channels the classifier of this one-channel Dataset labels
+    mixture: object | None = None
+    channel_dataset: Dataset | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def image_shape(self) -> tuple[int, ...]:
+        """(H, W, C) for images; (D,) for points."""
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def holds(self) -> str:
+        """What the arrays hold: "images" (N, H, W, C) in [-1, 1] or "points" (N, D)."""
+        return "points" if self.x_train.ndim == 2 else "images"
+
+    @property
+    def scored_by(self) -> str:
+        """How its samples are scored, in words (the report's and `data`'s)."""
+        if self.mixture is not None:
+            return f"its known mixture ({self.mixture.name}): no classifier"
+        if self.channel_dataset is not None:
+            return f"the {self.channel_dataset.name} classifier on each channel"
+        return "a classifier trained on it"
 
 
 @dataclass(frozen=True)
@@ -87,7 +107,7 @@ MIN_IMAGE_SIDE = 8  # pixels, the smallest --image-size: the models resample by 
 
 def check_minimum(ds: Dataset) -> None:
     """One line (a DataError) when ``ds`` is below the smallest dataset the suite scores."""
-    h, w, _ = ds.image_shape
+    h, w, _ = ds.image_shape if ds.holds == "images" else (MIN_IMAGE_SIDE,) * 3
     if min(h, w) < MIN_IMAGE_SIDE:
         raise DataError(f"dataset {ds.name} has {h}x{w}-pixel images; the suite needs at least "
                         f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}: for an image folder pass "
