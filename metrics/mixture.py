@@ -26,7 +26,8 @@ How many samples are scored matters for "covered": a mode holding a share e of t
 is missed with probability (1 - e)^n. PacGAN scores 2,500 (``num_log_figure_sample``), and so
 do the suite's mixture presets (``benchmarks/config.py``: ``samples=2500``), so their counts
 stand beside PacGAN Table 1's; at 10,000 a mode holding 0.05 % of the samples is found 99 % of
-the time (2,500 samples find it 71 % of the time), so counts at larger n are higher. Real samples score K modes, a high-quality share of P(chi2_2 < 9) =
+the time (2,500 samples find it 71 % of the time), so counts at larger n are higher.
+Real samples score K modes, a high-quality share of P(chi2_2 < 9) =
 1 - exp(-4.5) = 0.9889, and a reverse KL near (K - 1) / (2 n), the histogram's sampling bias.
 """
 
