@@ -121,7 +121,8 @@ def _table(*infos: MetricInfo) -> dict[str, MetricInfo]:
 # The order here is the order of the report's tables; summary= and verdict= order those two.
 METRICS: dict[str, MetricInfo] = _table(
     MetricInfo("fid", "FID", "Frechet distance of classifier features (128-d; 384-d on Stacked "
-               "MNIST, the channels' side by side) to the real test set", "lower", _fid, short="FID", summary=1, verdict=1, fast=True),
+               "MNIST, the channels' side by side) to the real test set", "lower", _fid,
+               short="FID", summary=1, verdict=1, fast=True),
     MetricInfo("fid_ci_low", "FID 95% low", "lower end of FID's bootstrap interval over the "
                "samples (its sampling noise at this sample count)", "lower", _fid_interval),
     MetricInfo("fid_ci_high", "FID 95% high", "upper end of FID's bootstrap interval over the "
