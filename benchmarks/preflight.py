@@ -38,7 +38,8 @@ def check_cache_dir(cache_dir: str | None) -> None:
 
 def check_models_fit(cfg: RunConfig, ds) -> None:
     """Every model builds for the dataset's images (a model's networks state its shape rule,
-    e.g. sides a multiple of 4), so none fails after another has trained. Built with the
+    e.g. sides a multiple of 4) and a batch of its elements fits in the training set (a packed
+    GAN's are ``pack`` images), so none fails after another has trained. Built with the
     first settings of its grid, on the CPU's default policy, and dropped."""
     from models import registry
 
@@ -49,11 +50,19 @@ def check_models_fit(cfg: RunConfig, ds) -> None:
         cls = registry.get(name)
         config = study.model_config(cls.Config, cfg.overrides.get(name, {}), spec)
         try:
-            cls(config, ds.image_shape)
+            model = cls(config, ds.image_shape)
         except ValueError as e:
-            h, w, c = ds.image_shape
-            raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
-                            f"--image-size N, or leave {name} out of --models") from None
+            shape = "x".join(map(str, ds.image_shape))
+            fix = "leave" if len(ds.image_shape) == 1 else \
+                "resize the images with --image-size N, or leave"
+            raise UserError(f"{e} ({ds.name} is {shape}); {fix} {name} out of "
+                            "--models") from None
+        drawn = cfg.batch_size * model.samples_per_example  # a packed GAN: pack images an element
+        if drawn > len(ds.x_train):
+            raise UserError(f"{name} reads {model.samples_per_example} images per batch "
+                            f"element (pack), {drawn:,} a batch at --batch-size "
+                            f"{cfg.batch_size:,}, more than the {len(ds.x_train):,} training "
+                            f"images of {ds.name}; choose a smaller batch or pack")
 
 
 def check_split(cfg: RunConfig) -> None:

@@ -98,7 +98,8 @@ class GenerativeModel:
         raise NotImplementedError
 
     def compute_losses(self, images) -> dict:
-        """Scalar float32 loss per phase name (plus optional named logs), in keras.ops."""
+        """Scalar float32 loss per phase name (plus optional named logs), in keras.ops;
+        ``images`` holds batch size x samples_per_example training rows."""
         raise NotImplementedError
 
     def sample(self, n: int, seed: int) -> np.ndarray:
@@ -108,6 +109,13 @@ class GenerativeModel:
     @property
     def latent_dim(self) -> int:
         raise NotImplementedError
+
+    @property
+    def samples_per_example(self) -> int:
+        """Training samples one batch element is made of: the harness draws batch size x
+        this rows a batch, consecutive rows one element, and compute_losses receives them
+        all. 1 here; a packed GAN's ``pack`` (``models.packing``)."""
+        return 1
 
     def sampling_model(self) -> keras.Model | None:
         """sample() as one Keras model of one input, which a trained run exports as .keras:
