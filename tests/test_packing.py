@@ -400,3 +400,16 @@ def test_data_parallel_packing_splits_whole_elements(backend):
     # global batch, which XLA shards by rows (8 whole elements, 4 on each device)
     assert {tuple(s) for s in out["seen"]} == {(8, 2) if backend == "tensorflow" else (16, 2)}
     assert all(math.isfinite(v) for values in out["history"].values() for v in values)
+
+
+def test_a_packed_batch_larger_than_the_training_set_is_refused_before_any_output(tmp_path):
+    from tests.clitools import assert_one_line_error, cli
+
+    out = tmp_path / "run"
+    proc = cli("run", "--preset", "smoke", "--dataset", "digits", "--models", "gan",
+               "--batch-size", "1000", "--set", "gan.pack=2", "--out", str(out),
+               env={"BENCHMARKS_CACHE_DIR": str(tmp_path / "cache")})
+    assert_one_line_error(proc, "gan reads 2 images per batch element (pack), 2,000 a batch "
+                          "at --batch-size 1,000, more than the", "training images of digits",
+                          "choose a smaller batch or pack")
+    assert not out.exists()
