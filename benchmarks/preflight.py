@@ -38,18 +38,16 @@ def check_cache_dir(cache_dir: str | None) -> None:
 
 def check_models_fit(cfg: RunConfig, ds) -> None:
     """Every model builds for the dataset's images (a model's networks state its shape rule,
-    e.g. sides a multiple of 4), so none fails after another has trained. Built with the
-    first settings of its grid, on the CPU's default policy, and dropped."""
+    e.g. sides a multiple of 4) and a batch of its elements fits in the training set (a packed
+    GAN's are ``pack`` images), so none fails after another has trained. Built once for each
+    setting of its grid, on the CPU's default policy, and dropped."""
     from models import registry
 
-    first = {}
-    for spec in study.grid(cfg.models, cfg.sweep, 1):
-        first.setdefault(spec.model, spec)
-    for name, spec in first.items():
-        cls = registry.get(name)
+    for spec in study.grid(cfg.models, cfg.sweep, 1):  # each setting once: a swept pack too
+        name, cls = spec.model, registry.get(spec.model)
         config = study.model_config(cls.Config, cfg.overrides.get(name, {}), spec)
         try:
-            cls(config, ds.image_shape)
+            model = cls(config, ds.image_shape)
         except ValueError as e:
             if ds.holds == "points":
                 raise UserError(f"{e} ({ds.name} holds {ds.image_shape[0]}-d points); leave "
@@ -57,6 +55,12 @@ def check_models_fit(cfg: RunConfig, ds) -> None:
             h, w, c = ds.image_shape
             raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
                             f"--image-size N, or leave {name} out of --models") from None
+        drawn = cfg.batch_size * model.samples_per_example  # a packed GAN: pack images an element
+        if drawn > len(ds.x_train):
+            raise UserError(f"{name} reads {model.samples_per_example} images per batch "
+                            f"element (pack), {drawn:,} a batch at --batch-size "
+                            f"{cfg.batch_size:,}, more than the {len(ds.x_train):,} training "
+                            f"images of {ds.name}; choose a smaller batch or pack")
 
 
 def check_split(cfg: RunConfig) -> None:

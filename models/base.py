@@ -98,7 +98,8 @@ class GenerativeModel:
         raise NotImplementedError
 
     def compute_losses(self, images) -> dict:
-        """Scalar float32 loss per phase name (plus optional named logs), in keras.ops."""
+        """Scalar float32 loss per phase name (plus optional named logs), in keras.ops;
+        ``images`` holds batch size x samples_per_example training rows."""
         raise NotImplementedError
 
     def sample(self, n: int, seed: int) -> np.ndarray:
@@ -108,6 +109,13 @@ class GenerativeModel:
     @property
     def latent_dim(self) -> int:
         raise NotImplementedError
+
+    @property
+    def samples_per_example(self) -> int:
+        """Training samples one batch element is made of: the harness draws batch size x
+        this rows a batch, consecutive rows one element, and compute_losses receives them
+        all. 1 here; a packed GAN's ``pack`` (``models.packing``)."""
+        return 1
 
     def sampling_model(self) -> keras.Model | None:
         """sample() as one Keras model of one input, which a trained run exports as .keras:
@@ -227,10 +235,12 @@ def predict(network: keras.Model, x: np.ndarray, batch: int = 500) -> np.ndarray
 
 
 def sample_from_noise(generator: keras.Model, n: int, noise_dim: int, seed: int) -> np.ndarray:
-    """n images from N(0, I) latents, clipped to [-1, 1]; the latents are numpy's, so the
-    same seed gives the same latents on every backend."""
+    """n images from N(0, I) latents, clipped to [-1, 1] (points, (n, D), are not: a mixture's
+    reach is its own, the grid's +-4); the latents are numpy's, so the same seed gives the same
+    latents on every backend."""
     noise = np.random.default_rng(seed).standard_normal((n, noise_dim))
-    return np.clip(predict(generator, noise.astype(np.float32)), -1.0, 1.0)
+    out = predict(generator, noise.astype(np.float32))
+    return out if out.ndim == 2 else np.clip(out, -1.0, 1.0)
 
 
 class NoiseGenerative(GenerativeModel):

@@ -83,6 +83,9 @@ def validate(config) -> None:
 def image_shape(model: str, shape: tuple, multiple: int = 1) -> tuple[int, int, int]:
     """(H, W, C) of positive integers, H and W multiples of ``multiple`` (what a model's
     down- or upsampling needs); otherwise a ValueError naming the model and the shape."""
+    if is_vector(shape):  # a convolutional model has no height and width to work on
+        raise ValueError(f"{model} builds for images of shape (height, width, channels), "
+                         f"not {int(shape[0])}-d vectors {tuple(shape)}: it is convolutional")
     ok = (len(shape) == 3 and all(isinstance(d, (int, np.integer)) and d > 0 for d in shape))
     if not ok:
         raise ValueError(f"{model} builds for images of shape (height, width, channels), "
@@ -92,3 +95,8 @@ def image_shape(model: str, shape: tuple, multiple: int = 1) -> tuple[int, int, 
         raise ValueError(f"{model} cannot take {h}x{w}x{c} images: it resamples by "
                          f"{multiple}x, so height and width must be multiples of {multiple}")
     return h, w, c
+
+
+def is_vector(shape: tuple) -> bool:
+    """Whether ``shape`` is a vector dataset's (D,): one positive integer."""
+    return len(shape) == 1 and isinstance(shape[0], (int, np.integer)) and shape[0] > 0

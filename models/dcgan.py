@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from models import checks
+from models import checks, packing
 from models.gan import GAN
 from models.registry import register
 
@@ -39,7 +39,7 @@ class DCGAN(GAN):
         h, w, channels = checks.image_shape(self.name, self.image_shape, multiple=4)
         generator = dcgan_generator(self.config.noise_dim, (h, w, channels))
         discriminator = keras.Sequential([
-            keras.Input(self.image_shape),
+            keras.Input(packing.packed_shape(self.image_shape, self.config.pack)),
             layers.Conv2D(64, 5, strides=2, padding="same"), layers.LeakyReLU(),
             layers.Dropout(self.config.dropout),
             layers.Conv2D(128, 5, strides=2, padding="same"), layers.LeakyReLU(),

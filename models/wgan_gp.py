@@ -15,7 +15,7 @@ from typing import ClassVar
 import keras
 from keras import layers, ops
 
-from models import checks
+from models import checks, packing
 from models.base import NoiseGenerative, Phase
 from models.dcgan import dcgan_generator
 from models.registry import register
@@ -40,10 +40,13 @@ class WGANGP(NoiseGenerative):
         # decay of the generator weights' moving average that is sampled (Yazici et al. 2019
         # use 0.999); 0 = off: the raw weights are sampled and scored
         ema: float = 0.0
+        # samples the critic judges jointly (PacGAN's m): a step reads batch x pack real
+        # images per critic update and generates as many; 1 is the paper's WGAN-GP
+        pack: int = 1
 
         RULES: ClassVar[dict] = {
             "noise_dim": checks.COUNT, "lr": checks.POSITIVE, "beta_1": checks.FRACTION,
-            "beta_2": checks.FRACTION, "ema": checks.FRACTION,
+            "beta_2": checks.FRACTION, "ema": checks.FRACTION, "pack": packing.RULE,
             "gp_weight": checks.Interval(0),
             # each critic update is unrolled into the compiled step: 100 is already slow
             "n_critic": checks.Interval(1, 100, integer=True),
@@ -51,6 +54,10 @@ class WGANGP(NoiseGenerative):
 
         def __post_init__(self):
             checks.validate(self)
+
+    @property
+    def samples_per_example(self) -> int:
+        return self.config.pack
 
     # --- networks -----------------------------------------------------------------------
     def build_networks(self) -> dict[str, keras.Model]:
@@ -63,7 +70,7 @@ class WGANGP(NoiseGenerative):
         # is the gradient of a different function at every evaluation. No sigmoid: a critic
         # scores, it does not classify.
         critic = keras.Sequential([
-            keras.Input(self.image_shape),
+            keras.Input(packing.packed_shape(self.image_shape, self.config.pack)),
             layers.Conv2D(64, 5, strides=2, padding="same"), layers.LeakyReLU(),
             layers.Conv2D(128, 5, strides=2, padding="same"), layers.LeakyReLU(),
             layers.Flatten(),
@@ -84,13 +91,16 @@ class WGANGP(NoiseGenerative):
 
     def compute_losses(self, images) -> dict:
         generator, critic = self.networks["generator"], self.networks["critic"]
-        n = ops.shape(images)[0]
-        noise = keras.random.normal((n, self.config.noise_dim), seed=self.seed_generator)
-        fake = generator(noise, training=True)
-        real = ops.cast(images, fake.dtype)
+        m = self.config.pack
+        noise = keras.random.normal((ops.shape(images)[0], self.config.noise_dim),
+                                    seed=self.seed_generator)
+        fake = packing.generate(generator, noise, m)  # packed like the real ones
+        real = ops.cast(packing.pack(images, m), fake.dtype)
+        n = ops.shape(real)[0]  # critic inputs: packed real and packed fake are what it sees
         real_scores = ops.mean(critic(real, training=True))
         fake_scores = ops.mean(critic(fake, training=True))
-        # one uniform mixing weight per example, on the line between a real and a fake image
+        # one uniform mixing weight per example, on the line between a real and a fake
+        # critic input (with pack > 1: between m real images and m fakes, all channels)
         epsilon = keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator)
         _, grads = self.input_gradient(lambda x: critic(x, training=True),
                                        epsilon * real + (1.0 - epsilon) * fake)

@@ -95,6 +95,12 @@ def restore(folder: str | os.PathLike, model, batch_size: int) -> Restored | Non
     if meta["order"]["batch_size"] != batch_size:
         raise ValueError(f"{path} was trained at batch size {meta['order']['batch_size']}, "
                          f"asked to continue at {batch_size}: use the same batch size")
+    # checkpoints from before packing recorded no samples_per_example: theirs was 1
+    packed = meta["order"].get("samples_per_example", 1)
+    if packed != model.samples_per_example:
+        raise ValueError(f"{path} was trained with {packed} images per batch element (pack), "
+                         f"asked to continue with {model.samples_per_example}: use the same "
+                         "pack")
     for variable, value in zip(variables, values, strict=True):
         if tuple(variable.shape) != value.shape:
             raise ValueError(f"{path}: {variable.path} has shape {value.shape}, this "

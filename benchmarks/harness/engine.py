@@ -11,8 +11,10 @@ then simultaneous updates, so a model whose phases all have repeats=1 takes one 
 update from one shared forward pass. A phase with repeats=r > 1 is a group of its own, run r
 times, each time on a fresh batch with its own forward pass. A step draws
 ``batches_per_step`` = max(repeats) batches; repetition i of every group reads batch i.
+A batch is batch size x ``model.samples_per_example`` training images (a packed GAN's batch
+element is ``pack`` of them, consecutive in the row), all handed to compute_losses.
 Steps count the passes over the phases (a WGAN's generator updates), and images/s counts the
-real images drawn per second: batches_per_step x batch size per step.
+real images drawn per second: batches_per_step x batch size x samples_per_example per step.
 
 The step's logs: each phase's loss is the value its last update was computed from; the other
 logs come from the forward pass of the first group's last repetition (a critic's estimates).
@@ -46,6 +48,8 @@ class BaseEngine:
         self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
         check_split(batch_size, replicas)
         self.replicas, self.batch_size = replicas, batch_size
+        # training images a batch reads; a replica's slice of them holds whole elements
+        self.width = batch_size * model.samples_per_example
         self.jit, self.steps_per_call = jit, steps_per_call
         model.bind_input_gradient(input_gradient)
         self.functions: dict[int, Callable] = {}  # k steps a call -> its compiled function
@@ -67,7 +71,7 @@ class BaseEngine:
         raise NotImplementedError
 
     def put_block(self, rows: np.ndarray) -> Any:
-        """A (rows, batch) block of training-set indices, on the device."""
+        """A (rows, width) block of training-set indices, on the device."""
         raise NotImplementedError
 
     def sync(self) -> None:
@@ -152,7 +156,8 @@ def update_averages(decay: float, updates, averages: list, values: list) -> tupl
 
 
 def check_split(batch_size: int, replicas: int) -> None:
-    """Data parallelism splits each batch evenly: refuse a batch that does not split."""
+    """Data parallelism splits each batch evenly: refuse a batch that does not split
+    (counted in elements, so no packed element is split between replicas)."""
     if batch_size % replicas:
         raise ValueError(f"batch size {batch_size} does not split over {replicas} replicas")
 

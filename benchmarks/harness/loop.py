@@ -5,7 +5,8 @@ compiles ``model.compute_losses`` and the phases' optimizer updates into one ste
 gathers its batches by index from a training set put on the device once. The loop selects
 the engine, feeds it blocks of seeded per-epoch permutations, times it, and reports each
 step. A step is one pass over the model's phases (``engine.py`` says exactly what that is);
-images/s counts the real images the steps drew: batches_per_step x batch size per step.
+images/s counts the real images the steps drew: batches_per_step x batch size x the model's
+samples_per_example per step (a packed GAN's batch element is ``pack`` images).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class TrainLog:
     replicas: int = 1
     batch_size: int = 0
     batches_per_step: int = 1  # batches a step draws: the most repeated phase's repeats
+    samples_per_example: int = 1  # images per batch element (a packed GAN's pack)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -89,30 +91,37 @@ def build(name_or_class, config=None, *, seed: int = 0, precision: str = "float3
 
 class BatchOrder:
     """Seeded permutations of the training set, one per epoch (the remainder dropped),
-    handed out as (rows, batch) blocks of indices."""
+    handed out as (rows, batch x samples_per_example) blocks of indices: a row is one batch,
+    each run of samples_per_example consecutive indices one of its elements."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, rows: int):
-        if batch_size > n:
-            raise ValueError(f"batch size {batch_size} is larger than the {n} training images")
+    def __init__(self, n: int, batch_size: int, seed: int, rows: int,
+                 samples_per_example: int = 1):
+        self.width = batch_size * samples_per_example  # training images one batch reads
+        if self.width > n:
+            drawn = (f"batch size {batch_size} x {samples_per_example} images per element "
+                     f"({self.width})" if samples_per_example > 1 else f"batch size {batch_size}")
+            raise ValueError(f"{drawn} is larger than the {n} training images")
         self.n, self.batch_size, self.rows = n, batch_size, rows
+        self.samples_per_example = samples_per_example
         self.rng = np.random.default_rng(seed)
-        self.pending = np.empty((0, batch_size), np.int32)
+        self.pending = np.empty((0, self.width), np.int32)
 
     def next_block(self) -> np.ndarray:
-        per_epoch = self.n // self.batch_size
+        per_epoch = self.n // self.width
         while len(self.pending) < self.rows:
-            perm = self.rng.permutation(self.n)[: per_epoch * self.batch_size].astype(np.int32)
+            perm = self.rng.permutation(self.n)[: per_epoch * self.width].astype(np.int32)
             self.pending = np.concatenate([self.pending, perm.reshape(per_epoch, -1)])
         block, self.pending = self.pending[: self.rows], self.pending[self.rows:]
         return block
 
     def state(self) -> dict:
         """The generator's state, JSON-able; with the rows not yet trained on, the order."""
-        return {"rng": self.rng.bit_generator.state, "batch_size": self.batch_size}
+        return {"rng": self.rng.bit_generator.state, "batch_size": self.batch_size,
+                "samples_per_example": self.samples_per_example}
 
     def restore(self, state: dict, unused_rows: np.ndarray) -> None:
         self.rng.bit_generator.state = state["rng"]
-        self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.batch_size)
+        self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.width)
 
 
 class Feed:
@@ -177,7 +186,8 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
           checkpoint_every: int = 0) -> TrainLog:
     """Trains ``model`` for ``steps`` steps drawn from ``images``: a step is one pass over
     the model's phases (``engine.py``), drawing ``batches_per_step`` batches of ``batch_size``
-    images (one, unless a phase repeats: a WGAN critic's 5).
+    elements (one, unless a phase repeats: a WGAN critic's 5), an element being the model's
+    ``samples_per_example`` images (1; a packed GAN's ``pack``).
 
     ``callbacks`` (``Callback``) hear every step, an evaluation every ``eval_every`` steps
     (with steps_per_call > 1: at the first call boundary at or after each multiple) and each
@@ -196,7 +206,7 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     start = time.perf_counter()
     per_step = batches_per_step(model.phases)
     rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
-    order = BatchOrder(len(images), batch_size, seed, rows)
+    order = BatchOrder(len(images), batch_size, seed, rows, model.samples_per_example)
     # before the engine reads the variables: it may copy them into its own state
     resumed = resume(checkpoint_dir, model, order)
     engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
@@ -205,7 +215,8 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     log = TrainLog(steps_done=resumed.step, history=resumed.history,
                    backend=keras.backend.backend(), precision=precision, jit=jit,
                    steps_per_call=steps_per_call, replicas=engine.replicas,
-                   batch_size=batch_size, batches_per_step=per_step, seed=seed)
+                   batch_size=batch_size, batches_per_step=per_step,
+                   samples_per_example=model.samples_per_example, seed=seed)
     run = Training(model, engine, Feed(order, engine), log, CallbackList(callbacks),
                    checkpoint_dir, start)
     return run.loop(steps, steps_per_call, eval_every, checkpoint_every)
@@ -278,7 +289,7 @@ class Training:
         block, pos = self.feed.take(rows)
         t0 = time.perf_counter()
         logs, compiled = self.engine.run(block, pos, k)  # numpy, fetched: the step is done
-        self.timing.add(time.perf_counter() - t0, compiled, k, rows * self.log.batch_size)
+        self.timing.add(time.perf_counter() - t0, compiled, k, rows * self.feed.order.width)
         rate = self.timing.images_per_s
         for j in range(k):
             self.log.steps_done += 1

@@ -91,7 +91,7 @@ class Engine(BaseEngine):
     def _update(self, phases, indices, replicas: int) -> dict:
         if replicas > 1:
             ctx = tf.distribute.get_replica_context()
-            size = self.batch_size // replicas
+            size = self.width // replicas  # whole elements: check_split counted them
             indices = indices[ctx.replica_id_in_sync_group * size:][:size]
         images = tf.gather(self.images, indices)
         with tf.GradientTape(persistent=True) as tape:
