@@ -33,7 +33,9 @@ class GAN(NoiseGenerative):
         lr: float = 2e-4  # Adam step for both networks (DCGAN paper, Radford et al. 2016)
         beta_1: float = 0.5  # DCGAN paper: the default 0.9 makes training oscillate
         real_label: float = 1.0  # < 1 is one-sided label smoothing (Salimans et al. 2016)
-        dropout: float = 0.3  # in the discriminator only, slowing it down against G
+        # in the image discriminator only, slowing it down against G (the vector one, PacGAN's,
+        # has none)
+        dropout: float = 0.3
         loss: str = "ns"  # ns | ls | hinge (models/losses.py); ns is the papers' own
         # decay of the generator weights' moving average that is sampled (Yazici et al.
         # 2019 use 0.999); 0 = off: the raw weights are sampled and scored
