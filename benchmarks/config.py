@@ -21,8 +21,9 @@ class Preset:
     # steps between checkpoints of the model in training (0: none); a checkpoint of a DCGAN
     # is ~30 MB and a fraction of a second, so long runs keep one every few minutes of CPU
     checkpoint_every: int = 0
-    # training steps per compiled call: small networks (the 2-D GANs) are bound by the
-    # per-call overhead at 1 (tests/perf/test_points_speed.py measures it)
+    # training steps per compiled call (tests/perf/test_points_speed.py: the 2-D GAN's step is
+    # bound by its compute, not the call: 1 and 50 a call differ by 3-10 %, and JAX compiles
+    # 50 unrolled steps for 36-50 s, so the presets keep 1)
     steps_per_call: int = 1
     # model settings the budget was set for (a paper's), beneath the run's --set values
     settings: dict[str, dict[str, object]] = field(default_factory=dict)
@@ -52,13 +53,12 @@ PRESETS: dict[str, Preset] = {
     # converged on this CPU (README: mode-collapse benchmarks), PacGAN's settings and batch,
     # scored on PacGAN's 2,500 samples (coverage depends on the count)
     "mixture": Preset(steps=20000, batch_size=100, seeds=10, eval_every=5000,
-                      eval_samples=2500, samples=2500, steps_per_call=100,
+                      eval_samples=2500, samples=2500,
                       about="2-D mixtures: 20k steps at batch 100 (converged here), 10 seeds",
                       settings=PACGAN_2D),
     # PacGAN Table 1's own budget: 400 epochs of 100,000 points at batch 100
     "pacgan-2d": Preset(steps=400000, batch_size=100, seeds=10, eval_every=50000,
-                        eval_samples=2500, samples=2500, steps_per_call=100,
-                        checkpoint_every=50000, settings=PACGAN_2D,
+                        eval_samples=2500, samples=2500, checkpoint_every=50000, settings=PACGAN_2D,
                         about="PacGAN Table 1: 400 epochs of 100k points at batch 100"),
     # PacGAN Table 2's budget (a GPU's): 50 epochs of Stacked MNIST's 128,000 images at batch
     # 64, 10 trials, scored on 26,000 samples
