@@ -118,3 +118,57 @@ def test_stacked_mnist_loads_from_the_mnist_files_and_is_scored_per_channel():
     collapsed = metrics.evaluate(one, ref)
     assert collapsed["modes_1000"] == 1
     assert collapsed["kl_triples"] == pytest.approx(math.log(1000))
+
+
+def _config(*argv):
+    from benchmarks.cli import build_parser
+    from benchmarks.cli.run import resolve_config
+
+    return resolve_config(build_parser().parse_args(["run", *argv]))
+
+
+def test_a_presets_paper_settings_sit_beneath_set():
+    cfg = _config("--models", "gan,dcgan", "--preset", "mixture", "--set", "gan.lr=2e-4")
+    # PacGAN's 2-D settings for gan, the user's lr over the preset's; dcgan gets none
+    assert cfg.overrides == {"gan": {"noise_dim": 2, "lr": 2e-4, "beta_1": 0.8, "dropout": 0.0}}
+    assert (cfg.steps, cfg.batch_size, cfg.samples, cfg.steps_per_call) == (20000, 100, 2500, 1)
+    assert _config("--models", "gan", "--preset", "quick").overrides == {}
+    assert _config("--models", "gan", "--steps-per-call", "50").steps_per_call == 50
+
+
+def test_points_are_sampled_unclipped():
+    """The grid reaches +-4: a point generator's samples keep their values (images clip)."""
+    from benchmarks.harness import build
+
+    model = build("gan", None, seed=0, image_shape=(2,))
+    out = model.networks["generator"].layers[-1]
+    kernel, bias = out.get_weights()
+    out.set_weights([kernel, bias + 3.0])
+    points = model.sample(200, seed=1)
+    assert points.shape == (200, 2) and points.min() > 1.5  # not clipped to [-1, 1]
+
+
+def test_mixture_evaluation_refuses_bad_points_in_one_line():
+    import metrics
+
+    ref = metrics.build_reference(data.load("grid"))
+    with pytest.raises(metrics.MetricsError, match=r"expected \(N, 2\) float points"):
+        metrics.evaluate(np.zeros((100, 28, 28, 1), np.float32), ref)
+    bad = np.zeros((100, 2), np.float32)
+    bad[3] = np.nan
+    with pytest.raises(metrics.MetricsError, match="1 of 100 samples contain NaN"):
+        metrics.evaluate(bad, ref)
+
+
+def test_a_resumed_mixture_run_keeps_its_curves_and_best(tmp_path):
+    from benchmarks import experiment
+
+    keys = experiment.CURVES["mixture"]
+    curves = {"step": [100], **{k: [0.5] for k in keys}}
+    frame = np.ones((experiment.POINTS_SHOWN, 2), np.float32)
+    experiment.save_progress(tmp_path, curves, [(100, frame)], {"step": 100, "reverse_kl": 0.5})
+    kept, frames, best = experiment.progress_so_far(tmp_path, keys, "reverse_kl")
+    assert kept == curves and best == {"step": 100, "reverse_kl": 0.5}
+    assert frames[0][0] == 100 and np.array_equal(frames[0][1], frame)
+    fresh = experiment.progress_so_far(tmp_path / "none", keys, "reverse_kl")
+    assert fresh[2] == {"step": None, "reverse_kl": math.inf} and set(fresh[0]) == {"step", *keys}
