@@ -15,7 +15,7 @@ from metrics import mixture as mx
 
 
 @pytest.mark.benchmark(group="mixture")
-@pytest.mark.parametrize("n", [mx.SAMPLES, 26_000])
+@pytest.mark.parametrize("n", [mx.PACGAN_SAMPLES, 10_000, 26_000])
 def test_mixture_scores_speed(benchmark, n):
     grid = mx.Mixture.grid()
     points = grid.sample(n, seed=0)
