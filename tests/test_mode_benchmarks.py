@@ -131,7 +131,7 @@ def test_a_presets_paper_settings_sit_beneath_set():
     cfg = _config("--models", "gan,dcgan", "--preset", "mixture", "--set", "gan.lr=2e-4")
     # PacGAN's 2-D settings for gan, the user's lr over the preset's; dcgan gets none
     assert cfg.overrides == {"gan": {"noise_dim": 2, "lr": 2e-4, "beta_1": 0.8, "dropout": 0.0}}
-    assert (cfg.steps, cfg.batch_size, cfg.samples, cfg.steps_per_call) == (20000, 100, 2500, 1)
+    assert (cfg.steps, cfg.batch_size, cfg.samples, cfg.steps_per_call) == (10000, 100, 2500, 1)
     assert _config("--models", "gan", "--preset", "quick").overrides == {}
     assert _config("--models", "gan", "--steps-per-call", "50").steps_per_call == 50
 
