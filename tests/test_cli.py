@@ -21,7 +21,8 @@ def test_help_and_version():
 
 @pytest.mark.parametrize("args, fragments", [
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
-    (["data", "no_such_data"], ["unknown dataset 'no_such_data'", "digits, fashion-mnist, mnist"]),
+    (["data", "no_such_data"], ["unknown dataset 'no_such_data'",
+                                "digits, fashion-mnist, grid, mnist, ring"]),
     (["run", "--dataset", "no_such_data"], ["unknown dataset 'no_such_data'"]),
     (["run", "--steps", "abc"], ["'abc' is not a whole number"]),
     (["run", "--steps", "-3"], ["-3 must be at least 1"]),
@@ -89,4 +90,5 @@ def test_list_names_datasets_and_presets():
     assert proc.returncode == 0, proc.stderr
     for name, line in models.describe().items():  # every model, with its one line
         assert line and f"{name}  " in proc.stdout and line in proc.stdout
-    assert "digits, fashion-mnist, mnist" in proc.stdout and "quick" in proc.stdout
+    assert "digits, fashion-mnist, grid, mnist, ring, stacked-mnist" in proc.stdout
+    assert "quick" in proc.stdout and "mixture" in proc.stdout
