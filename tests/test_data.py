@@ -206,7 +206,8 @@ def test_named_mnist_absent_is_an_error_listing_places(tmp_path):
 
 def test_unknown_dataset():
     with pytest.raises(UserError, match="unknown dataset 'no_such_data'; choose one of: "
-                                        "cifar10, digits, fashion-mnist, mnist, or an image"):
+                                        "cifar10, digits, fashion-mnist, grid, mnist, ring, "
+                                        "stacked-mnist, or an image"):
         data.load("no_such_data")
 
 
