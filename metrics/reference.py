@@ -137,9 +137,7 @@ class PointsReference:
 
     def histogram(self, x) -> np.ndarray:
         """The share of samples that are high quality in each component."""
-        index, sigmas = mixture.nearest_modes(self.mixture, x.samples)
-        good = index[sigmas < mixture.HIGH_QUALITY_SIGMAS]
-        return np.bincount(good, minlength=self.num_classes) / max(len(x.samples), 1)
+        return mixture.mode_counts(self.mixture, x.samples) / max(len(x.samples), 1)
 
     def caveats(self, samples: int) -> list[str]:
         return []
