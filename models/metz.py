@@ -47,8 +47,7 @@ from models.registry import register
 
 @register("metz")
 class Metz(GAN):
-    """Metz et al.'s Stacked MNIST DCGAN, its discriminator 1/4 or 1/2 the generator (PacGAN
-    Table 3)."""
+    """Metz et al.'s Stacked MNIST DCGAN, its D 1/4 or 1/2 of G (PacGAN Table 3)."""
 
     @dataclass(frozen=True)
     class Config:
