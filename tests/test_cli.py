@@ -96,6 +96,7 @@ def test_list_names_datasets_and_presets():
     assert "quick" in proc.stdout and "mixture" in proc.stdout
 
 
+@pytest.mark.slow
 def test_python_m_benchmarks_in_a_process_prints_what_the_in_process_call_does():
     """The tests call the command in process (tests/clitools.py); the real ``python -m
     benchmarks``, as __main__, gives the same exit status and output."""
@@ -105,6 +106,7 @@ def test_python_m_benchmarks_in_a_process_prints_what_the_in_process_call_does()
     assert real.stderr == here.stderr == ""
 
 
+@pytest.mark.slow
 def test_the_console_script_runs_the_command():
     script = Path(sys.executable).with_name("genbench")
     if not script.exists():
