@@ -94,6 +94,7 @@ def test_score_refuses_a_point_dataset(tmp_path):
     assert_one_line_error(proc, "ring", "points", "run --dataset ring")
 
 
+@pytest.mark.slow
 def test_data_lists_the_mode_benchmarks():
     proc = cli("data")
     assert proc.returncode == 0, proc.stderr

@@ -119,6 +119,7 @@ def _distribution(site: Path, entry: str, package: str, model: str) -> None:
     (info / "entry_points.txt").write_text(f"[genbench.models]\n{entry} = {package}.model\n")
 
 
+@pytest.mark.slow
 def test_an_installed_entry_point_registers_its_model(tmp_path, monkeypatch):
     site = tmp_path / "site"
     _distribution(site, "theirs", "genbench_test_dist", "ep_model")
