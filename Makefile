@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: bench test lint install clean
+.PHONY: bench test test-fast lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ install: $(STAMP)
 bench: $(STAMP)  ## train and compare dcgan, gan, ae; writes runs/<time>-<dataset>/report.md
 	$(BIN)/python -m benchmarks run $(ARGS)
 
-test: $(STAMP)   ## the test suite (real-data tests run when BENCHMARKS_DATA_DIR is set)
+test: $(STAMP)   ## the test suite, both tiers (real-data tests run when BENCHMARKS_DATA_DIR is set)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --benchmark-disable $(ARGS)  # benchmark tests run once, untimed
+	$(BIN)/python -m pytest -q --benchmark-disable --durations=25 $(ARGS)  # benchmarks: once, untimed
+
+test-fast: $(STAMP)  ## while developing: the tests not marked slow (no training, no real data)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q --benchmark-disable -m "not slow" $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -9,8 +9,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.signals import SIGNALS
 
     # first: a signal while keras imports or a large grid is planned ends the command with
-    # the signal's own exit status, not a KeyboardInterrupt traceback
-    SIGNALS.install()
+    # the signal's own exit status, not a KeyboardInterrupt traceback; start, not install: a
+    # second command in the same process (the tests call main in process) begins afresh
+    SIGNALS.start()
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:

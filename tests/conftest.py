@@ -4,6 +4,8 @@ schema-1 record, and real data through the data-dir setting (skipped with a reas
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,51 @@ def mnist_dir(mnist) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def classifier_cache(tmp_path_factory) -> Path:
+    """The one classifier cache of the session: $BENCHMARKS_CACHE_DIR where it is set (CI sets
+    the clone's .cache), else a folder of the session's own. Each dataset's classifier trains
+    at most once per session, in the first test that needs it; every test that needs a
+    trained classifier uses this (the tests of the cache itself, damaged or rebuilt, keep
+    their own)."""
+    folder = os.environ.get("BENCHMARKS_CACHE_DIR")
+    return Path(folder) if folder else tmp_path_factory.mktemp("classifier-cache")
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """The session's one finished smoke run: ``python -m benchmarks run --preset smoke
+    --models dcgan,gan,ae --summary`` with no real MNIST (so on digits, saying so). ``folder``
+    is shared: read it, never write it; ``copy`` gives a test its own."""
+
+    folder: Path
+    args: tuple
+    stdout: str
+    stderr: str
+
+    def copy(self, dest: Path) -> Path:
+        shutil.copytree(self.folder, dest)
+        (dest / ".lock").unlink(missing_ok=True)
+        return dest
+
+
+SMOKE_RUN = ("run", "--preset", "smoke", "--models", "dcgan,gan,ae", "--summary")
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, classifier_cache) -> SmokeRun:
+    """Trained once per session, by the first test that asks (about a minute on 2 cores)."""
+    from tests.clitools import cli
+
+    root = tmp_path_factory.mktemp("smoke-run")
+    folder = root / "run"
+    proc = cli(*SMOKE_RUN, "--out", str(folder),  # offline: cli sets BENCHMARKS_OFFLINE
+               env={"BENCHMARKS_DATA_DIR": None, "KERAS_HOME": str(root / "keras"),
+                    "BENCHMARKS_CACHE_DIR": str(classifier_cache)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return SmokeRun(folder, (*SMOKE_RUN, "--out", str(folder)), proc.stdout, proc.stderr)
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     """Tests never try the network: the download step is skipped, not timed out."""
@@ -69,12 +116,22 @@ def _offline(monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp / "genbench-no-keras-home"))
 
 
+# a test that asks for one of these trains, times training or reads real data: slow, whatever
+# its file says (a test without them that trains or starts processes is marked by hand)
+SLOW_FIXTURES = ("smoke_run", "real_dataset", "mnist", "mnist_dir", "benchmark")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """Step and load timings are timed only under ``pytest --benchmark-only``, and run once,
+    """The slow tier: tests using a SLOW_FIXTURES fixture are marked ``slow``. Step and load
+    timings are timed only under ``pytest --benchmark-only``, and run once,
     untimed, under ``--benchmark-disable`` (what ``make test``, and so CI, passes, so a
     benchmark cannot break unseen); plain pytest skips them. Under --benchmark-only the other
     tests are deselected, not skipped one line each, so the timing table is the last thing
     printed."""
+    for item in items:
+        if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     if config.getoption("benchmark_only", default=False):
         timed = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
         config.hook.pytest_deselected(items=[item for item in items if item not in timed])

@@ -159,21 +159,21 @@ def test_a_continued_run_matches_an_uninterrupted_one_on_jax():
 
 
 @pytest.mark.slow
-def test_a_truncated_checkpoint_is_noted_and_its_run_trains_again_from_step_0(tmp_path):
-    from tests.clitools import finish, run_env, start, wait_for
+def test_a_truncated_checkpoint_is_noted_and_its_run_trains_again_from_step_0(
+        tmp_path, classifier_cache):
+    from tests.clitools import cli, finish, run_env, start, wait_for
 
-    cache = Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
-    env = {**run_env(cache), "COLUMNS": "500"}  # the note on one line, however long the path
+    env = {**run_env(classifier_cache), "COLUMNS": "500"}  # the note on one line, however long
+    here = {"BENCHMARKS_CACHE_DIR": str(classifier_cache), "BENCHMARKS_DATA_DIR": None,
+            "COLUMNS": "500"}  # the same, for the commands run in this process
 
-    def resume() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "benchmarks", "run", "--resume", str(out)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    def resume():
+        return cli("run", "--resume", str(out), env=here)
 
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "run", "--preset", "smoke",
-                           "--dataset", "digits", "--samples", "200", "--eval-samples", "100",
-                           "--models", "gan", "--checkpoint-every", "1000", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = cli("run", "--preset", "smoke", "--dataset", "digits", "--samples", "200",
+               "--eval-samples", "100", "--models", "gan", "--checkpoint-every", "1000",
+               "--out", str(out), env=here)
     assert proc.returncode == 0, proc.stderr[-2000:]
     # widen the study to gan + a very long ae, and stop ae after a step: it checkpoints
     results = json.loads((out / "results.json").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,14 +31,15 @@ def test_help_and_version():
     (["run", "--backend", "theano"], ["unknown backend 'theano'"]),
 ])
 def test_bad_input_is_one_line_exit_2(args, fragments):
-    assert_one_line_error(cli(*args), *fragments)
+    # the backend is chosen once per process: a bad --backend is seen by a fresh one only
+    assert_one_line_error(cli(*args, process="--backend" in args), *fragments)
 
 
 def test_a_bad_keras_backend_variable_is_named(tmp_path):
-    proc = cli("list", env={"KERAS_BACKEND": "nonsense"})
+    proc = cli("list", env={"KERAS_BACKEND": "nonsense"}, process=True)
     assert_one_line_error(proc, "unknown backend 'nonsense' (from $KERAS_BACKEND)",
                           "$KERAS_BACKEND must be one of: tensorflow, jax")
-    proc = cli("list", "--backend", "nonsense", env={"KERAS_BACKEND": "jax"})
+    proc = cli("list", "--backend", "nonsense", env={"KERAS_BACKEND": "jax"}, process=True)
     assert_one_line_error(proc, "(from --backend); --backend must be one of")
 
 
@@ -52,7 +54,7 @@ def test_uninstalled_backend_is_one_line_exit_2(tmp_path):
     shim = tmp_path / "sitecustomize.py"
     shim.write_text("import importlib.util as u\n_f = u.find_spec\n"
                     "u.find_spec = lambda n, *a: None if n == 'jax' else _f(n, *a)\n")
-    proc = cli("list", "--backend", "jax", env={"PYTHONPATH": str(tmp_path)})
+    proc = cli("list", "--backend", "jax", env={"PYTHONPATH": str(tmp_path)}, process=True)
     assert_one_line_error(proc, "backend 'jax' is not installed", "pip install")
 
 
@@ -92,3 +94,25 @@ def test_list_names_datasets_and_presets():
         assert line and f"{name}  " in proc.stdout and line in proc.stdout
     assert "digits, fashion-mnist, grid, mnist, ring, stacked-mnist" in proc.stdout
     assert "quick" in proc.stdout and "mixture" in proc.stdout
+
+
+@pytest.mark.slow
+def test_python_m_benchmarks_in_a_process_prints_what_the_in_process_call_does():
+    """The tests call the command in process (tests/clitools.py); the real ``python -m
+    benchmarks``, as __main__, gives the same exit status and output."""
+    real, here = cli("list", process=True), cli("list")
+    assert real.returncode == here.returncode == 0, real.stderr
+    assert real.stdout == here.stdout and "models" in real.stdout
+    assert real.stderr == here.stderr == ""
+
+
+@pytest.mark.slow
+def test_the_console_script_runs_the_command():
+    script = Path(sys.executable).with_name("genbench")
+    if not script.exists():
+        pytest.skip(f"no genbench console script beside {sys.executable} (pip install -e .)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, not the installed one's
+    proc = subprocess.run([str(script), "--version"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "python -m benchmarks 0.1.0"

@@ -31,10 +31,6 @@ SMOKE = ("--preset", "smoke", "--dataset", "digits", "--samples", "200", "--eval
 FILE_LIMIT = 2_000_000
 
 
-def _cache(tmp_path) -> Path:
-    return Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
-
-
 def _file_limit(size: int):
     def apply() -> None:  # in the child, before exec: both survive it
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
@@ -87,8 +83,9 @@ def _tmpfs(folder: Path, size: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("disk", ["file-size limit", "3 MB tmpfs"])
-def test_a_full_disk_stops_in_one_line_and_the_run_resumes_once_there_is_space(tmp_path, disk):
-    env = run_env(_cache(tmp_path))
+def test_a_full_disk_stops_in_one_line_and_the_run_resumes_once_there_is_space(tmp_path, disk,
+                                                                               classifier_cache):
+    env = run_env(classifier_cache)
     if disk == "3 MB tmpfs":
         mount = tmp_path / "disk"
         _tmpfs(mount, "3m")

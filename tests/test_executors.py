@@ -42,7 +42,8 @@ def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
     for name, args in [("local", []), ("workers", ["--workers", "2"]),
                        ("ray", ["--executor", "ray"])]:
         out = tmp_path / name
-        proc = cli(*SWEEP, "--out", str(out), *args, env=_env(tmp_path), timeout=1200)
+        proc = cli(*SWEEP, "--out", str(out), *args, env=_env(tmp_path), timeout=1200,
+                   process=bool(args))  # workers and Ray: as a user starts them
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs = _runs(out)
         assert set(runs) == KEYS
@@ -99,7 +100,7 @@ def test_ctrl_c_during_a_ray_run_keeps_finished_runs_and_resume_completes(tmp_pa
     assert all(r["status"] == "finished" for r in kept.values())
 
     again = cli("run", "--resume", str(out), "--executor", "ray", env=_env(tmp_path),
-                timeout=1200)
+                timeout=1200, process=True)
     assert again.returncode == 0, again.stderr[-3000:]
     runs = _runs(out)
     assert set(runs) == KEYS and all(r["status"] == "finished" for r in runs.values())
@@ -123,7 +124,7 @@ def test_ray_missing_is_one_line_naming_the_install(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(
         "import sys\nsys.modules['ray'] = None\n")
     proc = cli(*SWEEP, "--out", str(tmp_path / "out"), "--executor", "ray",
-               env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
+               env={"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}, process=True)
     assert_one_line_error(proc, "--executor ray needs Ray", "pip install -e '.[ray]'")
     assert not (tmp_path / "out").exists()
 

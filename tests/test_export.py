@@ -15,7 +15,6 @@ from scipy.special import ndtr
 
 from benchmarks.harness import build
 from models.autoencoder import mixture_codes
-from tests.clitools import ROOT, cli
 
 # three components in 2-D, weights far from equal, covariances full
 WEIGHTS = np.array([0.6, 0.1, 0.3])
@@ -80,12 +79,9 @@ FRESH = textwrap.dedent('''
 
 
 @pytest.mark.slow
-def test_a_runs_exported_generators_load_in_a_fresh_process_and_draw_its_samples(tmp_path):
-    out = tmp_path / "run"
-    proc = cli("run", "--preset", "smoke", "--dataset", "digits", "--models", "gan,ae",
-               "--steps", "4", "--eval-every", "2", "--samples", "100", "--eval-samples", "60",
-               "--out", str(out), env={"PYTHONPATH": str(ROOT)}, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_a_runs_exported_generators_load_in_a_fresh_process_and_draw_its_samples(smoke_run,
+                                                                                  tmp_path):
+    out = smoke_run.copy(tmp_path / "run")  # the session's smoke run (dcgan, gan, ae)
     runs = {r["model"]: r for r in json.loads((out / "results.json").read_text())["runs"]}
     files = {f"{name}/{which}": str(out / path) for name, r in runs.items()
              for which, path in r["exported"].items()}

@@ -4,12 +4,10 @@ own final figures. Needs ``benchmarks.score`` (the score command's Python API)."
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from benchmarks.experiment import EVAL_SEED
-from tests.clitools import ROOT, cli
 
 try:
     from benchmarks import score
@@ -20,13 +18,8 @@ except ImportError:
 @pytest.mark.slow
 @pytest.mark.skipif(score is None, reason="benchmarks.score (python -m benchmarks score) is "
                                           "not in this checkout")
-def test_an_exported_generator_scores_as_the_run_it_came_from(tmp_path):
-    out = tmp_path / "run"
-    cache = os.environ.get("BENCHMARKS_CACHE_DIR") or str(tmp_path / "cache")
-    proc = cli("run", "--preset", "smoke", "--dataset", "digits", "--models", "gan,ae",
-               "--eval-every", "0", "--out", str(out),
-               env={"PYTHONPATH": str(ROOT), "BENCHMARKS_CACHE_DIR": cache}, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_an_exported_generator_scores_as_the_run_it_came_from(smoke_run, classifier_cache):
+    out, cache = smoke_run.folder, str(classifier_cache)  # the session's smoke run, read only
     results = json.loads((out / "results.json").read_text())
     samples = results["config"]["samples"]
     for run in results["runs"]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
+
 from benchmarks import runner
 from benchmarks.config import RunConfig
 from tests.clitools import finish, run_env, start, wait_for
@@ -46,6 +48,7 @@ def test_the_time_left_is_the_first_runs_pace_over_the_rest():
     assert "about 75.0 h for the other 89,999" in runner._time_left(1, 90_000, 12.0, 4)
 
 
+@pytest.mark.slow
 def test_sigterm_before_the_first_run_of_a_90000_run_study_exits_143_cleanly(tmp_path):
     out = tmp_path / "run"
     child = start(["--preset", "smoke", "--dataset", "digits", "--models", "gan",

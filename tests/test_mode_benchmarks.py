@@ -52,6 +52,7 @@ def test_real_points_score_every_mode_and_collapse_scores_one():
     assert set(fast) == set(metrics.fast_keys("mixture")) | {"class_histogram"}
 
 
+@pytest.mark.slow
 def test_gan_on_the_ring_end_to_end(tmp_path):
     """The mixture preset's settings (PacGAN's), a few steps several to a call, the scatter
     figures, the mixture's figures in results.json and the report's mode-collapse section."""
@@ -93,6 +94,7 @@ def test_score_refuses_a_point_dataset(tmp_path):
     assert_one_line_error(proc, "ring", "points", "run --dataset ring")
 
 
+@pytest.mark.slow
 def test_data_lists_the_mode_benchmarks():
     proc = cli("data")
     assert proc.returncode == 0, proc.stderr
@@ -100,6 +102,7 @@ def test_data_lists_the_mode_benchmarks():
         assert name in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MNIST.is_dir(), reason="needs the MNIST files in $BENCHMARKS_DATA_DIR")
 def test_stacked_mnist_loads_from_the_mnist_files_and_is_scored_per_channel():
     import metrics

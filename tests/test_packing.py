@@ -255,6 +255,7 @@ def test_batch_order_draws_whole_elements_of_consecutive_rows():
         BatchOrder(10, 3, seed=0, rows=1, samples_per_example=4)
 
 
+@pytest.mark.slow
 def test_a_packed_step_reads_batch_x_pack_images(tmp_path):
     seen = []
 
@@ -344,6 +345,7 @@ def test_convolutional_models_refuse_vectors_in_one_line(name):
                               "not 2-d vectors (2,): it is convolutional")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pack", [1, 2])
 def test_vector_gan_trains_on_points(pack):
     x = points(400)

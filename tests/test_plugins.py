@@ -119,6 +119,7 @@ def _distribution(site: Path, entry: str, package: str, model: str) -> None:
     (info / "entry_points.txt").write_text(f"[genbench.models]\n{entry} = {package}.model\n")
 
 
+@pytest.mark.slow
 def test_an_installed_entry_point_registers_its_model(tmp_path, monkeypatch):
     site = tmp_path / "site"
     _distribution(site, "theirs", "genbench_test_dist", "ep_model")
@@ -133,7 +134,8 @@ def test_an_installed_entry_point_registers_its_model(tmp_path, monkeypatch):
         sys.modules.pop("genbench_test_dist.model", None)
         sys.modules.pop("genbench_test_dist", None)
     # the command line finds it the same way, from PYTHONPATH
-    proc = cli("list", env={"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])})
+    proc = cli("list", env={"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])},
+               process=True)  # entry points are read once per process
     assert proc.returncode == 0, proc.stderr
     assert "ep_model" in proc.stdout and "(from entry point theirs" in proc.stdout
 
@@ -175,7 +177,7 @@ def test_a_plugin_model_trains_at_the_smoke_preset_under_each_executor(tmp_path,
     out = tmp_path / "run"
     proc = cli(*SMOKE, "--plugin", str(path), "--models", "mine,gan",
                "--sweep", "mine.lr=1e-3,2e-3", "--out", str(out), *executor,
-               env=_env(tmp_path), timeout=1200)
+               env=_env(tmp_path), timeout=1200, process=bool(executor))
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["plugins"] == [str(path.resolve())]

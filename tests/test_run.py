@@ -6,13 +6,11 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clitools import ROOT, assert_one_line_error, cli, finish, start, wait_for
+from tests.clitools import assert_one_line_error, cli, finish, start, wait_for
 
 REPORT_SECTIONS = ["## Verdict", "## Summary", "## Mode collapse", "## Throughput", "## Samples",
                    "## Notes"]
@@ -20,24 +18,21 @@ RESULT_KEYS = {"schema_version", "status", "started", "finished", "command", "co
                "environment", "dataset", "classifier", "metrics", "floor", "runs", "notes"}
 
 
-def _env(tmp_path: Path) -> dict:
+def _env(tmp_path: Path, cache: Path) -> dict:
     # no MNIST anywhere: the run must fall back to digits and say so
     return {"BENCHMARKS_DATA_DIR": None, "KERAS_HOME": str(tmp_path / "keras"),
-            "BENCHMARKS_CACHE_DIR": str(Path(os.environ.get("BENCHMARKS_CACHE_DIR",
-                                                            tmp_path / "cache")))}
+            "BENCHMARKS_CACHE_DIR": str(cache)}
 
 
 @pytest.mark.slow
-def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
-    out = tmp_path / "run"
-    proc = cli("run", "--preset", "smoke", "--models", "dcgan,gan,ae", "--out", str(out),
-               "--summary", env=_env(tmp_path), timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "FELL BACK TO 'digits'" in proc.stdout
+def test_smoke_run_falls_back_to_digits_and_writes_everything(smoke_run, tmp_path):
+    # the session's smoke run: run --preset smoke --models dcgan,gan,ae --summary, no MNIST
+    out = smoke_run.copy(tmp_path / "run")
+    assert "FELL BACK TO 'digits'" in smoke_run.stdout
     # --summary: each network's Keras summary before training; gan's generator is
     # 100*256+256 + 256*512+512 + 512*1024+1024 + 1024*784+784 = 1,486,352 weights
-    assert proc.stdout.count('Model: "generator"') == 2  # dcgan's and gan's (ae has none)
-    assert "Total params: 1,486,352" in proc.stdout
+    assert smoke_run.stdout.count('Model: "generator"') == 2  # dcgan's and gan's (ae has none)
+    assert "Total params: 1,486,352" in smoke_run.stdout
     results = json.loads((out / "results.json").read_text())
     assert RESULT_KEYS <= set(results)
     assert results["status"] == "complete" and results["dataset"]["name"] == "digits"
@@ -73,15 +68,14 @@ def test_smoke_run_falls_back_to_digits_and_writes_everything(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path):
-    out = tmp_path / "run"
-    env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}
-    for key, value in _env(tmp_path).items():
+def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path, classifier_cache):
+    out, here = tmp_path / "run", _env(tmp_path, classifier_cache)
+    env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}  # the process Ctrl-C is sent to
+    for key, value in here.items():
         env.pop(key, None) if value is None else env.__setitem__(key, value)
 
-    def run(*args, **kw):
-        return subprocess.run([sys.executable, "-m", "benchmarks", "run", *args], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=600, **kw)
+    def run(*args):
+        return cli("run", *args, env=here)
 
     proc = run("--preset", "smoke", "--models", "gan", "--steps", "30", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]

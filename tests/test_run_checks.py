@@ -7,7 +7,6 @@ crash, which no valid input causes: it is injected."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -18,11 +17,6 @@ from PIL import Image
 from tests.clitools import assert_one_line_error, cli
 
 SMOKE = ("--preset", "smoke", "--dataset", "digits", "--samples", "200", "--eval-samples", "100")
-
-
-def _cache(tmp_path) -> Path:
-    """The shared cache (the digits classifier trained once), else a fresh one here."""
-    return Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
 
 
 def _env(cache: Path) -> dict:
@@ -63,22 +57,23 @@ def test_a_model_that_cannot_take_the_images_is_refused_before_any_output(tmp_pa
     assert not out.exists()
 
 
-def test_distribute_refuses_a_batch_the_devices_cannot_split(tmp_path):
+def test_distribute_refuses_a_batch_the_devices_cannot_split(tmp_path, classifier_cache):
     pytest.importorskip("jax")
     out = tmp_path / "run"
     proc = cli("run", *SMOKE, "--backend", "jax", "--distribute", "--batch-size", "33",
                "--models", "gan", "--out", str(out),
-               env={**_env(_cache(tmp_path)),
-                    "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+               env={**_env(classifier_cache),
+                    "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, process=True)
     assert_one_line_error(proc, "--distribute splits each batch over 2 devices",
                           "--batch-size 33 does not split evenly", "multiple of 2 (e.g. 32)")
     assert not out.exists()
 
 
-def test_a_classifier_gate_miss_marks_the_run_failed_with_its_reason(tmp_path):
+def test_a_classifier_gate_miss_marks_the_run_failed_with_its_reason(tmp_path,
+                                                                     classifier_cache):
     out = tmp_path / "run"
     args = ("run", *SMOKE, "--models", "gan", "--classifier-gate", "99.9", "--out", str(out))
-    proc = cli(*args, env=_env(_cache(tmp_path)), timeout=600)
+    proc = cli(*args, env=_env(classifier_cache))
     # the digits classifier reaches 99.44%: below the gate, found once the folder exists
     assert_one_line_error(proc, "accuracy < its gate 99.9%", "--classifier-gate",
                           f"{out} is kept, marked failed", f"--resume {out}")
@@ -86,13 +81,14 @@ def test_a_classifier_gate_miss_marks_the_run_failed_with_its_reason(tmp_path):
     assert results["status"] == "failed" and results["runs"] == []
     assert any("gate 99.9%" in n and f"--resume {out}" in n for n in results["notes"])
     assert "FAILED RUN" in (out / "report.md").read_text()
-    again = cli(*args, env=_env(_cache(tmp_path)))
+    again = cli(*args, env=_env(classifier_cache))
     assert_one_line_error(again, f"{out} already holds a run", f"--resume {out}")
 
 
 @pytest.mark.slow
-def test_resume_honours_a_lower_gate_and_finishes_a_run_a_gate_miss_stopped(tmp_path):
-    out, env = tmp_path / "run", _env(_cache(tmp_path))
+def test_resume_honours_a_lower_gate_and_finishes_a_run_a_gate_miss_stopped(tmp_path,
+                                                                             classifier_cache):
+    out, env = tmp_path / "run", _env(classifier_cache)
     proc = cli("run", *SMOKE, "--models", "gan", "--steps", "5", "--classifier-gate", "99.9",
                "--out", str(out), env=env, timeout=600)
     assert proc.returncode == 2
@@ -106,7 +102,8 @@ def test_resume_honours_a_lower_gate_and_finishes_a_run_a_gate_miss_stopped(tmp_
     assert any("--classifier-gate 95 (was 99.9)" in n for n in results["notes"])
 
 
-def test_a_crash_after_the_folder_exists_marks_the_run_failed(tmp_path, monkeypatch):
+def test_a_crash_after_the_folder_exists_marks_the_run_failed(tmp_path, monkeypatch,
+                                                               classifier_cache):
     import metrics
     from benchmarks.cli import main
 
@@ -114,7 +111,7 @@ def test_a_crash_after_the_folder_exists_marks_the_run_failed(tmp_path, monkeypa
         raise RuntimeError("the floor broke")
 
     monkeypatch.setattr(metrics, "real_floor", broken)  # no valid input crashes here
-    monkeypatch.setenv("BENCHMARKS_CACHE_DIR", str(_cache(tmp_path)))
+    monkeypatch.setenv("BENCHMARKS_CACHE_DIR", str(classifier_cache))
     monkeypatch.delenv("BENCHMARKS_DATA_DIR", raising=False)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="the floor broke"):  # a bug keeps its traceback
@@ -126,19 +123,18 @@ def test_a_crash_after_the_folder_exists_marks_the_run_failed(tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_a_rebuilt_cache_entry_is_noted_in_the_report(tmp_path):
+def test_a_rebuilt_cache_entry_is_noted_in_the_report(tmp_path, classifier_cache):
     cache, out = tmp_path / "cache", tmp_path / "run"
     args = ("run", *SMOKE, "--models", "gan", "--steps", "2", "--eval-every", "0")
-    if os.environ.get("BENCHMARKS_CACHE_DIR"):  # the classifier trained once, reused
-        shutil.copytree(os.environ["BENCHMARKS_CACHE_DIR"], cache)
+    if not list((classifier_cache / "reference").glob("digits-*-n200-*")):  # a run makes them
+        assert cli(*args, "--out", str(tmp_path / "first"), env=_env(classifier_cache),
+                   ).returncode == 0
+    shutil.copytree(classifier_cache, cache)  # damaged here, in a copy of the session's
     entries = list((cache / "reference").glob("digits-*-n200-*"))
-    if not entries:  # a first run makes them
-        assert cli(*args, "--out", str(tmp_path / "first"), env=_env(cache),
-                   timeout=900).returncode == 0
-        entries = list((cache / "reference").glob("digits-*-n200-*"))
+    assert entries
     for entry in entries:
         (entry / "SHA256SUMS").write_text("damaged\n")
-    proc = cli(*args, "--out", str(out), env=_env(cache), timeout=600)
+    proc = cli(*args, "--out", str(out), env=_env(cache))
     assert proc.returncode == 0, proc.stderr[-2000:]
     note = "reference statistics cache entry"
     assert note in proc.stdout + proc.stderr
@@ -166,7 +162,7 @@ def test_jit_on_jax_says_it_does_not_apply(tmp_path):
     # refused later for its batch, so nothing trains: the note comes first, in one line
     proc = cli("run", "--backend", "jax", "--jit", "--models", "gan", "--dataset", "digits",
                "--batch-size", "100000", "--out", str(tmp_path / "run"),
-               env={"BENCHMARKS_DATA_DIR": None})
+               env={"BENCHMARKS_DATA_DIR": None}, process=True)  # the backend: a process
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 2, proc.stderr
     assert lines[0] == ("note: --jit applies to TensorFlow; on jax every step is compiled "

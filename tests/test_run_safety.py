@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.clitools import ROOT, assert_one_line_error, cli, finish, run_env, start, wait_for
+from tests.clitools import assert_one_line_error, cli, finish, run_env, start, wait_for
 
 SMOKE = ("--preset", "smoke", "--dataset", "digits", "--samples", "200", "--eval-samples", "100")
-
-
-def _cache(tmp_path) -> Path:
-    return Path(os.environ.get("BENCHMARKS_CACHE_DIR") or tmp_path / "cache")
 
 
 @pytest.mark.slow
@@ -39,10 +33,10 @@ def test_ctrl_c_while_the_classifier_trains_keeps_a_partial_report(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT")])
-def test_signals_during_training_leave_complete_files(tmp_path, signals):
+def test_signals_during_training_leave_complete_files(tmp_path, signals, classifier_cache):
     out = tmp_path / "run"
     child = start([*SMOKE, "--models", "gan,ae", "--steps", "1000000", "--out", str(out)],
-                   run_env(_cache(tmp_path)))
+                   run_env(classifier_cache))
     seen = wait_for(child, "gan s0 step 1/")  # training, past the compiling step
     for name in signals:
         child.send_signal(getattr(signal, name))
@@ -110,8 +104,10 @@ def test_bad_settings_are_one_line_before_training(args, fragments):
 
 
 @pytest.mark.slow
-def test_a_stopped_model_continues_from_its_checkpoint_with_the_same_losses(tmp_path):
-    env, out, again = run_env(_cache(tmp_path)), tmp_path / "stopped", tmp_path / "straight"
+def test_a_stopped_model_continues_from_its_checkpoint_with_the_same_losses(tmp_path,
+                                                                            classifier_cache):
+    env, out, again = run_env(classifier_cache), tmp_path / "stopped", tmp_path / "straight"
+    here = {"BENCHMARKS_CACHE_DIR": str(classifier_cache), "BENCHMARKS_DATA_DIR": None}
     args = [*SMOKE, "--models", "ae", "--eval-every", "0", "--checkpoint-every", "1000"]
     child = start([*args, "--steps", "100000", "--out", str(out)], env)
     seen = wait_for(child, "ae s0 step 1/")
@@ -124,13 +120,10 @@ def test_a_stopped_model_continues_from_its_checkpoint_with_the_same_losses(tmp_
     total = stopped_at + 15  # then finish a run of this many steps, from the checkpoint
     results["config"]["steps"] = total
     (out / "results.json").write_text(json.dumps(results))
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "run", "--resume", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = cli("run", "--resume", str(out), env=here)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ae seed 0: continuing from its last checkpoint" in proc.stdout
-    proc = cli("run", *args, "--steps", str(total), "--out", str(again), timeout=600,
-               env={"BENCHMARKS_CACHE_DIR": str(_cache(tmp_path)),
-                    "BENCHMARKS_DATA_DIR": None})
+    proc = cli("run", *args, "--steps", str(total), "--out", str(again), env=here)
     assert proc.returncode == 0, proc.stderr[-2000:]
     resumed, straight = (json.loads((d / "results.json").read_text())["runs"][0]
                          for d in (out, again))
