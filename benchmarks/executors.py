@@ -166,14 +166,12 @@ def work(job: Job, spec: RunSpec, dataset=None, should_stop: ShouldStop = lambda
     from benchmarks.backend import import_keras
 
     import_keras()
-    import metrics
-    from benchmarks import data, experiment, plugins
+    from benchmarks import data, experiment, plugins, space
 
     plugins.load(job.cfg.plugins)  # the same models, under the same names, as the driver's
 
     ds = dataset if dataset is not None else data.load(job.dataset, job.cfg.data_dir)
-    reference = metrics.build_reference(ds, cache_dir=job.cache_dir,
-                                        n=min(job.cfg.samples, len(ds.x_test)))
+    reference = space.build(ds, job.cfg.samples, cache_dir=job.cache_dir)
     ctx = experiment.Context(job.cfg, ds, reference, Path(job.run_dir), WorkerConsole(spec.key))
     return experiment.run(spec.model, spec.seed, ctx, should_stop, overrides=spec.overrides)
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, plugins, preflight, study
+from benchmarks import data, executors, experiment, plugins, preflight, space, study
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
-from benchmarks.results import environment, record_scoring_space
+from benchmarks.results import environment
 from benchmarks.signals import SIGNALS, TRAIN
 from reports import schema
 
@@ -183,10 +183,13 @@ def _train_all(t: Training) -> None:
             t.console.loud(_time_left(1, len(t.todo), time.monotonic() - started[0], parallel))
 
     folder.write()
-    reference = _score_space(t.cfg, t.ds, results, t.console, t.cache_dir)
+    t.console.info("scoring space: " + ("the known mixture" if t.ds.mixture is not None else
+                                        "loading or training the dataset classifier ..."))
+    reference = space.build(t.ds, t.cfg.samples, cache_dir=t.cache_dir, note=t.console.loud,
+                            results=results)
     folder.write()
     ctx = experiment.Context(t.cfg, t.ds, reference, folder.path, t.console, t.summary)
-    # worker processes load the classifier and statistics _score_space just cached there
+    # worker processes load the classifier and statistics space.build just cached there
     job = executors.Job(t.cfg, t.ds.name, str(folder.path.resolve()),
                         str(default_cache_dir(t.cache_dir).resolve()))
     signals.mode = TRAIN
@@ -195,24 +198,6 @@ def _train_all(t: Training) -> None:
                       lambda: signals.requested is not None)
     if signals.requested:
         raise KeyboardInterrupt
-
-
-def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
-    """The dataset's classifier and real statistics (cached), and the real-data floor."""
-    import metrics
-
-    console.info("scoring space: " + ("the known mixture" if ds.mixture is not None else
-                                      "loading or training the dataset classifier ..."))
-    try:
-        reference = metrics.build_reference(ds, cache_dir=cache_dir,
-                                            n=min(cfg.samples, len(ds.x_test)),
-                                            note=console.loud)
-    except metrics.MetricsError as e:
-        raise UserError(str(e)) from None
-    record_scoring_space(results, reference, ds, cfg.samples)
-    if not results.get("floor"):
-        results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
-    return reference
 
 
 def new_results(cfg: RunConfig, ds) -> dict:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import samples as samples_io
+from benchmarks import space
 from benchmarks.errors import UserError
 from reports import REPORT_FILE, schema
 
@@ -80,17 +80,6 @@ def read_all(paths: list[str], ds, options: samples_io.Options | None = None
     return [samples_io.read(p, ds.image_shape, options) for p in paths]
 
 
-def reference_for(ds, count: int, *, cache_dir=None, note: Callable[[str], None] | None = None):
-    """The scoring space ``run`` would use for ``count`` samples: the same cache entry."""
-    import metrics
-
-    try:
-        return metrics.build_reference(ds, cache_dir=cache_dir, n=min(count, len(ds.x_test)),
-                                       note=note)
-    except metrics.MetricsError as e:
-        raise UserError(str(e)) from None
-
-
 def figures(images: np.ndarray, reference, timings: dict | None = None) -> dict:
     """``metrics.evaluate`` in full: every figure a trained run's final gets."""
     import metrics
@@ -124,7 +113,7 @@ def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
                    cache_dir=cache_dir)
     check_shape_flags(ds, opts)
     got = from_object(samples, ds.image_shape, opts)
-    return figures(got.images, reference_for(ds, len(got.images), cache_dir=cache_dir))
+    return figures(got.images, space.build(ds, len(got.images), cache_dir=cache_dir))
 
 
 def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Samples:
@@ -179,8 +168,11 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
         count = max(len(s.images) for s in got)
         console.info(f"dataset {ds.name} from {ds.source}; scoring space: loading or "
                      "training the dataset classifier ...")
-        reference = reference_for(ds, count, cache_dir=cache_dir, note=console.loud)
-        _record_space(folder.results, reference, ds, got)
+        reference = space.build(ds, count, cache_dir=cache_dir, note=console.loud,
+                                results=folder.results)
+        if len({len(s.images) for s in got}) > 1:
+            folder.note("the sample sets differ in size; FID is biased by sample count, so "
+                        "compare rows of equal size (KID is not)")
         folder.write()
         signals.mode = TRAIN  # a first signal stops after the row being scored
         for (name, row_seed), s in zip(rows, got, strict=True):
@@ -211,18 +203,6 @@ def score_row(name: str, row_seed: int, s: samples_io.Samples, reference, folder
     fig.sample_grid(s.images[:GRID_IMAGES], folder / "figures" / f"{tag}-samples.png")
     return schema.new_run(name, row_seed, status="finished", final=scores, source=s.source(),
                           figures={"samples_final": f"figures/{tag}-samples.png"})
-
-
-def _record_space(results: dict, reference, ds, got) -> None:
-    import metrics
-    from benchmarks.results import record_scoring_space
-
-    count = max(len(s.images) for s in got)
-    record_scoring_space(results, reference, ds, count)
-    results["floor"] = metrics.real_floor(reference, n=min(count, len(ds.x_train)))
-    if len({len(s.images) for s in got}) > 1:
-        results["notes"].append("the sample sets differ in size; FID is biased by sample count, "
-                                "so compare rows of equal size (KID is not)")
 
 
 def new_record(ds, rows, got, *, backend: str, data_dir) -> dict:
