@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import shlex
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +17,9 @@ from benchmarks import data, executors, experiment, plugins, preflight, space, s
 from benchmarks.config import PRESETS, RunConfig, check_models
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
-from benchmarks.results import environment
+from benchmarks.results import command_line, new_record
 from benchmarks.signals import SIGNALS, TRAIN
-from reports import schema
+from benchmarks.trial import Trial
 
 
 def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None,
@@ -62,8 +60,8 @@ class Training:
     cfg: RunConfig
     ds: object  # benchmarks.data.Dataset
     folder: RunFolder  # its record in folder.results, its signals in folder.signals
-    todo: list[study.RunSpec]
-    skipped: list[study.RunSpec]
+    todo: list[study.TrialSpec]
+    skipped: list[study.TrialSpec]
     console: object  # benchmarks.console.Console
     cache_dir: str | None
     summary: bool  # print each network's Keras summary
@@ -74,7 +72,7 @@ LARGE_STUDY = 1_000  # runs: from this many on, the size and the time left are s
 LISTED_SKIPS = 20  # resume names each finished run it skips, up to this many
 
 
-def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.RunSpec], list[study.RunSpec]]:
+def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.TrialSpec], list[study.TrialSpec]]:
     """The grid's runs still to do, and those already finished (skipped on resume), each in
     grid order (``study.pending``'s rule). Each key is made once and looked up in a set: a
     100,000-run grid plans in about a second (tests/perf/test_planning.py)."""
@@ -85,7 +83,7 @@ def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.RunSpec], list[st
     return todo, skipped
 
 
-def warn_if_large(cfg: RunConfig, todo: list[study.RunSpec], console) -> None:
+def warn_if_large(cfg: RunConfig, todo: list[study.TrialSpec], console) -> None:
     if len(todo) < LARGE_STUDY:
         return
     arms = "; ".join(f"{m}: {math.prod(len(v) for v in cfg.sweep.get(m, {}).values()):,} "
@@ -150,7 +148,7 @@ def _load_data(cfg: RunConfig, console, cache_dir: str | None):
 
 def _execute(t: Training) -> int:
     results = t.folder.results
-    results["command"] = results.get("command") or _command_line()
+    results["command"] = results.get("command") or command_line()
     results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
     _say_skipped(t.skipped, t.console)
     return t.folder.work(lambda: _train_all(t), t.console)
@@ -163,8 +161,7 @@ def _say_skipped(skipped: list, console) -> None:
         console.info(f"{len(skipped):,} runs already finished, skipped (resume)")
         return
     for spec in skipped:
-        arm = spec.key.rsplit("/", 1)[0]
-        console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
+        console.info(escape(f"{spec.arm} seed {spec.seed}: already finished, skipped (resume)"))
 
 
 def _train_all(t: Training) -> None:
@@ -174,8 +171,8 @@ def _train_all(t: Training) -> None:
     folder, results, signals = t.folder, t.folder.results, t.folder.signals
     started = [0.0, 0]  # when training began; runs reported since
 
-    def on_result(record: dict) -> None:
-        results["runs"].append(record)
+    def on_result(trial: Trial) -> None:
+        results["runs"].append(trial.record())
         folder.write()
         started[1] += 1
         if started[1] == 1 and len(t.todo) >= LARGE_STUDY:
@@ -201,20 +198,10 @@ def _train_all(t: Training) -> None:
 
 
 def new_results(cfg: RunConfig, ds) -> dict:
-    return schema.new_results(
-        command=_command_line(),
-        # what `data.load` takes to load the same data again on --resume (a folder's path)
-        config={**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
-                "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
-                "preset_about": PRESETS[cfg.preset].about},
-        environment=environment(cfg.backend),
-        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
-                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
-                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
-
-
-def _command_line() -> str:
-    return "python -m benchmarks " + shlex.join(sys.argv[1:])
+    # config.dataset: what `data.load` takes to load the same data again on --resume
+    return new_record(ds, {**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
+                           "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
+                           "preset_about": PRESETS[cfg.preset].about}, cfg.backend)
 
 
 def rerender(run_dir: str | Path) -> Path:

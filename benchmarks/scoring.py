@@ -12,8 +12,6 @@ report's intervals over seeds.
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 from benchmarks import samples as samples_io
 from benchmarks import space
 from benchmarks.errors import UserError
+from benchmarks.trial import Scored, Trial, TrialSpec
 from reports import REPORT_FILE, schema
 
 GRID_IMAGES = 64  # the first images of each row, drawn as its sample grid
@@ -178,7 +177,8 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
         for (name, row_seed), s in zip(rows, got, strict=True):
             if signals.requested:
                 raise KeyboardInterrupt
-            folder.results["runs"].append(score_row(name, row_seed, s, reference, folder.path))
+            folder.results["runs"].append(
+                score_row(name, row_seed, s, reference, folder.path).record())
             folder.write()
             final = folder.results["runs"][-1]["final"]
             console.info(f"{name} seed {row_seed} ({s.path}): FID {final['fid']:.2f}, modes "
@@ -194,32 +194,28 @@ def score_hint(folder: Path) -> str:
     return f"score them again into a new folder with --out DIR ({folder} is kept)"
 
 
-def score_row(name: str, row_seed: int, s: samples_io.Samples, reference, folder: Path) -> dict:
-    """One SAMPLES scored: its record, and its sample grid drawn."""
+def score_row(name: str, row_seed: int, s: samples_io.Samples, reference, folder: Path
+              ) -> Trial:
+    """One SAMPLES scored, its sample grid drawn: a trial with no training."""
     from reports import images as fig
 
     scores = figures(s.images, reference)
     tag = f"{name}-s{row_seed}".replace("#", "_")
     fig.sample_grid(s.images[:GRID_IMAGES], folder / "figures" / f"{tag}-samples.png")
-    return schema.new_run(name, row_seed, status="finished", final=scores, source=s.source(),
-                          figures={"samples_final": f"figures/{tag}-samples.png"})
+    return Trial(TrialSpec(name, {}, row_seed), "finished", source=s.source(),
+                 final=Scored(scores, f"figures/{tag}-samples.png"))
 
 
 def new_record(ds, rows, got, *, backend: str, data_dir) -> dict:
-    from benchmarks.results import environment
+    from benchmarks import results
 
     models = list(dict.fromkeys(name for name, _ in rows))
     seeds = max(sum(1 for n, _ in rows if n == m) for m in models)
-    return schema.new_results(
-        command="python -m benchmarks " + shlex.join(sys.argv[1:]),
-        config={"models": models, "dataset": ds.request or ds.name, "data_dir": data_dir,
-                "backend": backend, "preset": "score", "seeds": seeds,
-                "samples": max(len(s.images) for s in got),
-                "preset_about": "samples scored as they are: nothing trained"},
-        environment=environment(backend),
-        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
-                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
-                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
+    return results.new_record(ds, {
+        "models": models, "dataset": ds.request or ds.name, "data_dir": data_dir,
+        "backend": backend, "preset": "score", "seeds": seeds,
+        "samples": max(len(s.images) for s in got),
+        "preset_about": "samples scored as they are: nothing trained"}, backend)
 
 
 def json_summary(results: dict, folder: Path) -> dict:
