@@ -11,13 +11,12 @@ trained models, with intervals over seeds where a row has several sample sets.
 from __future__ import annotations
 
 import copy
-import json
 import os
-from datetime import datetime
 from pathlib import Path
 
-from benchmarks import runner
-from benchmarks.errors import NoSpace, UserError, no_space
+from benchmarks.errors import UserError
+from benchmarks.folder import RunFolder
+from benchmarks.signals import SIGNALS
 
 COMMAND = "python -m benchmarks compare"  # what merge() records: a comparison's own folder
 
@@ -82,8 +81,9 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
 
 def compare(run_dirs: list[str], out: str | None = None) -> Path:
     """Write out/results.json (the merged record) and out/report.md; returns the report."""
-    from reports import render_run, schema
+    from reports import schema
 
+    signals = SIGNALS.start()  # a signal before the record is written stops at once
     dirs = [Path(d) for d in run_dirs]
     if len(dirs) < 2:
         raise UserError("compare needs at least two run folders, e.g. "
@@ -102,34 +102,12 @@ def compare(run_dirs: list[str], out: str | None = None) -> Path:
         except (OSError, schema.RecordError) as e:
             raise UserError(f"cannot compare {d}: {e}") from None
     check_comparable(loaded)
-    folder = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-compare"
-    check_not_a_run(folder)
-    try:
-        (folder / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot write to {folder} ({e.strerror}); choose another with "
-                        "--out DIR") from None
-    runner.lock(folder)  # a run starting there, or a second compare, waits its turn
-    check_not_a_run(folder)  # again under the lock: a run may have just written its record
-    try:
-        schema.write(folder / schema.RESULTS_FILE, merge(loaded, dirs, folder.resolve()))
-        return render_run(folder)
-    except OSError as e:
-        if not no_space(e):
-            raise
-        raise NoSpace.writing(folder, e, "free space, or choose another folder with --out DIR"
-                              ) from None
+    folder = RunFolder.create(out, "compare", signals, again=_again,
+                              subfolders=("figures",), replaces=COMMAND)
+    folder.results = merge(loaded, dirs, folder.path.resolve())
+    with folder.full_disk():
+        return folder.finish(None)  # the merged record keeps its runs' status
 
 
-def check_not_a_run(folder: Path) -> None:
-    """A run's folder is never written over (``run``'s own check); an earlier comparison's is
-    replaced, so the same command can be repeated."""
-    path = folder / runner.RESULTS_FILE
-    if not path.exists():
-        return
-    try:
-        written_by = json.loads(path.read_text()).get("command", "")
-    except (OSError, ValueError, AttributeError):
-        written_by = ""  # unreadable: kept, as a run's would be
-    if not str(written_by).startswith(COMMAND):
-        runner.check_out_free(folder)
+def _again(folder: Path) -> str:
+    return "compare again into it, or choose another folder with --out DIR"

@@ -2,10 +2,11 @@
 (one fresh process per run, N at a time) or ``ray`` (one Ray task per run, on a cluster or a
 local instance).
 
-Every executor hands each finished record to ``on_result`` in this process, as it arrives, so
-the runner writes results.json after every run whichever executor ran it. A run that raises or
-whose process dies becomes a "failed" record with its error; the others go on. A full disk is
-not a run's failure: it stops the study (``errors.no_space``), to be resumed once there is space.
+Every executor hands each finished trial (``trial.Trial``) to ``on_result`` in this process,
+as it arrives, so the runner writes results.json after every trial whichever executor ran it. A
+trial that raises or whose process dies becomes a "failed" record with its error; the others
+go on. A full disk is not a trial's failure: it stops the study (``errors.no_space``), to be
+resumed once there is space.
 
 How a worker gets the data and the scoring space without downloading or training again: the
 runner loads the dataset and builds the classifier and the real statistics into the cache
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from benchmarks.config import RunConfig
 from benchmarks.errors import UserError, no_space
-from benchmarks.study import RunSpec
+from benchmarks.trial import Trial, TrialSpec
 
 EXECUTORS = ("local", "ray")
 RAY_INSTALL = "pip install -e '.[ray]'"
@@ -38,7 +39,7 @@ RETRIES = 1  # a worker process that dies is run once more, then recorded as fai
 POLL_S = 0.2  # how often the driver looks at Ctrl-C while waiting on workers
 ROOT = Path(__file__).resolve().parents[1]  # so workers import this checkout's code
 
-OnResult = Callable[[dict], None]
+OnResult = Callable[[Trial], None]
 ShouldStop = Callable[[], bool]
 
 
@@ -82,7 +83,7 @@ def check(kind: str, workers: int | None, ray_address: str | None) -> Choice:
     return Choice(kind, workers or 1, ray_address)
 
 
-def execute(choice: Choice, specs: list[RunSpec], ctx, job: Job, on_result: OnResult,
+def execute(choice: Choice, specs: list[TrialSpec], ctx, job: Job, on_result: OnResult,
             should_stop: ShouldStop) -> None:
     """Run ``specs``; returns when all finished or, after ``should_stop()``, what ran did."""
     if choice.kind == "ray":
@@ -93,11 +94,8 @@ def execute(choice: Choice, specs: list[RunSpec], ctx, job: Job, on_result: OnRe
         run_local(specs, ctx, on_result, should_stop)
 
 
-def failed(spec: RunSpec, error: str) -> dict:
-    from reports.schema import new_run
-
-    return new_run(spec.model, spec.seed, overrides=spec.overrides, status="failed",
-                   error=error)
+def failed(spec: TrialSpec, error: str) -> Trial:
+    return Trial(spec, "failed", error=error)
 
 
 def _error_line(err: BaseException) -> str:
@@ -116,8 +114,7 @@ def run_local(specs, ctx, on_result: OnResult, should_stop: ShouldStop) -> None:
         if should_stop():
             return
         try:
-            record = experiment.run(spec.model, spec.seed, ctx, should_stop,
-                                    overrides=spec.overrides)
+            record = experiment.run(spec, ctx, should_stop)
         except Exception as err:  # one run's bug must not lose the others' results
             if no_space(err):
                 raise
@@ -160,25 +157,23 @@ class _Quiet:
         pass
 
 
-def work(job: Job, spec: RunSpec, dataset=None, should_stop: ShouldStop = lambda: False):
+def work(job: Job, spec: TrialSpec, dataset=None, should_stop: ShouldStop = lambda: False):
     """One run in a fresh worker process: pick the backend, load, score, return the record."""
     os.environ["KERAS_BACKEND"] = job.cfg.backend  # before keras is imported, in this process
     from benchmarks.backend import import_keras
 
     import_keras()
-    import metrics
-    from benchmarks import data, experiment, plugins
+    from benchmarks import data, experiment, plugins, space
 
     plugins.load(job.cfg.plugins)  # the same models, under the same names, as the driver's
 
     ds = dataset if dataset is not None else data.load(job.dataset, job.cfg.data_dir)
-    reference = metrics.build_reference(ds, cache_dir=job.cache_dir,
-                                        n=min(job.cfg.samples, len(ds.x_test)))
+    reference = space.build(ds, job.cfg.samples, cache_dir=job.cache_dir)
     ctx = experiment.Context(job.cfg, ds, reference, Path(job.run_dir), WorkerConsole(spec.key))
-    return experiment.run(spec.model, spec.seed, ctx, should_stop, overrides=spec.overrides)
+    return experiment.run(spec, ctx, should_stop)
 
 
-def _child(job: Job, spec: RunSpec, gpu: str | None, stop, results) -> None:
+def _child(job: Job, spec: TrialSpec, gpu: str | None, stop, results) -> None:
     # the driver owns Ctrl-C: it sets ``stop`` and this run ends after its current step
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if gpu is not None:
@@ -317,7 +312,7 @@ def run_ray(specs, job: Job, dataset, address: str | None, on_result: OnResult,
         ray.shutdown()
 
 
-def _ray_work(job: Job, spec: RunSpec, dataset) -> dict:
+def _ray_work(job: Job, spec: TrialSpec, dataset) -> Trial:
     return work(job, spec, dataset)
 
 

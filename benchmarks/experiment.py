@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -21,8 +20,8 @@ import numpy as np
 
 from benchmarks import export
 from benchmarks.config import RunConfig
-from benchmarks.study import RunSpec, model_config
-from reports import schema
+from benchmarks.study import model_config
+from benchmarks.trial import Scored, Training, Trial, TrialSpec
 from reports.files import atomic_write, atomic_write_folder, atomic_write_text
 
 EVAL_SEED = 12345  # samples for scoring come from a fixed seed, apart from training's
@@ -51,33 +50,33 @@ class Context:
     summary: bool = False  # print each network's Keras summary before training
 
 
-def run(name: str, seed: int, ctx: Context, should_stop: Callable[[], bool],
-        overrides: dict | None = None) -> dict:
-    """Train and evaluate ``name`` with ``seed`` and a sweep's ``overrides`` (on top of the
-    run's ``--set`` values); the record of results.json's ``runs``."""
-    spec = RunSpec(name, dict(overrides or {}), seed)
-    files = Files(ctx.run_dir, file_tag(name, spec.overrides, seed))
+def run(spec: TrialSpec, ctx: Context, should_stop: Callable[[], bool]) -> Trial:
+    """Train and evaluate one trial (its sweep's settings on top of the run's ``--set``
+    values); its record, built from what training, scoring and drawing return."""
+    files = Files(ctx.run_dir, spec.tag)
     model = build_model(spec, ctx)
     tracker = Tracker(model, spec, ctx, files)
-    log = train_model(model, tracker, ctx, seed, should_stop)
-    interrupted = should_stop() and log.steps_done < ctx.cfg.steps and log.diverged_at is None
-    record = new_record(spec, model, log, tracker.curves, ctx, files, interrupted)
-    if interrupted:
-        return record
+    log = train_model(model, tracker, ctx, spec.seed, should_stop)
+    trained = training(model, log, tracker.curves, ctx, files)
+    if should_stop() and log.steps_done < ctx.cfg.steps and log.diverged_at is None:
+        return Trial(spec, "interrupted", trained)
+    final = None
     if log.diverged_at is None:
-        score_final(model, log, tracker, record, ctx, files)
+        final = score_final(model, log, tracker, ctx, files)
     else:
-        ctx.console.loud(f"{name} seed {seed} diverged at step {log.diverged_at} "
+        ctx.console.loud(f"{spec.model} seed {spec.seed} diverged at step {log.diverged_at} "
                          "(loss not finite)")
-    score_best(model, log, tracker.best, record, ctx, files)
-    draw_progression(tracker.frames, record, files, ctx.dataset.mixture)
-    shutil.rmtree(files.checkpoints, ignore_errors=True)  # the run is scored: weights/ keeps it
-    return record
+    best = score_best(model, log, tracker.best, final, ctx, files)
+    progression = draw_progression(tracker.frames, files, ctx.dataset.mixture)
+    shutil.rmtree(files.checkpoints, ignore_errors=True)  # the trial is scored: weights/ keeps it
+    status = "finished" if log.diverged_at is None else "diverged"
+    return Trial(spec, status, trained, final=final, best=best, progression=progression)
 
 
 @dataclass(frozen=True)
 class Files:
-    """Where one run's files go, under the run folder; ``tag`` names them (``file_tag``)."""
+    """Where one trial's files go, under the run folder; ``tag`` names them
+    (``TrialSpec.tag``)."""
 
     run_dir: Path
     tag: str
@@ -100,7 +99,7 @@ class Files:
         return self.run_dir / relative, relative
 
 
-def build_model(spec: RunSpec, ctx: Context):
+def build_model(spec: TrialSpec, ctx: Context):
     """The run's model: its Config (``study.model_config``) built with the run's precision
     and distribution, each network's summary printed if asked."""
     from benchmarks.harness import build
@@ -123,7 +122,7 @@ class Tracker:
     checkpoint, so a resumed run continues them. It has a harness Callback's four methods
     without subclassing it: this module imports no keras before a run starts."""
 
-    def __init__(self, model, spec: RunSpec, ctx: Context, files: Files):
+    def __init__(self, model, spec: TrialSpec, ctx: Context, files: Files):
         from benchmarks.harness import checkpoint
 
         self.model, self.spec, self.ctx, self.files = model, spec, ctx, files
@@ -196,35 +195,28 @@ def train_model(model, tracker: Tracker, ctx: Context, seed: int,
                      checkpoint_every=cfg.checkpoint_every)
 
 
-def new_record(spec: RunSpec, model, log, curves: dict, ctx: Context, files: Files,
-               interrupted: bool) -> dict:
-    """The run's record before scoring: its status, settings, losses and throughput."""
+def training(model, log, curves: dict, ctx: Context, files: Files) -> Training:
+    """The trial's training before scoring: its settings, losses and throughput."""
     cfg = ctx.cfg
-    status = ("interrupted" if interrupted else
-              "diverged" if log.diverged_at is not None else "finished")
-    return schema.new_run(
-        spec.model, spec.seed, overrides=spec.overrides, status=status,
+    return Training(
         weights_scored=model.weights_scored, params=model.param_counts(),
         model_config=dataclasses.asdict(model.config), steps_done=log.steps_done,
-        diverged_at=log.diverged_at, final=None, best=None, curves=curves,
-        losses=downsample_losses(log.history),
+        diverged_at=log.diverged_at, curves=curves, losses=downsample_losses(log.history),
         throughput={"images_per_s": log.images_per_s, "step_ms_median": log.step_ms_median,
                     "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
                     "peak_memory_mb": log.peak_memory_mb, "batch_size": cfg.batch_size,
                     "backend": cfg.backend, "precision": cfg.precision},
-        figures={}, weights=f"weights/{files.tag}")
+        weights=f"weights/{files.tag}")
 
 
-def score_final(model, log, tracker: Tracker, record: dict, ctx: Context,
-                files: Files) -> None:
-    """Every metric on the final weights, which are saved, and their sample grid."""
+def score_final(model, log, tracker: Tracker, ctx: Context, files: Files) -> Scored:
+    """Every metric on the final weights, which are saved and exported, and their grid."""
     if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
         tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
     atomic_write_folder(files.weights, model.save_weights)
-    record["final"] = full_eval(model, ctx)
-    export.add(record, "final", model, files.weights, ctx.run_dir)  # generator.keras
-    draw_grid(model, "final", "samples_final", record, files, ctx)
-    final = record["final"]
+    final = full_eval(model, ctx)
+    scored = Scored(final, draw_grid(model, "final", files, ctx),
+                    export.save_in(model, files.weights, ctx.run_dir))  # generator.keras
     if ctx.reference.kind == "mixture":
         figures = (f"modes {final['mixture_modes']:.0f}/{ctx.dataset.num_classes}, high quality "
                    f"{final['high_quality']:.1%}, reverse KL {final['reverse_kl']:.3f}")
@@ -233,26 +225,28 @@ def score_final(model, log, tracker: Tracker, record: dict, ctx: Context,
                    f"{ctx.dataset.num_classes}")
         if "modes_1000" in final:
             figures += f", {final['modes_1000']:.0f} of 1,000 triples, KL {final['kl_triples']:.2f}"
-    ctx.console.info(f"{model.name} seed {record['seed']}: final {figures}")
+    ctx.console.info(f"{model.name} seed {tracker.spec.seed}: final {figures}")
+    return scored
 
 
-def score_best(model, log, best: dict, record: dict, ctx: Context, files: Files) -> None:
+def score_best(model, log, best: dict, final: Scored | None, ctx: Context,
+               files: Files) -> tuple[int, Scored] | None:
     """Every metric on the best evaluation's weights (the final scores when that was the
-    final step), and their sample grid; nothing without a best evaluation."""
+    final step), exported, and their sample grid; None without a best evaluation."""
     if best["step"] is None or not files.best_weights.exists():
-        return
-    if record["final"] is None or best["step"] != log.steps_done:
+        return None
+    if final is None or best["step"] != log.steps_done:
         model.load_weights(files.best_weights)
-        best_scores = full_eval(model, ctx)
+        scores = full_eval(model, ctx)
     else:
-        best_scores = record["final"]
-    record["best"] = {"step": best["step"], "metrics": best_scores}
-    export.add(record, "best", model, files.best_weights, ctx.run_dir)
-    draw_grid(model, "best", "samples_best", record, files, ctx)
+        scores = final.metrics
+    exported = export.save_in(model, files.best_weights, ctx.run_dir)
+    return best["step"], Scored(scores, draw_grid(model, "best", files, ctx), exported)
 
 
-def draw_grid(model, kind: str, key: str, record: dict, files: Files, ctx: Context) -> None:
-    """A grid of samples; for a mixture, a scatter of samples over its components' centres."""
+def draw_grid(model, kind: str, files: Files, ctx: Context) -> str:
+    """A grid of samples; for a mixture, a scatter of samples over its components' centres.
+    Its path inside the run folder."""
     from reports import images, plots
 
     path, relative = files.figure(f"{kind}.png")
@@ -262,32 +256,27 @@ def draw_grid(model, kind: str, key: str, record: dict, files: Files, ctx: Conte
                               title=f"{model.name} ({kind}): {ctx.dataset.name}")
     else:
         images.sample_grid(model.sample(GRID_IMAGES, EVAL_SEED), path)
-    record["figures"][key] = relative
+    return relative
 
 
-def draw_progression(frames: list, record: dict, files: Files, mixture=None) -> None:
+def draw_progression(frames: list, files: Files, mixture=None) -> dict[str, str]:
     """The frames of the fixed noise batch over training, as a strip and a GIF; for a
-    mixture, one scatter panel per evaluation."""
+    mixture, one scatter panel per evaluation. Figure name -> path inside the run folder."""
     if not frames:
-        return
+        return {}
     from reports import images, plots
 
     if mixture is not None:
         path, relative = files.figure("progression.png")
         plots.mixture_progress(path, frames, mixture.centres)
-        record["figures"]["progression_strip"] = relative
-        return
+        return {"progression_strip": relative}
+    drawn = {}
     for draw, kind, key in ((images.progression_strip, "progression.png", "progression_strip"),
                             (images.progression_gif, "progression.gif", "progression_gif")):
         path, relative = files.figure(kind)
         draw(frames, path)
-        record["figures"][key] = relative
-
-
-def file_tag(name: str, overrides: dict, seed: int) -> str:
-    """The run's figure and weight file names: 'dcgan-s0', or 'dcgan-lr0.0001-s0' in a sweep."""
-    settings = "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
-    return re.sub(r"[^A-Za-z0-9_.+=-]", "_", f"{name}{settings}-s{seed}")
+        drawn[key] = relative
+    return drawn
 
 
 PROGRESS_FILE = "progress.json"  # beside the harness's checkpoint.npz

@@ -42,9 +42,8 @@ def save(model, folder: str | Path) -> Path | None:
     return atomic_write(Path(folder) / GENERATOR_FILE, network.save)
 
 
-def add(record: dict, which: str, model, folder: Path, run_dir: Path) -> None:
-    """Exports ``model``'s current generator into ``folder`` and lists it in the run record's
-    ``exported`` under ``which`` ("final" or "best"), as a path inside the run folder."""
+def save_in(model, folder: Path, run_dir: Path) -> str | None:
+    """Exports ``model``'s current generator into ``folder``; its path inside the run folder
+    (a trial's ``exported``), or None for a model that exports none."""
     path = save(model, folder)
-    if path is not None:
-        record.setdefault("exported", {})[which] = path.relative_to(run_dir).as_posix()
+    return None if path is None else path.relative_to(run_dir).as_posix()

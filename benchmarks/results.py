@@ -1,9 +1,12 @@
-"""What a run and a scoring record in results.json alike: the environment (backend, device,
-versions) and the scoring space (the classifier, the metric table, small-data settings)."""
+"""A new record of results.json, for ``run`` and ``score`` alike: the command line, the
+environment (backend, device, versions) and the dataset; the caller gives the config. The
+scoring space is written by ``space.build``, the trials by ``trial.Trial.record``."""
 
 from __future__ import annotations
 
 import platform
+import shlex
+import sys
 from importlib import metadata
 
 from benchmarks import __version__
@@ -29,35 +32,16 @@ def environment(backend: str) -> dict:
     }
 
 
-def record_scoring_space(results: dict, reference, ds, samples: int) -> None:
-    """The classifier, each metric's description and report placing (from metrics.METRICS),
-    and a small dataset's scoring settings with their notes, into ``results``."""
-    import metrics
-    from metrics.mode_collapse import NDB_CELLS
+def new_record(ds, config: dict, backend: str) -> dict:
+    """A record for a run (or a scoring) that has just started: no scoring space or trials."""
     from reports import schema
 
-    # only the metrics this dataset's kind of scoring computes (metrics.applicable)
-    results["metrics"] = {k: schema.metric_info(m.label, m.description, m.direction, m.target,
-                                                short=m.short, section=m.section,
-                                                count=m.count, summary=m.summary,
-                                                verdict=m.verdict)
-                          for k, m in metrics.applicable(reference.kind).items()}
-    results["notes"] += [n for n in reference.notes if n not in results["notes"]]  # rebuilt cache
-    if reference.kind == "mixture":  # scored by the mixture itself: no classifier, no cells
-        results["classifier"] = None
-        results["scoring"] = {"real_images": len(reference.train_images)}
-        return
-    # fractions in results.json (metrics keeps percent): 0.9944, not 99.44
-    results["classifier"] = {"test_accuracy": reference.classifier_accuracy / 100,
-                             "gate": reference.classifier_gate / 100,
-                             "train_seconds": reference.classifier_train_seconds,
-                             "gate_source": ds.gate_rule}
-    # a small dataset's settings (fewer NDB cells, smaller k), recorded and said in the notes
-    results["scoring"] = {"real_images": len(reference.real_features),
-                          "ndb_cells": reference.ndb_cells,
-                          "k_precision_recall": reference.k_precision_recall,
-                          "k_density_coverage": reference.k_density_coverage}
-    results["notes"] += [n for n in reference.caveats(samples) if n not in results["notes"]]
-    if "ndb" in results["metrics"] and reference.ndb_cells != NDB_CELLS:
-        results["metrics"]["ndb"]["description"] += (f" (here {reference.ndb_cells} cells: "
-                                                     "a small dataset, see the notes)")
+    return schema.new_results(
+        command=command_line(), config=config, environment=environment(backend),
+        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
+                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
+                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
+
+
+def command_line() -> str:
+    return "python -m benchmarks " + shlex.join(sys.argv[1:])

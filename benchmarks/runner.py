@@ -6,72 +6,20 @@ crash loses only the one in progress. The checks of user input happen before thi
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import math
-import os
-import shlex
-import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, plugins, preflight, study
+from benchmarks import data, executors, experiment, plugins, preflight, space, study
 from benchmarks.config import PRESETS, RunConfig, check_models
-from benchmarks.errors import NoSpace, UserError, no_space
-from benchmarks.results import environment, record_scoring_space
-from benchmarks.signals import FINISH, PREPARE, SIGNALS, TRAIN, Signals
-from reports import schema
-
-RESULTS_FILE = schema.RESULTS_FILE
-LOCK_FILE = ".lock"
-
-
-def check_out_free(out: str | Path | None) -> None:
-    """A finished or running run's folder is never written over (its results would be lost)."""
-    if out is not None and (Path(out) / RESULTS_FILE).exists():
-        raise UserError(f"{out} already holds a run ({RESULTS_FILE}); finish it with "
-                        f"--resume {out}, or choose a new folder with --out DIR")
-
-
-def prepare_out(out: str | None, dataset: str,
-                folders: tuple[str, ...] = ("figures", "weights")) -> Path:
-    """The output folder (default runs/<time>-<dataset>) with its sub-``folders``, checked
-    writable and locked for this process."""
-    folder = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{dataset}"
-    try:
-        for sub in folders:
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"cannot write to output folder {folder} ({e.strerror}); "
-                        "choose another with --out DIR") from None
-    lock(folder)
-    return folder
-
-
-_LOCKS: list = []  # open lock files: the OS releases them when this process ends, however
-
-
-def lock(folder: Path) -> None:
-    """One process writes a run folder: a second one is refused while the first holds it."""
-    handle = open(folder / LOCK_FILE, "a+")  # held open for the process's life
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise UserError(f"{folder} is being written by {holder}; wait for it to finish, or "
-                        "choose another folder with --out DIR") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"genbench pid {os.getpid()}")
-    handle.flush()
-    _LOCKS.append(handle)
+from benchmarks.errors import UserError
+from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
+from benchmarks.results import command_line, new_record
+from benchmarks.signals import SIGNALS, TRAIN
+from benchmarks.trial import Trial
 
 
 def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = None,
@@ -82,7 +30,7 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
 
     console = Console()
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
-    check_out_free(cfg.out)
+    check_free(cfg.out)
     preflight.check_cache_dir(cache_dir)
     ds = _load_data(cfg, console, cache_dir)
     if epochs:
@@ -93,18 +41,38 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     preflight.check_split(cfg)
     todo, skipped = plan(cfg, [])
     warn_if_large(cfg, todo, console)
-    run_dir = prepare_out(cfg.out, ds.name)
-    check_out_free(run_dir)  # again under the lock: a second run may have just finished
-    with stops_when_full(run_dir):
-        return _execute(cfg, ds, run_dir, new_results(cfg, ds), (todo, skipped), console,
-                        cache_dir, signals, summary, executor)
+    folder = RunFolder.create(cfg.out, ds.name, signals, again=resume_hint)
+    folder.results = new_results(cfg, ds)
+    with folder.full_disk():
+        return _execute(Training(cfg, ds, folder, todo, skipped, console, cache_dir, summary,
+                                 executor))
+
+
+def resume_hint(folder: Path) -> str:
+    """How a stopped run is finished (said after a signal, a failure or a full disk)."""
+    return f"finish it with: python -m benchmarks run --resume {folder}"
+
+
+@dataclass
+class Training:
+    """What one ``run`` (or ``--resume``) carries from its checks to its last trial."""
+
+    cfg: RunConfig
+    ds: object  # benchmarks.data.Dataset
+    folder: RunFolder  # its record in folder.results, its signals in folder.signals
+    todo: list[study.TrialSpec]
+    skipped: list[study.TrialSpec]
+    console: object  # benchmarks.console.Console
+    cache_dir: str | None
+    summary: bool  # print each network's Keras summary
+    executor: executors.Choice
 
 
 LARGE_STUDY = 1_000  # runs: from this many on, the size and the time left are said up front
 LISTED_SKIPS = 20  # resume names each finished run it skips, up to this many
 
 
-def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.RunSpec], list[study.RunSpec]]:
+def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.TrialSpec], list[study.TrialSpec]]:
     """The grid's runs still to do, and those already finished (skipped on resume), each in
     grid order (``study.pending``'s rule). Each key is made once and looked up in a set: a
     100,000-run grid plans in about a second (tests/perf/test_planning.py)."""
@@ -115,7 +83,7 @@ def plan(cfg: RunConfig, runs: list[dict]) -> tuple[list[study.RunSpec], list[st
     return todo, skipped
 
 
-def warn_if_large(cfg: RunConfig, todo: list[study.RunSpec], console) -> None:
+def warn_if_large(cfg: RunConfig, todo: list[study.TrialSpec], console) -> None:
     if len(todo) < LARGE_STUDY:
         return
     arms = "; ".join(f"{m}: {math.prod(len(v) for v in cfg.sweep.get(m, {}).values()):,} "
@@ -139,12 +107,8 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     replaces the gate it was started with (after a gate miss: the classifier was the same)."""
     from benchmarks.console import Console
 
-    signals = SIGNALS.start()
-    run_dir = Path(path)
-    try:
-        results = schema.load(run_dir / RESULTS_FILE)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot resume {run_dir}: {e}") from None
+    folder = RunFolder.reopen(path, SIGNALS.start(), again=resume_hint)
+    results = folder.results
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     stored = {k: v for k, v in results["config"].items() if k in fields}
     cfg = RunConfig(**{**stored, "models": tuple(stored["models"]),
@@ -164,25 +128,11 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     ds = _load_data(cfg, console, cache_dir)
     todo, skipped = plan(cfg, results["runs"])
     warn_if_large(cfg, todo, console)
-    prepare_out(str(run_dir), results["dataset"]["name"])
+    folder.lock()
     results["notes"].append(resumed)
-    with stops_when_full(run_dir):
-        return _execute(cfg, ds, run_dir, results, (todo, skipped), console, cache_dir,
-                        signals, summary, executor)
-
-
-@contextlib.contextmanager
-def stops_when_full(run_dir: Path):
-    """A full disk ends the command in one line. Every file is written whole or not at all, so
-    results.json keeps each run finished so far and checkpoints their last complete step."""
-    try:
-        yield
-    except OSError as e:
-        if not no_space(e):
-            raise
-        raise NoSpace.writing(run_dir, e, "its finished runs are kept; free space, then "
-                              f"finish it with: python -m benchmarks run --resume {run_dir}"
-                              ) from None
+    with folder.full_disk():
+        return _execute(Training(cfg, ds, folder, todo, skipped, console, cache_dir, summary,
+                                 executor))
 
 
 def _load_data(cfg: RunConfig, console, cache_dir: str | None):
@@ -196,36 +146,12 @@ def _load_data(cfg: RunConfig, console, cache_dir: str | None):
     return ds
 
 
-def _execute(cfg: RunConfig, ds, run_dir: Path, results: dict, planned, console, cache_dir,
-             signals: Signals, summary: bool, executor: executors.Choice) -> int:
-    todo, skipped = planned
-    results["command"] = results.get("command") or _command_line()
+def _execute(t: Training) -> int:
+    results = t.folder.results
+    results["command"] = results.get("command") or command_line()
     results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
-    _say_skipped(skipped, console)
-    status, failure = "complete", None
-    try:
-        _train_all(cfg, ds, run_dir, results, todo, console, cache_dir, signals, summary,
-                   executor)
-    except KeyboardInterrupt:
-        status = "interrupted"
-        results["notes"].append(f"interrupted ({signals.requested or 'SIGINT'}) at "
-                                f"{datetime.now():%H:%M:%S}; resume with: python -m benchmarks "
-                                f"run --resume {run_dir}")
-    except Exception as e:  # refused or crashed with the folder made: it says so, and why
-        if no_space(e):  # results.json stays at its last complete version (stops_when_full)
-            raise
-        status, failure = "failed", e
-        reason = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}".splitlines()[0]
-        results["notes"].append(f"failed at {datetime.now():%H:%M:%S}: {reason}; once it is "
-                                f"fixed, finish with: python -m benchmarks run --resume "
-                                f"{run_dir}")
-    _finish(run_dir, results, status, console, signals)
-    if isinstance(failure, UserError):
-        raise UserError(f"{failure}; {run_dir} is kept, marked failed: once that is fixed, "
-                        f"finish it with --resume {run_dir}") from None
-    if failure is not None:
-        raise failure  # a bug: its traceback, now that both files say the run failed
-    return signals.exit_status() if status == "interrupted" else 0
+    _say_skipped(t.skipped, t.console)
+    return t.folder.work(lambda: _train_all(t), t.console)
 
 
 def _say_skipped(skipped: list, console) -> None:
@@ -235,85 +161,47 @@ def _say_skipped(skipped: list, console) -> None:
         console.info(f"{len(skipped):,} runs already finished, skipped (resume)")
         return
     for spec in skipped:
-        arm = spec.key.rsplit("/", 1)[0]
-        console.info(escape(f"{arm} seed {spec.seed}: already finished, skipped (resume)"))
+        console.info(escape(f"{spec.arm} seed {spec.seed}: already finished, skipped (resume)"))
 
 
-def _train_all(cfg: RunConfig, ds, run_dir: Path, results: dict, todo: list, console,
-               cache_dir, signals: Signals, summary: bool, executor: executors.Choice) -> None:
+def _train_all(t: Training) -> None:
     """The scoring space, then every run still to do, each record written as it comes."""
     from metrics.cache import default_cache_dir
 
-    results_path = run_dir / RESULTS_FILE
+    folder, results, signals = t.folder, t.folder.results, t.folder.signals
     started = [0.0, 0]  # when training began; runs reported since
 
-    def on_result(record: dict) -> None:
-        results["runs"].append(record)
-        schema.write(results_path, results)
+    def on_result(trial: Trial) -> None:
+        results["runs"].append(trial.record())
+        folder.write()
         started[1] += 1
-        if started[1] == 1 and len(todo) >= LARGE_STUDY:
-            parallel = executor.workers if executor.kind == "local" else 1
-            console.loud(_time_left(1, len(todo), time.monotonic() - started[0], parallel))
+        if started[1] == 1 and len(t.todo) >= LARGE_STUDY:
+            parallel = t.executor.workers if t.executor.kind == "local" else 1
+            t.console.loud(_time_left(1, len(t.todo), time.monotonic() - started[0], parallel))
 
-    schema.write(results_path, results)
-    reference = _score_space(cfg, ds, results, console, cache_dir)
-    schema.write(results_path, results)
-    ctx = experiment.Context(cfg, ds, reference, run_dir, console, summary)
-    # worker processes load the classifier and statistics _score_space just cached there
-    job = executors.Job(cfg, ds.name, str(run_dir.resolve()),
-                        str(default_cache_dir(cache_dir).resolve()))
+    folder.write()
+    t.console.info("scoring space: " + ("the known mixture" if t.ds.mixture is not None else
+                                        "loading or training the dataset classifier ..."))
+    reference = space.build(t.ds, t.cfg.samples, cache_dir=t.cache_dir, note=t.console.loud,
+                            results=results)
+    folder.write()
+    ctx = experiment.Context(t.cfg, t.ds, reference, folder.path, t.console, t.summary)
+    # worker processes load the classifier and statistics space.build just cached there
+    job = executors.Job(t.cfg, t.ds.name, str(folder.path.resolve()),
+                        str(default_cache_dir(t.cache_dir).resolve()))
     signals.mode = TRAIN
     started[0] = time.monotonic()
-    executors.execute(executor, todo, ctx, job, on_result, lambda: signals.requested is not None)
+    executors.execute(t.executor, t.todo, ctx, job, on_result,
+                      lambda: signals.requested is not None)
     if signals.requested:
         raise KeyboardInterrupt
 
 
-def _finish(run_dir: Path, results: dict, status: str, console, signals: Signals) -> None:
-    """results.json's final status, the report, the console summary; no signal cuts them."""
-    from reports import render_run
-
-    signals.mode = FINISH
-    results["status"] = status
-    results["finished"] = datetime.now().isoformat(timespec="seconds")
-    schema.write(run_dir / RESULTS_FILE, results)
-    console.summary(results, render_run(run_dir))
-    signals.mode = PREPARE  # both files are whole: a later signal stops at once again
-
-
-def _score_space(cfg: RunConfig, ds, results: dict, console, cache_dir):
-    """The dataset's classifier and real statistics (cached), and the real-data floor."""
-    import metrics
-
-    console.info("scoring space: " + ("the known mixture" if ds.mixture is not None else
-                                      "loading or training the dataset classifier ..."))
-    try:
-        reference = metrics.build_reference(ds, cache_dir=cache_dir,
-                                            n=min(cfg.samples, len(ds.x_test)),
-                                            note=console.loud)
-    except metrics.MetricsError as e:
-        raise UserError(str(e)) from None
-    record_scoring_space(results, reference, ds, cfg.samples)
-    if not results.get("floor"):
-        results["floor"] = metrics.real_floor(reference, n=min(cfg.samples, len(ds.x_train)))
-    return reference
-
-
 def new_results(cfg: RunConfig, ds) -> dict:
-    return schema.new_results(
-        command=_command_line(),
-        # what `data.load` takes to load the same data again on --resume (a folder's path)
-        config={**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
-                "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
-                "preset_about": PRESETS[cfg.preset].about},
-        environment=environment(cfg.backend),
-        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
-                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
-                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
-
-
-def _command_line() -> str:
-    return "python -m benchmarks " + shlex.join(sys.argv[1:])
+    # config.dataset: what `data.load` takes to load the same data again on --resume
+    return new_record(ds, {**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
+                           "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
+                           "preset_about": PRESETS[cfg.preset].about}, cfg.backend)
 
 
 def rerender(run_dir: str | Path) -> Path:

@@ -12,18 +12,16 @@ report's intervals over seeds.
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import samples as samples_io
+from benchmarks import space
 from benchmarks.errors import UserError
-from reports import schema
+from benchmarks.trial import Scored, Trial, TrialSpec
+from reports import REPORT_FILE, schema
 
 GRID_IMAGES = 64  # the first images of each row, drawn as its sample grid
 
@@ -81,17 +79,6 @@ def read_all(paths: list[str], ds, options: samples_io.Options | None = None
     return [samples_io.read(p, ds.image_shape, options) for p in paths]
 
 
-def reference_for(ds, count: int, *, cache_dir=None, note: Callable[[str], None] | None = None):
-    """The scoring space ``run`` would use for ``count`` samples: the same cache entry."""
-    import metrics
-
-    try:
-        return metrics.build_reference(ds, cache_dir=cache_dir, n=min(count, len(ds.x_test)),
-                                       note=note)
-    except metrics.MetricsError as e:
-        raise UserError(str(e)) from None
-
-
 def figures(images: np.ndarray, reference, timings: dict | None = None) -> dict:
     """``metrics.evaluate`` in full: every figure a trained run's final gets."""
     import metrics
@@ -125,7 +112,7 @@ def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
                    cache_dir=cache_dir)
     check_shape_flags(ds, opts)
     got = from_object(samples, ds.image_shape, opts)
-    return figures(got.images, reference_for(ds, len(got.images), cache_dir=cache_dir))
+    return figures(got.images, space.build(ds, len(got.images), cache_dir=cache_dir))
 
 
 def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Samples:
@@ -155,72 +142,80 @@ def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Sam
 
 def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
               names: list[str], out: str | None, data_dir=None, cache_dir=None,
-              classifier_gate=None, console, backend: str) -> tuple[Path, dict]:
+              classifier_gate=None, console, backend: str) -> tuple[Path, dict, int]:
     """Read and check every SAMPLES, score each, write results.json and report.md.
 
-    Returns (the report's path, the record).
+    Returns (the report's path, the record, the exit status: 0, or a signal's).
     """
     from benchmarks import data
-    from benchmarks.runner import check_out_free, prepare_out
+    from benchmarks.folder import RunFolder, check_free
+    from benchmarks.signals import SIGNALS, TRAIN
 
+    signals = SIGNALS.start()  # a signal before the folder exists stops at once
     rows = row_names(paths, names)
-    check_out_free(out)
+    check_free(out)
     ds = data.load(dataset, data_dir, image_size=options.image_size,
                    channels=options.channels, classifier_gate=classifier_gate,
                    cache_dir=cache_dir)
     got = read_all(paths, ds, options)
-    folder = prepare_out(out, f"score-{ds.name}", folders=("figures",))  # locked, as run's
-    check_out_free(folder)  # again under the lock: a run may have just started there
-    started = datetime.now().isoformat(timespec="seconds")
-    count = max(len(s.images) for s in got)
-    console.info(f"dataset {ds.name} from {ds.source}; scoring space: loading or training "
-                 "the dataset classifier ...")
-    reference = reference_for(ds, count, cache_dir=cache_dir, note=console.loud)
-    results = new_record(ds, rows, got, reference, backend=backend, data_dir=data_dir,
-                         started=started)
-    for (name, row_seed), s in zip(rows, got, strict=True):
-        scores = figures(s.images, reference)
-        tag = f"{name}-s{row_seed}".replace("#", "_")
-        from reports import images as fig
+    folder = RunFolder.create(out, f"score-{ds.name}", signals, again=score_hint,
+                              subfolders=("figures",))
+    folder.results = new_record(ds, rows, got, backend=backend, data_dir=data_dir)
 
-        fig.sample_grid(s.images[:GRID_IMAGES], folder / "figures" / f"{tag}-samples.png")
-        results["runs"].append(schema.new_run(
-            name, row_seed, status="finished", final=scores, source=s.source(),
-            figures={"samples_final": f"figures/{tag}-samples.png"}))
-        console.info(f"{name} seed {row_seed} ({s.path}): FID {scores['fid']:.2f}, modes "
-                     f"{scores['modes_covered']:.0f}/{ds.num_classes}")
-    import metrics
+    def score_rows() -> None:
+        folder.write()
+        count = max(len(s.images) for s in got)
+        console.info(f"dataset {ds.name} from {ds.source}; scoring space: loading or "
+                     "training the dataset classifier ...")
+        reference = space.build(ds, count, cache_dir=cache_dir, note=console.loud,
+                                results=folder.results)
+        if len({len(s.images) for s in got}) > 1:
+            folder.note("the sample sets differ in size; FID is biased by sample count, so "
+                        "compare rows of equal size (KID is not)")
+        folder.write()
+        signals.mode = TRAIN  # a first signal stops after the row being scored
+        for (name, row_seed), s in zip(rows, got, strict=True):
+            if signals.requested:
+                raise KeyboardInterrupt
+            folder.results["runs"].append(
+                score_row(name, row_seed, s, reference, folder.path).record())
+            folder.write()
+            final = folder.results["runs"][-1]["final"]
+            console.info(f"{name} seed {row_seed} ({s.path}): FID {final['fid']:.2f}, modes "
+                         f"{final['modes_covered']:.0f}/{ds.num_classes}")
 
-    results["floor"] = metrics.real_floor(reference, n=min(count, len(ds.x_train)))
-    if len({len(s.images) for s in got}) > 1:
-        results["notes"].append("the sample sets differ in size; FID is biased by sample count, "
-                                "so compare rows of equal size (KID is not)")
-    results["status"] = "complete"
-    results["finished"] = datetime.now().isoformat(timespec="seconds")
-    schema.write(folder / schema.RESULTS_FILE, results)
-    from reports import render_run
-
-    return render_run(folder), results
+    with folder.full_disk():
+        status = folder.work(score_rows)
+    return folder.path / REPORT_FILE, folder.results, status
 
 
-def new_record(ds, rows, got, reference, *, backend: str, data_dir, started: str) -> dict:
-    from benchmarks.results import environment, record_scoring_space
+def score_hint(folder: Path) -> str:
+    """How a stopped ``score`` is finished: its folder holds a record now, kept as it is."""
+    return f"score them again into a new folder with --out DIR ({folder} is kept)"
+
+
+def score_row(name: str, row_seed: int, s: samples_io.Samples, reference, folder: Path
+              ) -> Trial:
+    """One SAMPLES scored, its sample grid drawn: a trial with no training."""
+    from reports import images as fig
+
+    scores = figures(s.images, reference)
+    tag = f"{name}-s{row_seed}".replace("#", "_")
+    fig.sample_grid(s.images[:GRID_IMAGES], folder / "figures" / f"{tag}-samples.png")
+    return Trial(TrialSpec(name, {}, row_seed), "finished", source=s.source(),
+                 final=Scored(scores, f"figures/{tag}-samples.png"))
+
+
+def new_record(ds, rows, got, *, backend: str, data_dir) -> dict:
+    from benchmarks import results
 
     models = list(dict.fromkeys(name for name, _ in rows))
     seeds = max(sum(1 for n, _ in rows if n == m) for m in models)
-    results = schema.new_results(
-        command="python -m benchmarks " + shlex.join(sys.argv[1:]),
-        config={"models": models, "dataset": ds.request or ds.name, "data_dir": data_dir,
-                "backend": backend, "preset": "score", "seeds": seeds,
-                "samples": max(len(s.images) for s in got),
-                "preset_about": "samples scored as they are: nothing trained"},
-        environment=environment(backend),
-        dataset={"name": ds.name, "source": ds.source, "note": ds.note,
-                 "image_shape": list(ds.image_shape), "train_size": int(len(ds.x_train)),
-                 "test_size": int(len(ds.x_test)), "class_names": list(ds.class_names)})
-    results["started"] = started
-    record_scoring_space(results, reference, ds, results["config"]["samples"])
-    return results
+    return results.new_record(ds, {
+        "models": models, "dataset": ds.request or ds.name, "data_dir": data_dir,
+        "backend": backend, "preset": "score", "seeds": seeds,
+        "samples": max(len(s.images) for s in got),
+        "preset_about": "samples scored as they are: nothing trained"}, backend)
 
 
 def json_summary(results: dict, folder: Path) -> dict:

@@ -1,7 +1,7 @@
 """A study: the grid of runs, model x swept settings x seeds, each with its key.
 
 ``--sweep dcgan.lr=1e-4,2e-4`` (repeatable) gives a model the product of its lists; ``--set``
-fixes a setting for every run of a model. A run's key (``reports.schema.run_key``) names its
+fixes a setting for every run of a model. A trial's key (``trial.TrialSpec.key``) names its
 model, the swept settings it varies and its seed, so ``--resume`` skips exactly the keys that
 finished, whichever executor ran them.
 """
@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.errors import UserError
 from benchmarks.overrides import parse_overrides
-from reports.schema import run_key
+from benchmarks.trial import TrialSpec
 
 DONE_STATUSES = ("finished", "diverged")  # resume runs again what failed or was interrupted
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of the grid: what an executor hands to ``experiment.run``."""
-
-    model: str
-    overrides: dict[str, Any]  # the swept settings of this run ({} without a sweep)
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return run_key(self.model, self.overrides, self.seed)
 
 
 def parse_sweeps(items: list[str], set_items: list[str],
@@ -71,9 +57,9 @@ def parse_sweeps(items: list[str], set_items: list[str],
     return sweep
 
 
-def grid(models, sweep: dict[str, dict[str, list]], seeds: int) -> list[RunSpec]:
+def grid(models, sweep: dict[str, dict[str, list]], seeds: int) -> list[TrialSpec]:
     """Every run, model by model, setting by setting, seed by seed."""
-    return [RunSpec(model, combo, seed)
+    return [TrialSpec(model, combo, seed)
             for model in models
             for combo in _combinations(sweep.get(model, {}))
             for seed in range(seeds)]
@@ -84,13 +70,13 @@ def done_keys(runs: list[dict]) -> set[str]:
     return {r.get("key") for r in runs if r.get("status") in DONE_STATUSES}
 
 
-def pending(specs: list[RunSpec], runs: list[dict]) -> list[RunSpec]:
+def pending(specs: list[TrialSpec], runs: list[dict]) -> list[TrialSpec]:
     """The runs of the grid that have no finished record yet."""
     done = done_keys(runs)
     return [s for s in specs if s.key not in done]
 
 
-def model_config(config_class: type, fixed: dict[str, Any], spec: RunSpec):
+def model_config(config_class: type, fixed: dict[str, Any], spec: TrialSpec):
     """The model's Config for one run: its defaults, then ``--set``, then the swept values."""
     return dataclasses.replace(config_class(), **{**fixed, **spec.overrides})
 

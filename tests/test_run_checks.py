@@ -6,6 +6,7 @@ crash, which no valid input causes: it is injected."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -168,3 +169,29 @@ def test_jit_on_jax_says_it_does_not_apply(tmp_path):
     assert lines[0] == ("note: --jit applies to TensorFlow; on jax every step is compiled "
                         "with XLA already")
     assert lines[1].startswith("error: --batch-size 100,000")
+
+
+def test_every_run_flag_is_run_shaping_with_its_default_or_named_as_not():
+    """A flag added to ``run`` must join RUN_DEFAULTS (argparse reads its default there and
+    --resume refuses it) or NOT_SHAPING; a RunConfig field must come from a run-shaping flag
+    (else --resume would silently ignore it)."""
+    import dataclasses
+
+    from benchmarks.cli import build_parser
+    from benchmarks.cli import run as cli_run
+    from benchmarks.config import RunConfig
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    run = sub.choices["run"]
+    flags = {max(a.option_strings, key=len): a for a in run._actions if a.option_strings}
+    assert not set(cli_run.RUN_DEFAULTS) & set(cli_run.NOT_SHAPING)
+    assert set(flags) == set(cli_run.RUN_DEFAULTS) | set(cli_run.NOT_SHAPING)
+    for flag, default in cli_run.RUN_DEFAULTS.items():
+        assert flags[flag].dest == cli_run.dest(flag), flag
+        assert run.get_default(flags[flag].dest) == default, flag
+    shaping = {cli_run.dest(f) for f in cli_run.RUN_DEFAULTS}
+    resumable = {"data_dir", "classifier_gate"}  # --resume may change them (runner.resume)
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    missing = {f for f in fields - resumable if f not in shaping and f.rstrip("s") not in shaping}
+    assert not missing, f"RunConfig fields no run flag sets: {missing}"

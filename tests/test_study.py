@@ -43,7 +43,7 @@ def test_pending_skips_finished_keys_only():
 
 
 def test_model_config_applies_set_then_sweep():
-    spec = study.RunSpec("ae", {"lr": 5e-3}, seed=0)
+    spec = study.TrialSpec("ae", {"lr": 5e-3}, seed=0)
     cfg = study.model_config(registry.get("ae").Config, {"latent_dim": 8}, spec)
     assert (cfg.lr, cfg.latent_dim, cfg.sampler) == (5e-3, 8, "gmm")
 

@@ -28,7 +28,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     from benchmarks.cli.commands import plugin_argument
 
     plugin_argument(p)
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+    p.add_argument("--models",
                    help="comma-separated model names, or 'all' (default: %(default)s)")
     p.add_argument("--dataset", type=dataset_name, default=None,
                    help="mnist (default; falls back to digits if absent), fashion-mnist, "
@@ -46,6 +46,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", metavar="DIR",
                    help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
                         "~/.cache/genbench)")
+    _defaults_from_table(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -76,10 +77,9 @@ def _add_study(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=out_dir, metavar="DIR",
                    help="output folder (default runs/<time>-<dataset>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
+    p.add_argument("--set", dest="overrides", action="append", metavar="M.KEY=V",
                    help="override a model default, e.g. --set dcgan.lr=2e-4 (repeatable)")
-    p.add_argument("--sweep", action="append", default=[],
-                   metavar="M.KEY=V1,V2",
+    p.add_argument("--sweep", action="append", metavar="M.KEY=V1,V2",
                    help="try each value, e.g. --sweep dcgan.lr=1e-4,2e-4 (repeatable: the "
                         "grid is the product of a model's lists, times --seeds)")
     p.add_argument("--executor", default="local",
@@ -92,7 +92,7 @@ def _add_study(p: argparse.ArgumentParser) -> None:
 
 def _add_machine(p: argparse.ArgumentParser) -> None:
     """How each step runs on this machine, and what the run keeps and prints."""
-    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"))
     p.add_argument("--jit", action="store_true", help="XLA-compile the TensorFlow step")
     p.add_argument("--steps-per-call", type=int_in(1, MAX_STEPS), metavar="K",
                    help="training steps per compiled call (default: the preset's; more cuts "
@@ -141,10 +141,11 @@ def resolve_config(args) -> RunConfig:
     )
 
 
-# flags that shape a run: --resume takes them from results.json instead. --image-size and
-# --channels are among them (the finished runs trained on images of that shape);
-# --classifier-gate is not: it accepts or refuses the same cached classifier, and lowering it
-# is how a run stopped by a gate miss is finished (runner.resume)
+# flags that shape a run, with their defaults: the one table argparse reads them from
+# (``_defaults_from_table``) and --resume compares with (it takes these from results.json,
+# so a value given with it would be ignored). --image-size and --channels are among them (the
+# finished runs trained on images of that shape). tests/test_run_checks.py fails when a run
+# flag is in neither this table nor NOT_SHAPING.
 RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--preset": None,
                 "--steps": None, "--epochs": None, "--batch-size": None, "--seeds": None,
                 "--eval-every": None, "--eval-samples": None, "--samples": None, "--out": None,
@@ -152,11 +153,25 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--distribute": False, "--backend": None, "--checkpoint-every": None,
                 "--image-size": None, "--channels": None,
                 "--plugin": [], "--steps-per-call": None}
+# run flags that do not shape it, so --resume takes them: where and how it executes, what it
+# prints, where files are found; --classifier-gate accepts or refuses the same cached
+# classifier, and lowering it is how a run stopped by a gate miss is finished (runner.resume)
+NOT_SHAPING = ("--help", "--resume", "--executor", "--workers", "--ray-address", "--cache-dir",
+               "--summary", "--data-dir", "--classifier-gate")
+DESTS = {"--set": "overrides"}  # a flag whose argparse dest is not its name
+
+
+def dest(flag: str) -> str:
+    return DESTS.get(flag) or flag.removeprefix("--").replace("-", "_")
+
+
+def _defaults_from_table(p: argparse.ArgumentParser) -> None:
+    """Every run-shaping flag's default, from RUN_DEFAULTS (its one place)."""
+    p.set_defaults(**{dest(flag): value for flag, value in RUN_DEFAULTS.items()})
 
 
 def _run_flags(args) -> dict:
-    return {flag: getattr(args, "overrides" if flag == "--set" else
-                          flag.removeprefix("--").replace("-", "_")) for flag in RUN_DEFAULTS}
+    return {flag: getattr(args, dest(flag)) for flag in RUN_DEFAULTS}
 
 
 def cmd_run(args) -> int:

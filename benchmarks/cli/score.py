@@ -58,7 +58,7 @@ def cmd_score(args) -> int:
     console = Console(stderr=args.json)
     options = Options(value_range=args.value_range, n=args.n, seed=args.seed,
                       image_size=args.image_size, channels=args.channels)
-    report, results = scoring.run_score(
+    report, results, status = scoring.run_score(
         args.samples, options, dataset=args.dataset, names=args.names, out=args.out,
         data_dir=args.data_dir, cache_dir=args.cache_dir,
         classifier_gate=args.classifier_gate, console=console,
@@ -67,4 +67,4 @@ def cmd_score(args) -> int:
         print(json.dumps(scoring.json_summary(results, report.parent), allow_nan=False))
     else:
         console.summary(results, report)
-    return 0
+    return status

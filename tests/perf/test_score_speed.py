@@ -56,13 +56,13 @@ def stages(n: int, features_out: str | None = None) -> dict:
 
     import numpy as np
 
-    from benchmarks import data, samples, scoring
+    from benchmarks import data, samples, scoring, space
     from metrics import diversity, fid, kid, mode_collapse
 
     ds = data.load("mnist")
     if n > len(ds.x_train):
         raise SystemExit(f"MNIST has {len(ds.x_train):,} training images; n={n:,} is more")
-    reference = scoring.reference_for(ds, n)  # cached: the same entry a run of n uses
+    reference = space.build(ds, n)  # cached: the same entry a run of n uses
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "samples.npz"
         np.savez(path, arr_0=np.round((ds.x_train[:n] + 1) * 127.5).astype(np.uint8))

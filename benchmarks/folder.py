@@ -1,0 +1,185 @@
+"""A run folder, owned by one object from its first check to its final render.
+
+``run``, ``run --resume``, ``score`` and ``compare`` all write one, and each gets every
+guarantee from here: a folder holding a run is never written over; one process writes it at a
+time (its lock); results.json is written whole or not at all; a full disk is one line, exit
+status 74, the folder kept as it was; a signal while preparing stops at once, one while
+finishing is noted and ignored, so results.json and report.md are both complete; a crash or a
+refusal after the folder exists marks it failed, saying why and how to finish it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from benchmarks.errors import NoSpace, UserError, no_space
+from benchmarks.signals import FINISH, PREPARE, Signals
+from reports import schema
+
+RESULTS_FILE = schema.RESULTS_FILE
+LOCK_FILE = ".lock"
+TRAINED = ("figures", "weights")  # the sub-folders a trained run writes into
+
+_LOCKS: list = []  # open lock files: the OS releases them when this process ends, however
+
+
+def check_free(out: str | Path | None, replaces: str | None = None) -> None:
+    """A finished or running run's folder is never written over (its results would be lost);
+    one whose record a command starting with ``replaces`` wrote may be (compare's own)."""
+    path = None if out is None else Path(out) / RESULTS_FILE
+    if path is None or not path.exists():
+        return
+    if replaces is not None:
+        try:
+            written_by = json.loads(path.read_text()).get("command", "")
+        except (OSError, ValueError, AttributeError):
+            written_by = ""  # unreadable: kept, as a run's would be
+        if str(written_by).startswith(replaces):
+            return
+    raise UserError(f"{out} already holds a run ({RESULTS_FILE}); finish it with "
+                    f"--resume {out}, or choose a new folder with --out DIR")
+
+
+@dataclass
+class RunFolder:
+    """One run folder, locked by this process, and the record it holds.
+
+    ``again``: how the command is finished after a stop (the fix a full disk, a refusal or an
+    interruption names)."""
+
+    path: Path
+    signals: Signals
+    again: str
+    results: dict = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, out: str | Path | None, name: str, signals: Signals, *,
+               again: Callable[[Path], str], subfolders: tuple[str, ...] = TRAINED,
+               replaces: str | None = None) -> RunFolder:
+        """The new folder (default runs/<time>-<name>) with its sub-folders, checked writable,
+        locked, and checked again under the lock (a run may have just finished there)."""
+        path = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{name}"
+        check_free(path, replaces)
+        _make(path, subfolders)
+        check_free(path, replaces)
+        return cls(path, signals, again(path))
+
+    @classmethod
+    def reopen(cls, path: str | Path, signals: Signals, *, again: Callable[[Path], str]
+               ) -> RunFolder:
+        """An interrupted or failed run's folder, its record loaded, locked to continue it."""
+        folder = Path(path)
+        try:
+            results = schema.load(folder / RESULTS_FILE)
+        except (OSError, ValueError) as e:
+            raise UserError(f"cannot resume {folder}: {e}") from None
+        return cls(folder, signals, again(folder), results)
+
+    def lock(self) -> None:
+        """``reopen`` locks once everything else was checked (``create`` at once)."""
+        _make(self.path, TRAINED)
+
+    def write(self) -> None:
+        """results.json as it stands, whole or not at all."""
+        schema.write(self.path / RESULTS_FILE, self.results)
+
+    @contextlib.contextmanager
+    def full_disk(self):
+        """A full disk ends the command in one line (``errors.NoSpace``, exit 74). Every file
+        is written whole or not at all, so results.json keeps what was finished so far."""
+        try:
+            yield self
+        except OSError as e:
+            if not no_space(e):
+                raise
+            raise NoSpace.writing(self.path, e, f"what was finished is kept; free space, then "
+                                  f"{self.again}") from None
+
+    def work(self, body: Callable[[], None], console=None) -> int:
+        """``body`` (which fills the record), then the record's final status and the report:
+        an interruption or a crash is said in the notes, both files say so, and then the
+        command ends with the signal's status, one line (a refusal) or the traceback (a bug).
+        """
+        status, failure = "complete", None
+        try:
+            body()
+        except KeyboardInterrupt:
+            status = "interrupted"
+            self.note(f"interrupted ({self.signals.requested or 'SIGINT'}) at "
+                      f"{datetime.now():%H:%M:%S}; {self.again}")
+        except Exception as e:  # refused or crashed with the folder made: it says so, and why
+            if no_space(e):  # results.json stays at its last complete version (full_disk)
+                raise
+            status, failure = "failed", e
+            reason = (str(e) if isinstance(e, UserError)
+                      else f"{type(e).__name__}: {e}".splitlines()[0])
+            self.note(f"failed at {datetime.now():%H:%M:%S}: {reason}; once it is fixed, "
+                      f"{self.again}")
+        report = self.finish(status)
+        if console is not None:
+            console.summary(self.results, report)
+        if isinstance(failure, UserError):
+            raise UserError(f"{failure}; {self.path} is kept, marked failed: once that is "
+                            f"fixed, {self.again}") from None
+        if failure is not None:
+            raise failure  # a bug: its traceback, now that both files say the run failed
+        return self.signals.exit_status() if status == "interrupted" else 0
+
+    def note(self, text: str) -> None:
+        self.results.setdefault("notes", [])
+        if text not in self.results["notes"]:
+            self.results["notes"].append(text)
+
+    def finish(self, status: str | None) -> Path:
+        """results.json's final ``status`` (None: the record's own, as compare merged it),
+        then report.md; no signal cuts them. Returns the report's path."""
+        from reports import render_run
+
+        self.signals.mode = FINISH
+        if status is not None:
+            self.results["status"] = status
+            self.results["finished"] = datetime.now().isoformat(timespec="seconds")
+        self.write()
+        report = render_run(self.path)
+        self.signals.mode = PREPARE  # both files are whole: a later signal stops at once again
+        return report
+
+
+def _make(folder: Path, subfolders: tuple[str, ...]) -> None:
+    """The folder and its sub-folders, checked writable, then locked for this process."""
+    try:
+        for sub in subfolders:
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write to output folder {folder} ({e.strerror}); "
+                        "choose another with --out DIR") from None
+    _lock(folder)
+
+
+def _lock(folder: Path) -> None:
+    """One process writes a run folder: a second one is refused while the first holds it."""
+    handle = open(folder / LOCK_FILE, "a+")  # held open for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(f"{folder} is being written by {holder}; wait for it to finish, or "
+                        "choose another folder with --out DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"genbench pid {os.getpid()}")
+    handle.flush()
+    _LOCKS.append(handle)
