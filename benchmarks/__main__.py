@@ -12,8 +12,11 @@ def main(argv: list[str] | None = None) -> int:
     # the signal's own exit status, not a KeyboardInterrupt traceback; start, not install: a
     # second command in the same process (the tests call main in process) begins afresh
     SIGNALS.start()
+    from benchmarks.folder import released
+
     try:
-        return _main(sys.argv[1:] if argv is None else argv)
+        with released():  # the run folders this command locked, unlocked as it ends
+            return _main(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         return SIGNALS.exit_status()
 

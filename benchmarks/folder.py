@@ -27,7 +27,7 @@ RESULTS_FILE = schema.RESULTS_FILE
 LOCK_FILE = ".lock"
 TRAINED = ("figures", "weights")  # the sub-folders a trained run writes into
 
-_LOCKS: list = []  # open lock files: the OS releases them when this process ends, however
+_LOCKS: list = []  # the lock files this command holds open: released() closes them at its end
 
 
 def check_free(out: str | Path | None, replaces: str | None = None) -> None:
@@ -169,7 +169,7 @@ def _make(folder: Path, subfolders: tuple[str, ...]) -> None:
 
 def _lock(folder: Path) -> None:
     """One process writes a run folder: a second one is refused while the first holds it."""
-    handle = open(folder / LOCK_FILE, "a+")  # held open for the process's life
+    handle = open(folder / LOCK_FILE, "a+")  # held open until the command ends (released)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -183,3 +183,16 @@ def _lock(folder: Path) -> None:
     handle.write(f"genbench pid {os.getpid()}")
     handle.flush()
     _LOCKS.append(handle)
+
+
+@contextlib.contextmanager
+def released():
+    """Around one command: every folder it locked is unlocked when it ends, however it ends
+    (a process's end would do the same; a command called in process, as the tests call it,
+    must not keep its folders locked for the next one)."""
+    held = len(_LOCKS)
+    try:
+        yield
+    finally:
+        while len(_LOCKS) > held:
+            _LOCKS.pop().close()

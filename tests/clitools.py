@@ -111,7 +111,7 @@ def _process(args, env, timeout):
 class InProcess:
     """One command run in this process: inside the block the environment, cwd, sys.argv,
     stdout and stderr are the command's; leaving it restores them and everything a command
-    leaves behind (signal handlers, the Keras dtype policy, plugin models, run-folder locks,
+    leaves behind (signal handlers, the Keras dtype policy, plugin models,
     logging handlers, warning filters, the global random states)."""
 
     def __init__(self, args, env=None):
@@ -130,7 +130,6 @@ class InProcess:
             "plugin_files": dict(plugins._FILES), "plugin_origin": dict(plugins._ORIGIN),
             "modules": set(sys.modules), "logging": _logging_state(),
             "random": (random.getstate(), _numpy_state()), "dtype": _dtype_policy(),
-            "locks": len(_locks()),
         }
         for key, value in {"BENCHMARKS_OFFLINE": "1", **self.env}.items():
             if value is None:
@@ -164,9 +163,6 @@ class InProcess:
 
         saved = self._saved
         self._warnings.__exit__(*exc)
-        for handle in _locks()[saved["locks"]:]:  # the OS would release them as a process ends
-            handle.close()
-        del _locks()[saved["locks"]:]
         for s, handler in saved["handlers"].items():
             signal.signal(s, handler)
         vars(self._signals).clear()
@@ -211,11 +207,6 @@ def _fresh_process_warnings() -> None:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
     warnings.showwarning = show
-
-
-def _locks() -> list:
-    locks = getattr(sys.modules.get("benchmarks.runner"), "_LOCKS", None)
-    return locks if locks is not None else []
 
 
 def _restore(mapping, saved: dict) -> None:

@@ -131,14 +131,14 @@ def test_compare_onto_a_full_disk_is_one_line(tmp_path):
     assert [p.name for p in out.iterdir()] == [".lock", "figures"]
 
 
-def test_score_onto_a_full_disk_is_one_line(tmp_path):
+def test_score_onto_a_full_disk_is_one_line(tmp_path, classifier_cache):
     """``score`` owns its folder as ``run`` does (benchmarks/folder.py): its first record
     write meets the full disk, and that is one line, exit 74, no results.json half-written."""
     np.savez(tmp_path / "samples.npz", np.zeros((60, 28, 28), np.uint8))
     out = tmp_path / "scored"
-    env = run_env(_cache(tmp_path))
+    env = run_env(classifier_cache)
     proc = _benchmarks(["score", str(tmp_path / "samples.npz"), "--dataset", "digits",
-                        "--out", str(out)], env, _file_limit(1000), timeout=120)
+                        "--out", str(out)], env, _file_limit(1000), timeout=300)
     _assert_one_line(proc, f"cannot write to {out}", "File too large", "--out DIR")
     assert not (out / "results.json").exists()
     assert sorted(p.name for p in out.iterdir()) == [".lock", "figures"]
