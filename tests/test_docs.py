@@ -37,6 +37,8 @@ NOT_RUN = {
     "make test": "CI's own command (.ci/run)",
     "make docs": "CI runs it after make test (.ci/run); this file checks the metrics page",
     "export BENCHMARKS_DATA_DIR=/path/to/folder": "a user's own folder of MNIST files",
+    "python -m benchmarks score my_samples.npz --dataset mnist --out runs/mine":
+        "a user's own samples; docs/scoring.md makes some and scores them, and is run",
     "ray start --head --port 6379": "starts a Ray cluster's head node",
     "ray start --address HEAD_IP:6379": "joins a Ray cluster at a user's address",
     "python -m benchmarks run --executor ray --ray-address HEAD_IP:6379 --seeds 5 --sweep ... "
