@@ -129,8 +129,15 @@ def _smoke(args: list[str]) -> list[str]:
     return kept + SMOKE_BUDGET
 
 
-def _out(args: list[str]) -> Path | None:
-    return Path(args[args.index("--out") + 1]) if "--out" in args else None
+def _out(args: list[str], folder: Path) -> tuple[list[str], Path | None]:
+    """The folder a command writes, in the page's folder: a ``run``, ``score`` or ``compare``
+    without ``--out`` would write ``runs/<time>-...`` into the repository."""
+    if "--out" in args:
+        return args, Path(args[args.index("--out") + 1])
+    if args[0] in ("run", "score", "compare") and "--resume" not in args:
+        out = folder / "runs" / f"{args[0]}-{len(list(folder.glob('runs/*')))}"
+        return [*args, "--out", str(out)], out
+    return args, None
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +153,7 @@ def runs_made() -> dict:
 
 
 def _cli(cmd: Command, folder: Path, cache: Path, runs_made: dict) -> None:
-    args = _smoke([_local(t, folder) for t in shlex.split(cmd.line)[3:]])
-    out = _out(args)
+    args, out = _out(_smoke([_local(t, folder) for t in shlex.split(cmd.line)[3:]]), folder)
     key = tuple(a for a in args if a != str(out))
     if args[0] == "run" and key in runs_made:
         shutil.copytree(runs_made[key], out)
@@ -155,9 +161,10 @@ def _cli(cmd: Command, folder: Path, cache: Path, runs_made: dict) -> None:
     env = {"BENCHMARKS_DATA_DIR": None, "BENCHMARKS_CACHE_DIR": str(cache)}
     proc = cli(*args, env=env, timeout=600)
     assert proc.returncode == 0, f"{cmd.line}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-    if args[0] in ("run", "score", "compare", "report") and out is not None:
+    written = out or (Path(args[args.index("--resume") + 1]) if "--resume" in args else None)
+    if args[0] in ("run", "score", "compare") and written is not None:
         for promised in ("results.json", "report.md"):
-            assert (out / promised).is_file(), f"{cmd.line}: no {promised} in {out}"
+            assert (written / promised).is_file(), f"{cmd.line}: no {promised} in {written}"
     if args[0] == "report":
         assert (Path(args[1]) / "report.md").is_file()
     if args[0] == "run" and "--resume" not in args:
