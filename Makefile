@@ -1,11 +1,11 @@
-# The README's two commands. Both create .venv and install the suite on first use.
+# The README's two commands (and the manual's build). Each creates .venv and installs the suite on first use.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: bench test test-fast lint install clean
+.PHONY: bench test test-fast docs lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,9 @@ test-fast: $(STAMP)  ## while developing: the tests not marked slow (no training
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --benchmark-disable -m "not slow" $(ARGS)
 
+docs: $(STAMP)   ## the manual: the metrics table from metrics/info.py, then the site in site/
+	$(BIN)/python -m metrics.docs docs/metrics.md
+	$(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

@@ -69,7 +69,7 @@ PRESETS: dict[str, Preset] = {
     # on PacGAN's 2,500 samples (coverage depends on the count). 10k steps, 3-4 min a run on 2
     # busy cores: modes and the packed/unpacked ordering of reverse KL have settled by then,
     # the high-quality share has not (ring, one seed: 75-86 % at 10k, 93 % from 35k on;
-    # README, mode-collapse benchmarks)
+    # docs/mode-collapse.md)
     "mixture": Preset(steps=10000, batch_size=100, seeds=5, eval_every=2500,
                       eval_samples=2500, samples=2500, settings=PACGAN_2D,
                       about="2-D mixtures: 10k steps at batch 100, 5 seeds"),

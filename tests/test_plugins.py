@@ -21,7 +21,8 @@ from tests.clitools import ROOT, assert_one_line_error, cli
 
 @pytest.fixture
 def plugin_file(tmp_path):
-    """The README's example plugin, written outside the package and unloaded afterwards."""
+    """The manual's example plugin (docs/own-model.md), written outside the package and
+    unloaded afterwards."""
     path = plugintools.write(tmp_path, plugintools.readme_plugin())
     yield path
     plugins.forget(path)

@@ -5,7 +5,7 @@ same features, time and memory, each in its own process.
 
     # cheap: every test once at 2,000 samples (what CI runs)
     pytest tests/perf/test_score_speed.py --benchmark-only
-    # the full measurement (the README's figures): ~10 min on 2 cores
+    # the full measurement (docs/scoring.md's figures): ~10 min on 2 cores
     GENBENCH_SCORE_SIZES=10000,50000 GENBENCH_PRDC_SIZES=10000,20000,50000 \\
         pytest tests/perf/test_score_speed.py --benchmark-only -s
     # or the same as two tables, without pytest (features computed once, at the largest N)
