@@ -141,12 +141,6 @@ def _out(args: list[str], folder: Path) -> tuple[list[str], Path | None]:
 
 
 @pytest.fixture(scope="session")
-def classifier_cache(tmp_path_factory) -> Path:
-    """One cache for every page: digits' classifier trains at the first command that scores."""
-    return tmp_path_factory.mktemp("classifier-cache")
-
-
-@pytest.fixture(scope="session")
 def runs_made() -> dict:
     """(a run's arguments but --out) -> the folder it wrote, for identical runs on two pages."""
     return {}
