@@ -86,7 +86,10 @@ def _option(args, flag: str) -> str | None:
 
 
 def _on_path_here(name: str, value) -> bool:
-    """A $PYTHONPATH of folders this process imports from already changes nothing here."""
+    """A startup variable with the value this process has (``run_env`` copies os.environ), or
+    a $PYTHONPATH of folders this process imports from already, changes nothing here."""
+    if value == os.environ.get(name):
+        return True
     if name != "PYTHONPATH" or not value:
         return False
     here = {str(Path(p or ".").resolve()) for p in sys.path}
