@@ -28,6 +28,7 @@ def test_measure_step_times_the_current_backend_only():
         bench.measure_step("gan", "jax", 16, "float32", 1)
 
 
+@pytest.mark.slow  # times steps in processes of their own
 def test_a_case_measured_in_its_own_process_gives_the_same_record():
     r = bench.measure_in_process("gan", "tensorflow", 16, "float32", 3,
                                  image_shape=(8, 8, 1))
@@ -67,6 +68,7 @@ def test_torch_peer_without_torch_says_so_in_one_short_line():
     assert math.isnan(rate) and said == "skipped: torch is not installed"
 
 
+@pytest.mark.slow  # times steps in processes of their own
 def test_bench_times_each_peer_right_after_ours_and_tries_a_broken_one_once(tmp_path,
                                                                            capsys):
     # each fake peer appends to a log, so the order of the timings is visible
@@ -87,6 +89,7 @@ def test_bench_times_each_peer_right_after_ours_and_tries_a_broken_one_once(tmp_
     assert "peer broken: no torch here" in out
 
 
+@pytest.mark.slow  # times steps in processes of their own
 def test_in_a_log_the_bench_table_keeps_whole_values(capsys):
     """stdout is not a terminal here, as in CI or | tee, where rich would assume 80 columns
     and cut cells ("mixed_b…"): the table is as wide as its values instead."""
