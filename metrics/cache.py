@@ -9,6 +9,7 @@ and is treated as missing: the caller rebuilds and rewrites it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import sys
@@ -77,6 +78,24 @@ def write_entry(folder: Path, writers: dict[str, Callable[[Path], None]]) -> Non
     except OSError as e:
         raise MetricsError(f"cannot write the cache entry {folder}: {e.strerror or e}; point "
                            f"${CACHE_ENV} (or --cache-dir) at a writable folder") from None
+
+
+@contextlib.contextmanager
+def building(folder: Path):
+    """Held while one process loads or builds the entry ``folder``: a second process (a
+    parallel run, a worker, a test process) that wants the same entry waits here, then finds
+    it written instead of training it again. Where the lock file cannot be made (a read-only
+    cache) nothing is held: the writer then fails with its own one-line error."""
+    lock = Path(folder).with_name(Path(folder).name + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # let go when the handle closes, or the process dies
+        yield
 
 
 def check_entry(folder: Path, names: tuple[str, ...]) -> str | None:

@@ -217,6 +217,20 @@ def load_or_train(dataset, *, cache_dir: str | Path | None = None, seed: int = 0
     gate = gate_for(dataset, gate)
     key = cache_key(dataset, seed)
     folder = cache.default_cache_dir(cache_dir) / "classifier" / key
+    with cache.building(folder):
+        network, accuracy, notes, seconds = _load_or_train(folder, dataset, seed, note)
+    classifier = Classifier(network, dataset.name, accuracy, seconds, key, gate=gate,
+                            train_images=len(dataset.x_train))
+    classifier.notes = notes
+    classifier.weights_sha256 = cache.sha256(folder / WEIGHTS)
+    if check_gate:
+        classifier.check_gate()
+    return classifier
+
+
+def _load_or_train(folder: Path, dataset, seed: int, note) -> tuple:
+    """(network, accuracy %, notes, training seconds): the entry in ``folder``, or a network
+    trained now and written there."""
     network, accuracy, reason = _load(folder, dataset)
     notes, seconds = [], 0.0
     if network is None:
@@ -232,10 +246,4 @@ def load_or_train(dataset, *, cache_dir: str | Path | None = None, seed: int = 0
             WEIGHTS: network.save_weights,
             META: lambda path: path.write_text(json.dumps(meta, indent=2)),
         })
-    classifier = Classifier(network, dataset.name, accuracy, seconds, key, gate=gate,
-                            train_images=len(dataset.x_train))
-    classifier.notes = notes
-    classifier.weights_sha256 = cache.sha256(folder / WEIGHTS)
-    if check_gate:
-        classifier.check_gate()
-    return classifier
+    return network, accuracy, notes, seconds

@@ -235,14 +235,15 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
     weights = (classifier.weights_sha256 or "none")[:12]
     folder = (cache.default_cache_dir(cache_dir) / "reference"
               / f"{classifier.key}-w{weights}-n{n}-stats{STATS_VERSION}")
-    arrays, reason = _load(folder)
-    if arrays is None:
-        if reason != "missing":
-            notes.append(f"reference statistics cache entry {folder} is unusable: {reason}; "
-                         "computing them again")
-            note(notes[-1])
-        arrays = _compute(dataset, classifier, n, seed)
-        cache.write_entry(folder, {STATS: lambda path: np.savez(path, **arrays)})
+    with cache.building(folder):
+        arrays, reason = _load(folder)
+        if arrays is None:
+            if reason != "missing":
+                notes.append(f"reference statistics cache entry {folder} is unusable: "
+                             f"{reason}; computing them again")
+                note(notes[-1])
+            arrays = _compute(dataset, classifier, n, seed)
+            cache.write_entry(folder, {STATS: lambda path: np.savez(path, **arrays)})
     k_pr, k_dc = _knn_k(len(arrays["real_features"]))
     return Reference(
         dataset_name=dataset.name, classifier=classifier, num_classes=dataset.num_classes,

@@ -3,8 +3,11 @@ schema-1 record, and real data through the data-dir setting (skipped with a reas
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,15 +66,35 @@ def mnist_dir(mnist) -> Path:
     return folder
 
 
+def _session_root(tmp_path_factory) -> Path:
+    """A folder every worker of this pytest session shares: under pytest-xdist (make test runs
+    ``-n auto``) each worker has a temporary folder of its own inside one common parent."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _one_at_a_time(lock: Path):
+    """Held by one worker of the session at a time (the others wait), so what it builds, the
+    others find built."""
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
 def classifier_cache(tmp_path_factory) -> Path:
     """The one classifier cache of the session: $BENCHMARKS_CACHE_DIR where it is set (CI sets
-    the clone's .cache), else a folder of the session's own. Each dataset's classifier trains
-    at most once per session, in the first test that needs it; every test that needs a
-    trained classifier uses this (the tests of the cache itself, damaged or rebuilt, keep
-    their own)."""
+    the clone's .cache), else a folder the session's workers share. Each dataset's classifier
+    trains at most once per session, in the first test that needs it (the cache's own lock
+    makes a second worker wait for it); every test that needs a trained classifier uses this
+    (the tests of the cache itself, damaged or rebuilt, keep their own)."""
     folder = os.environ.get("BENCHMARKS_CACHE_DIR")
-    return Path(folder) if folder else tmp_path_factory.mktemp("classifier-cache")
+    if folder:
+        return Path(folder)
+    shared = _session_root(tmp_path_factory) / "classifier-cache"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 @dataclass(frozen=True)
@@ -96,16 +119,23 @@ SMOKE_RUN = ("run", "--preset", "smoke", "--models", "dcgan,gan,ae", "--summary"
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, classifier_cache) -> SmokeRun:
-    """Trained once per session, by the first test that asks (about a minute on 2 cores)."""
+    """Trained once per session, by the first test (of any worker) that asks (about a minute
+    on 2 cores); the other workers wait for it and read the same folder."""
     from tests.clitools import cli
 
-    root = tmp_path_factory.mktemp("smoke-run")
-    folder = root / "run"
-    proc = cli(*SMOKE_RUN, "--out", str(folder),  # offline: cli sets BENCHMARKS_OFFLINE
-               env={"BENCHMARKS_DATA_DIR": None, "KERAS_HOME": str(root / "keras"),
-                    "BENCHMARKS_CACHE_DIR": str(classifier_cache)})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return SmokeRun(folder, (*SMOKE_RUN, "--out", str(folder)), proc.stdout, proc.stderr)
+    root = _session_root(tmp_path_factory) / "smoke-run"
+    root.mkdir(exist_ok=True)
+    folder, output = root / "run", root / "output.json"
+    args = (*SMOKE_RUN, "--out", str(folder))
+    with _one_at_a_time(root / "lock"):
+        if not output.is_file():
+            proc = cli(*args,  # offline: cli sets BENCHMARKS_OFFLINE
+                       env={"BENCHMARKS_DATA_DIR": None, "KERAS_HOME": str(root / "keras"),
+                            "BENCHMARKS_CACHE_DIR": str(classifier_cache)})
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            output.write_text(json.dumps({"stdout": proc.stdout, "stderr": proc.stderr}))
+    printed = json.loads(output.read_text())
+    return SmokeRun(folder, args, printed["stdout"], printed["stderr"])
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,7 @@ def _runs(out: Path) -> dict[str, dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
 def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
     pytest.importorskip("ray")
     figures = {}
@@ -77,6 +78,7 @@ def _finished(out: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
 def test_ctrl_c_during_a_ray_run_keeps_finished_runs_and_resume_completes(tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "run"

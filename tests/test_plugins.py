@@ -168,8 +168,9 @@ def _env(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", [[], ["--workers", "2"], ["--executor", "ray"]],
-                         ids=["local", "workers", "ray"])
+@pytest.mark.parametrize("executor", [
+    pytest.param([], id="local"), pytest.param(["--workers", "2"], id="workers"),
+    pytest.param(["--executor", "ray"], id="ray", marks=pytest.mark.xdist_group("ray"))])
 def test_a_plugin_model_trains_at_the_smoke_preset_under_each_executor(tmp_path, executor):
     if "ray" in executor:
         pytest.importorskip("ray")
