@@ -20,11 +20,11 @@ bench: $(STAMP)  ## train and compare dcgan, gan, ae; writes runs/<time>-<datase
 
 test: $(STAMP)   ## the test suite, both tiers (real-data tests run when BENCHMARKS_DATA_DIR is set)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup --benchmark-disable --durations=25 $(ARGS)  # benchmarks: once, untimed
+	$(BIN)/python -m pytest -q --benchmark-disable --durations=25 $(ARGS)  # benchmarks: once, untimed
 
 test-fast: $(STAMP)  ## while developing: the tests not marked slow (no training, no real data)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup --benchmark-disable -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -q --benchmark-disable -m "not slow" $(ARGS)
 
 docs: $(STAMP)   ## the manual: the metrics table from metrics/info.py, then the site in site/
 	$(BIN)/python -m metrics.docs docs/metrics.md

@@ -86,7 +86,7 @@ def building(folder: Path):
     parallel run, a worker, a test process) that wants the same entry waits here, then finds
     it written instead of training it again. Where the lock file cannot be made (a read-only
     cache) nothing is held: the writer then fails with its own one-line error."""
-    lock = Path(folder).with_name(Path(folder).name + ".lock")
+    lock = Path(folder).with_name(f".{Path(folder).name}.lock")  # hidden: not an entry
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock, "a")

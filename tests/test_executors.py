@@ -1,6 +1,6 @@
 """Executors: the same sweep gives the same keyed runs (and, for the deterministic ``ae``, the
-same figures) in this process, in worker processes and as Ray tasks; Ctrl-C during a Ray run
-keeps what finished and --resume completes the rest."""
+same figures) in this process, in worker processes and as Ray tasks, a plugin model's too;
+Ctrl-C during a Ray run keeps what finished and --resume completes the rest."""
 
 import json
 import os
@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks import executors
 from benchmarks.errors import UserError
+from tests import plugintools
 from tests.clitools import ROOT, assert_one_line_error, cli
 
 # 2 learning rates x 2 seeds of the autoencoder, at the smallest budget that still scores
@@ -21,6 +22,7 @@ SWEEP = ["run", "--preset", "smoke", "--dataset", "digits", "--models", "ae",
          "--sweep", "ae.lr=1e-3,2e-3", "--seeds", "2", "--steps", "2", "--eval-every", "0",
          "--samples", "100", "--eval-samples", "60"]
 KEYS = {"ae[lr=0.001]/s0", "ae[lr=0.001]/s1", "ae[lr=0.002]/s0", "ae[lr=0.002]/s1"}
+PLUGIN_KEYS = {"mine/s0", "mine/s1"}  # docs/own-model.md's model (its sweep: test_plugins)
 FIGURES = ("fid", "modes_covered", "recon_mse")
 
 
@@ -38,22 +40,34 @@ def _runs(out: Path) -> dict[str, dict]:
 @pytest.mark.slow
 @pytest.mark.xdist_group("ray")  # one local Ray instance at a time
 def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
+    """Also a plugin model under each executor (the plugin file is imported again by each
+    worker process and Ray task): what test_plugins checked per executor, merged here."""
     pytest.importorskip("ray")
+    (tmp_path / "elsewhere").mkdir()
+    plugin = plugintools.write(tmp_path / "elsewhere", plugintools.readme_plugin())
+    sweep = [*SWEEP[:SWEEP.index("--models")], "--models", "ae,mine", "--plugin", str(plugin),
+             *SWEEP[SWEEP.index("--models") + 2:]]
     figures = {}
     for name, args in [("local", []), ("workers", ["--workers", "2"]),
                        ("ray", ["--executor", "ray"])]:
         out = tmp_path / name
-        proc = cli(*SWEEP, "--out", str(out), *args, env=_env(tmp_path), timeout=1200,
+        proc = cli(*sweep, "--out", str(out), *args, env=_env(tmp_path), timeout=1200,
                    process=bool(args))  # workers and Ray: as a user starts them
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs = _runs(out)
-        assert set(runs) == KEYS
-        assert all(r["status"] == "finished" for r in runs.values())
-        assert {r["overrides"]["lr"] for r in runs.values()} == {1e-3, 2e-3}
-        figures[name] = {k: [r["final"][m] for m in FIGURES] for k, r in runs.items()}
+        assert set(runs) == KEYS | PLUGIN_KEYS, name
+        assert all(r["status"] == "finished" for r in runs.values()), name
+        assert {runs[k]["overrides"]["lr"] for k in KEYS} == {1e-3, 2e-3}
+        figures[name] = {k: [runs[k]["final"][m] for m in FIGURES] for k in KEYS}
         for key in KEYS:  # every run drew its own figures (no file shared by two settings)
             tag = key.replace("[lr=", "-lr").replace("]/", "-")
             assert (out / "figures" / f"{tag}-final.png").is_file()
+        results = json.loads((out / "results.json").read_text())
+        assert results["config"]["plugins"] == [str(plugin.resolve())]
+        for key in PLUGIN_KEYS:
+            assert runs[key]["final"]["fid"] > 0
+            assert (out / runs[key]["exported"]["final"]).is_file()
+        assert "mine" in (out / "report.md").read_text()
     for key in KEYS:
         assert figures["workers"][key] == pytest.approx(figures["local"][key], rel=1e-6)
         assert figures["ray"][key] == pytest.approx(figures["local"][key], rel=1e-6)

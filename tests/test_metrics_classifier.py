@@ -1,10 +1,13 @@
 """The dataset classifier: gate, cache, and evaluate() input checks, on the tiny digits set.
 
-Digits needs no files, so this trains a real classifier (~30 s on 2 CPU cores) everywhere.
+Digits needs no files, so a real classifier is trained on it everywhere (about a minute on 2
+CPU cores), once per session, into the session's cache.
 """
 
 import importlib.util
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +21,10 @@ from metrics.errors import ClassifierGateError, MetricsError
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("genbench-cache")  # a fresh cache: training really runs
+def cache_dir(classifier_cache):
+    # the session's cache: digits' classifier is trained once per session (CI's starts empty,
+    # so training runs there), by this module or the first other test that needs it
+    return classifier_cache
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +33,12 @@ def reference(digits_dataset, cache_dir):
 
 
 @pytest.mark.slow
-def test_digits_classifier_passes_its_gate(reference):
+def test_digits_classifier_passes_its_gate(reference, cache_dir):
     assert reference.classifier_gate == 95.0
     assert reference.classifier_accuracy >= reference.classifier_gate
-    assert reference.classifier_train_seconds > 0  # trained here, not loaded
+    meta = json.loads((Path(cache_dir) / "classifier" / reference.classifier.key
+                       / classifier.META).read_text())
+    assert meta["train_seconds"] > 0 and meta["test_accuracy"] >= 95.0  # trained, not shipped
 
 
 @pytest.mark.slow
@@ -164,3 +171,37 @@ def test_cached_classifier_gives_the_same_features_on_jax(reference, digits_data
     assert run.returncode == 0, run.stderr[-2000:]
     expected = reference.classifier(digits_dataset.x_test[:64]).features
     np.testing.assert_allclose(np.load(out), expected, atol=1e-4)
+
+
+def test_the_shipped_entries_are_sealed_and_keyed_to_this_network():
+    """MNIST's and Fashion-MNIST's classifiers ship with the package; a changed network
+    (ARCH_VERSION) fails here until they are trained and shipped again."""
+    entries = sorted(classifier.SHIPPED.iterdir())
+    assert [json.loads((e / classifier.META).read_text())["dataset"] for e in entries] == [
+        "fashion-mnist", "mnist"]
+    for entry in entries:
+        assert cache.check_entry(entry, (classifier.WEIGHTS, classifier.META)) is None, entry
+        meta = json.loads((entry / classifier.META).read_text())
+        assert meta["arch_version"] == classifier.ARCH_VERSION and meta["seed"] == 0
+        assert entry.name == (f"{meta['dataset']}-{meta['checksum'][:16]}"
+                              f"-arch{classifier.ARCH_VERSION}-seed0")
+
+
+@pytest.mark.slow
+def test_a_shipped_entry_seeds_an_empty_cache_and_a_damaged_one_is_not_copied(
+        reference, digits_dataset, cache_dir, tmp_path, monkeypatch):
+    key = classifier.cache_key(digits_dataset, 0)
+    shipped = tmp_path / "shipped"
+    shutil.copytree(cache_dir / "classifier" / key, shipped / key)  # trained by `reference`
+    monkeypatch.setattr(classifier, "SHIPPED", shipped)
+    fresh = tmp_path / "fresh"
+    loaded = classifier.load_or_train(digits_dataset, cache_dir=fresh)
+    assert loaded.train_seconds == 0.0 and loaded.notes == []  # copied, not trained
+    assert loaded.weights_sha256 == cache.sha256(shipped / key / classifier.WEIGHTS)
+    assert loaded.accuracy == pytest.approx(reference.classifier_accuracy, abs=0.5)
+    assert cache.check_entry(fresh / "classifier" / key,
+                             (classifier.WEIGHTS, classifier.META)) is None
+    (shipped / key / classifier.WEIGHTS).write_bytes(b"damaged")
+    target = tmp_path / "other" / "classifier" / key
+    reason = classifier._seed_from_shipped(target)
+    assert reason.startswith("checksum mismatch in") and not target.exists()

@@ -168,18 +168,15 @@ def _env(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", [
-    pytest.param([], id="local"), pytest.param(["--workers", "2"], id="workers"),
-    pytest.param(["--executor", "ray"], id="ray", marks=pytest.mark.xdist_group("ray"))])
-def test_a_plugin_model_trains_at_the_smoke_preset_under_each_executor(tmp_path, executor):
-    if "ray" in executor:
-        pytest.importorskip("ray")
+def test_a_plugin_model_trains_at_the_smoke_preset_and_resumes(tmp_path):
+    # under --workers and Ray: tests/test_executors.py::test_local_workers_and_ray_give_the_
+    # same_keyed_runs trains this plugin beside ae under each executor
     (tmp_path / "elsewhere").mkdir()
     path = plugintools.write(tmp_path / "elsewhere", plugintools.readme_plugin())
     out = tmp_path / "run"
     proc = cli(*SMOKE, "--plugin", str(path), "--models", "mine,gan",
-               "--sweep", "mine.lr=1e-3,2e-3", "--out", str(out), *executor,
-               env=_env(tmp_path), timeout=1200, process=bool(executor))
+               "--sweep", "mine.lr=1e-3,2e-3", "--out", str(out),
+               env=_env(tmp_path), timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["plugins"] == [str(path.resolve())]
@@ -190,10 +187,10 @@ def test_a_plugin_model_trains_at_the_smoke_preset_under_each_executor(tmp_path,
         assert record["final"]["fid"] > 0
         assert (out / record["exported"]["final"]).is_file()
     assert "mine" in (out / "report.md").read_text()
-    if not executor:  # --resume takes the plugin from the record (else 'mine' is unknown)
-        again = cli("run", "--resume", str(out), env=_env(tmp_path), timeout=600)
-        assert again.returncode == 0, again.stderr[-3000:]
-        assert "mine[lr=0.001] seed 0: already finished" in again.stdout + again.stderr
+    # --resume takes the plugin from the record (else 'mine' is unknown)
+    again = cli("run", "--resume", str(out), env=_env(tmp_path), timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "mine[lr=0.001] seed 0: already finished" in again.stdout + again.stderr
 
 
 @pytest.mark.slow

@@ -175,9 +175,17 @@ def _real_mnist(mnist):
     """Skipped, naming where it looked, without real MNIST (conftest's fixture)."""
 
 
+@pytest.fixture(scope="module")
+def features_dir(tmp_path_factory) -> Path:
+    """Where test_score_stages leaves the features of a size test_knn_against_prdc also runs,
+    so the k-NN comparison does not score the same samples a second time."""
+    return tmp_path_factory.mktemp("score-features")
+
+
 @pytest.mark.parametrize("n", SIZES)
-def test_score_stages(benchmark, n):
-    result = benchmark.pedantic(_child, args=("stages", str(n)), rounds=1, iterations=1)
+def test_score_stages(benchmark, n, features_dir):
+    keep = [str(features_dir / f"{n}.npz")] if n in PRDC_SIZES else []
+    result = benchmark.pedantic(_child, args=("stages", str(n), *keep), rounds=1, iterations=1)
     t = result["seconds"]
     benchmark.extra_info.update(result)
     # the stages are evaluate's own work: together they account for the end-to-end time
@@ -189,8 +197,10 @@ def test_score_stages(benchmark, n):
 
 
 @pytest.mark.parametrize("n", PRDC_SIZES)
-def test_knn_against_prdc(benchmark, n):
-    result = benchmark.pedantic(compare_knn, args=(n,), rounds=1, iterations=1)
+def test_knn_against_prdc(benchmark, n, features_dir):
+    saved = features_dir / f"{n}.npz"  # test_score_stages's, where it ran at this size
+    result = benchmark.pedantic(compare_knn, args=(n, str(saved) if saved.is_file() else None),
+                                rounds=1, iterations=1)
     benchmark.extra_info.update(result)
     ours = result["ours"]
     if result["prdc"] is None:
