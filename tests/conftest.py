@@ -3,11 +3,9 @@ schema-1 record, and real data through the data-dir setting (skipped with a reas
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks import data
+from metrics import cache
 
 SHAPE = (28, 28, 1)  # the images these tests train on (digits, MNIST-shaped)
 # a run's folder as schema 1 wrote it, and the report rendered from it (tests/test_render_stable)
@@ -67,19 +66,10 @@ def mnist_dir(mnist) -> Path:
 
 
 def _session_root(tmp_path_factory) -> Path:
-    """A folder every worker of this pytest session shares: under pytest-xdist (make test runs
-    ``-n auto``) each worker has a temporary folder of its own inside one common parent."""
+    """A folder every worker of this pytest session shares: under pytest-xdist (``make test
+    ARGS="-n 4"``) each worker has a temporary folder of its own inside one common parent."""
     base = tmp_path_factory.getbasetemp()
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@contextmanager
-def _one_at_a_time(lock: Path):
-    """Held by one worker of the session at a time (the others wait), so what it builds, the
-    others find built."""
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +117,7 @@ def smoke_run(tmp_path_factory, classifier_cache) -> SmokeRun:
     root.mkdir(exist_ok=True)
     folder, output = root / "run", root / "output.json"
     args = (*SMOKE_RUN, "--out", str(folder))
-    with _one_at_a_time(root / "lock"):
+    with cache.building(folder):  # the cache's lock: another worker waits, then reads it
         if not output.is_file():
             proc = cli(*args,  # offline: cli sets BENCHMARKS_OFFLINE
                        env={"BENCHMARKS_DATA_DIR": None, "KERAS_HOME": str(root / "keras"),
