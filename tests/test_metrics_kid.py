@@ -24,7 +24,9 @@ def mmd2_by_loops(x, y):
     return (xx + yy) / (m * (m - 1)) - 2.0 * xy / (m * m)
 
 
-def test_kid_in_four_dimensions_matches_an_independent_implementation():
+@pytest.mark.parametrize("gram_rows", [kid.GRAM_ROWS, 0], ids=["kernels-once", "per-subset"])
+def test_kid_in_four_dimensions_matches_an_independent_implementation(gram_rows, monkeypatch):
+    monkeypatch.setattr(kid, "GRAM_ROWS", gram_rows)  # both ways of computing the kernels
     rng = np.random.default_rng(11)
     x, y = rng.normal(size=(30, 4)), rng.normal(size=(25, 4)) * 1.5 + 0.4
     # the subsets kid() draws: one generator, x's rows then y's, per subset
