@@ -453,3 +453,64 @@ def test_verdict_never_calls_a_model_that_only_diverged_fastest(results):
     verdict = _section(render(results), "Verdict")
     assert "Fastest to train: gan" not in verdict
     assert "Fastest to train: dcgan" in verdict  # ties ae at 300/310; dcgan is listed first
+
+
+HOSTILE = "<img src=x onerror=alert(1)> | `x` [a](javascript:alert(1))"
+
+
+def _html(markdown: str) -> str:
+    """The report as a Markdown viewer shows it: CommonMark with GFM tables, raw HTML on, and
+    every link target taken (markdown-it's own filter of javascript: links off)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    md.validateLink = lambda url: True
+    return re.sub(r' style="[^"]*"', "", md.render(markdown))
+
+
+def _hostile(results: dict) -> dict:
+    """Every kind of string a record holds set to markup: a model name, a note, the dataset's
+    name, source and a class name, the command line, a device, a preset, a metric's label and
+    description, an error."""
+    renamed = {"dcgan": HOSTILE}
+    results["config"]["models"] = [renamed.get(m, m) for m in results["config"]["models"]]
+    results["config"]["overrides"] = {HOSTILE: {"lr": "<b>x</b>"}}
+    for run in results["runs"]:
+        run["model"] = renamed.get(run["model"], run["model"])
+        run["key"] = schema.run_key(run["model"], run["overrides"], run["seed"])
+    results["runs"][3].update(status="failed", error="boom <script>alert(1)</script>")
+    results["notes"] += ["see [here](javascript:alert(1)) or <javascript:alert(2)>",
+                         "# a heading\n<iframe src=//evil></iframe>"]
+    results["dataset"].update(name="mnist\n# injected\n<iframe src=//evil>",
+                              source="/data/` <iframe> ``", note="fell back | <b>x</b>")
+    results["dataset"]["class_names"][3] = "3|<i>3</i>"
+    results["command"] = "python -m benchmarks score --name '```\n<iframe src=//evil>'"
+    results["environment"]["device"] = "CPU <img src=y>"
+    results["config"]["preset"] = "quick](javascript:alert(3))"
+    results["metrics"]["fid"].update(label="FID <u>", description="<script>alert(4)</script>")
+    return results
+
+
+def test_record_strings_render_as_text_not_markup(results):
+    html = _html(render(_hostile(results)))
+    # nothing a record holds becomes a tag, a link, a heading or a new table cell: the only
+    # images and links are the run's figures
+    assert not re.findall(r"<(iframe|script|b|i|u)\b", html)
+    targets = re.findall(r'<(?:img|a)\b[^>]*?(?:src|href)="([^"]*)"', html)
+    assert len(targets) == len(re.findall(r"<(?:img|a)\b", html)) > 20
+    assert all(t.startswith("figures/") for t in targets), targets
+    assert html.count("<h1>") == 1 and "<h1>a heading" not in html
+    assert "<h1>Generative model benchmark: mnist # injected &lt;iframe src=//evil&gt;</h1>" in html
+    # each shown exactly as written, in its own cell
+    shown = "&lt;img src=x onerror=alert(1)&gt; | `x` [a](javascript:alert(1))"
+    assert f"<td>{shown}</td>" in html  # the summary's model cell
+    assert f"<h3>{shown}</h3>" in html  # its samples
+    assert "<th>3|&lt;i&gt;3&lt;/i&gt;</th>" in html  # a class name in the share table
+    assert "<li>see [here](javascript:alert(1)) or &lt;javascript:alert(2)&gt;</li>" in html
+    assert "<li># a heading &lt;iframe src=//evil&gt;&lt;/iframe&gt;</li>" in html
+    assert ("<code>python -m benchmarks score --name '``` &lt;iframe src=//evil&gt;'</code>"
+            in html)
+    assert "<code>/data/` &lt;iframe&gt; ``</code>" in html
+    assert "failed (boom &lt;script&gt;alert(1)&lt;/script&gt;)" in html
+    assert "FID &lt;u&gt;" in html and "<td>&lt;script&gt;alert(4)&lt;/script&gt;</td>" in html
+    assert "preset <strong>quick](javascript:alert(3))</strong>" in html
