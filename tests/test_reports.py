@@ -514,3 +514,37 @@ def test_record_strings_render_as_text_not_markup(results):
     assert "failed (boom &lt;script&gt;alert(1)&lt;/script&gt;)" in html
     assert "FID &lt;u&gt;" in html and "<td>&lt;script&gt;alert(4)&lt;/script&gt;</td>" in html
     assert "preset <strong>quick](javascript:alert(3))</strong>" in html
+
+
+def test_figure_paths_outside_the_run_folder_are_not_linked(tmp_path, results):
+    run = tmp_path / "run"
+    (run / "figures").mkdir(parents=True)
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (run / "figures" / "link.png").symlink_to(tmp_path / "secret.png")
+    (run / "figures" / "a#1 (x).png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    results["runs"][0]["figures"] = {
+        "samples_final": "../secret.png", "samples_best": str(tmp_path / "secret.png"),
+        "progression_strip": "figures/../../secret.png", "progression_gif": "figures/link.png"}
+    results["runs"][2]["figures"] = {"samples_final": "figures/a#1 (x).png"}
+    text = render(results, run)
+    assert "secret" not in _section(text, "Samples") and "link.png" not in text
+    assert "](figures/a%231%20%28x%29.png)" in text  # '#', ' ', '(' are part of the name
+    notes = _section(text, "Notes")
+    assert "dcgan/s0 names its samples_final '../secret.png', not a path inside the run " \
+           "folder; it is not linked." in notes
+    assert "progression_strip 'figures/../../secret.png'" in notes
+    # without the folder to look in, the rule on the path itself still holds
+    assert "secret" not in _section(render(results), "Samples")
+
+
+def test_report_does_not_write_through_a_figures_link(tmp_path, results):
+    from tests.clitools import assert_one_line_error, cli
+
+    run, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    elsewhere.mkdir()
+    schema.write(run / "results.json", results)
+    (run / "figures").symlink_to(elsewhere)
+    assert_one_line_error(cli("report", run), f"{run / 'figures'} is a link",
+                          "replace the link with a folder")
+    assert not list(elsewhere.iterdir()) and not (run / "report.md").exists()
