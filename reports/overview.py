@@ -155,10 +155,11 @@ def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[
     if not k or not covered:
         return []
     dropped = {n: s for n, s in covered.items() if s.mean < k}
+    classes = f"{k} {records.class_words(results)[1]}"
     if not dropped:
-        return [f"No mode collapse: every model covers all {k} classes."]
+        return [f"No mode collapse: every model covers all {classes}."]
     count = records.is_count(results, key)
-    parts = [f"{text(n)} covers {fmt(s.mean, count)} of {k} classes"
+    parts = [f"{text(n)} covers {fmt(s.mean, count)} of {classes}"
              + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
     return [f"Mode collapse: {join(parts)}."]
 

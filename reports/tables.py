@@ -65,7 +65,8 @@ def _class_share_table(results: dict) -> list[str]:
     real = floor(results).get(records.HISTOGRAM_KEY)
     if real:
         rows.append([FLOOR_LABEL] + [italic(f"{100 * v:.1f}") for v in real[:k]])
-    return ["", f"Share of samples per class, % (uniform = {100 / k:.1f}):", "",
+    return ["", f"Share of samples per {records.class_words(results)[0]}, % (uniform = "
+            f"{100 / k:.1f}):", "",
             *table(["Model"] + [text(n) for n in names], rows)]
 
 

@@ -548,3 +548,25 @@ def test_report_does_not_write_through_a_figures_link(tmp_path, results):
     assert_one_line_error(cli("report", run), f"{run / 'figures'} is a link",
                           "replace the link with a folder")
     assert not list(elsewhere.iterdir()) and not (run / "report.md").exists()
+
+
+def test_a_mixture_report_counts_modes_not_classes():
+    """Points drawn from a known mixture (ring: 8 components) cover modes; images, classes."""
+    results = schema.new_results(
+        command="python -m benchmarks run --dataset ring", environment={"backend": "tensorflow"},
+        config={"models": ["gan", "pacgan"], "dataset": "ring", "preset": "quick", "seeds": 1},
+        dataset={"name": "ring", "train_size": 100, "test_size": 100, "image_shape": [2],
+                 "class_names": [f"({i}, 0)" for i in range(8)]})
+    results.update(status="complete", metrics={"mixture_modes": schema.metric_info(
+        "Modes (mixture)", "components holding a high-quality sample", "higher",
+        section="mode_collapse", count=True, summary=1, verdict=1)}, runs=[
+        schema.new_run("gan", 0, final={"mixture_modes": 7, "class_histogram": [0.125] * 8}),
+        schema.new_run("pacgan", 0, final={"mixture_modes": 8,
+                                           "class_histogram": [0.125] * 8})])
+    text = render(schema.validate(results))
+    assert "Mode collapse: gan covers 7 of 8 modes." in _section(text, "Verdict")
+    assert "Share of samples per mode, % (uniform = 12.5):" in text
+    results["runs"][0]["final"]["mixture_modes"] = 8
+    assert "every model covers all 8 modes" in render(results)
+    results["dataset"]["image_shape"] = [28, 28, 1]  # the same counts on images: classes
+    assert "every model covers all 8 classes" in render(results)
