@@ -391,8 +391,9 @@ def test_a_scored_record_renders_without_training_sections_and_old_ones_keep_the
     text = render(schema.validate(results))
     assert "| mine | 1 | 7.50 |" in text and "| *real data (floor)* |  | *4.00* |" in text
     assert "seed 0, scored samples" in text and "**scored samples**, nothing trained" in text
-    assert ("mine seed 0: samples scored from a.npz (npz; uint8 [0, 255]; 500 images); nothing "
-            "was trained.") in text
+    # the record's text, its brackets escaped (Markdown shows uint8 [0, 255])
+    assert ("mine seed 0: samples scored from a.npz (npz; uint8 \\[0, 255\\]; 500 images); "
+            "nothing was trained.") in text
     for absent in ("## Throughput", "## Curves", "preset **score**"):
         assert absent not in text
     trained = render(schema.load(ROOT / "tests" / "fixtures" / "v1-digits"))
