@@ -11,7 +11,7 @@ trained models, with intervals over seeds where a row has several sample sets.
 from __future__ import annotations
 
 import copy
-import os
+import shutil
 from pathlib import Path
 
 from benchmarks.errors import UserError
@@ -47,13 +47,14 @@ def check_comparable(loaded: list[tuple[str, dict]]) -> None:
 
 
 def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> dict:
-    """One record holding every run, its models renamed model@label, figure paths re-based."""
+    """One record holding every run, its models renamed model@label, its figures copied into
+    out (``copy_figures``)."""
     from reports import records
     from reports.schema import run_key
 
     first = copy.deepcopy(loaded[0][1])
     models, sweep, runs, notes = [], {}, [], []
-    for (label, results), src in zip(loaded, run_dirs, strict=True):
+    for i, ((label, results), src) in enumerate(zip(loaded, run_dirs, strict=True)):
         cfg, env = results.get("config", {}), results.get("environment", {})
         for name in cfg.get("models", []):
             models.append(f"{name}@{label}")
@@ -63,8 +64,7 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
             run = copy.deepcopy(run)
             run["model"] = f"{run['model']}@{label}"
             run["key"] = run_key(run["model"], run.get("overrides") or {}, run["seed"])
-            run["figures"] = {k: os.path.relpath(src.resolve() / v, out)
-                              for k, v in (run.get("figures") or {}).items()}
+            run["figures"] = copy_figures(run.get("figures") or {}, src, out, i + 1)
             runs.append(run)
         how = (f"{cfg.get('precision', '?')}, {cfg.get('steps', '?')} steps"
                if records.any_trained(results) else "scored samples, nothing trained")
@@ -77,6 +77,27 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
                  status="complete" if all(r.get("status") == "complete" for _, r in loaded)
                  else "interrupted")
     return first
+
+
+def copy_figures(figures: dict[str, str], src: Path, out: Path, n: int) -> dict[str, str]:
+    """A run's figures copied from its folder src into out/figures/runN (n: src's place in
+    the comparison): a report links only files inside its own folder. A path the record names
+    outside src is dropped, not followed; a figure src does not hold keeps its new path (the
+    report leaves it out, as before)."""
+    from reports import schema
+
+    into = out / "figures" / f"run{n}"
+    copied = {}
+    for key, rel in figures.items():
+        if not schema.inside(rel):
+            continue
+        dest = into / rel.removeprefix("figures/")
+        found = schema.run_file(src, rel)
+        if found:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found, dest)
+        copied[key] = dest.relative_to(out).as_posix()
+    return copied
 
 
 def compare(run_dirs: list[str], out: str | None = None) -> Path:
@@ -104,8 +125,8 @@ def compare(run_dirs: list[str], out: str | None = None) -> Path:
     check_comparable(loaded)
     folder = RunFolder.create(out, "compare", signals, again=_again,
                               subfolders=("figures",), replaces=COMMAND)
-    folder.results = merge(loaded, dirs, folder.path.resolve())
-    with folder.full_disk():
+    with folder.full_disk():  # merge copies the runs' figures
+        folder.results = merge(loaded, dirs, folder.path.resolve())
         return folder.finish(None)  # the merged record keeps its runs' status
 
 

@@ -12,6 +12,7 @@ report's intervals over seeds.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from benchmarks.trial import Scored, Trial, TrialSpec
 from reports import REPORT_FILE, schema
 
 GRID_IMAGES = 64  # the first images of each row, drawn as its sample grid
+ROW_NAME = re.compile(r"[A-Za-z0-9_.#-]+")  # a --name: in file names and the report's keys
 
 
 def row_names(paths: list[str], names: list[str]) -> list[tuple[str, int]]:
@@ -37,15 +39,32 @@ def row_names(paths: list[str], names: list[str]) -> list[tuple[str, int]]:
         raise UserError(f"--name is given {len(names)} times for {len(paths)} SAMPLES; give it "
                         "once (every SAMPLES is a seed of one row) or once per SAMPLES")
     for name in names:
-        if not name.strip() or any(c in name for c in "/[]@"):
-            raise UserError(f"--name {name!r} is not a row name; use letters, digits and "
-                            "- _ . (no '/', '[', ']' or '@': the report's keys use them)")
+        if not ROW_NAME.fullmatch(name):
+            raise UserError(f"--name {name!r} is not a row name; use only letters, digits "
+                            "and - _ . # (e.g. --name dcgan-ema)")
     seen: dict[str, int] = {}
     out = []
     for name in names:
         out.append((name, seen.get(name, 0)))
         seen[name] = seen.get(name, 0) + 1
     return out
+
+
+def row_tags(rows: list[tuple[str, int]]) -> list[str]:
+    """Each row's file name ('mine-s0', its figures 'figures/mine-s0-samples.png'): its
+    TrialSpec.tag, with '-2', '-3', ... after a tag an earlier row has (ignoring case, as some
+    file systems do): 'a#1' and 'a_1' are both 'a_1-s0' as a file name."""
+    tags: list[str] = []
+    taken: set[str] = set()
+    for name, seed in rows:
+        tag = base = TrialSpec(name, {}, seed).tag
+        n = 1
+        while tag.lower() in taken:
+            n += 1
+            tag = f"{base}-{n}"
+        taken.add(tag.lower())
+        tags.append(tag)
+    return tags
 
 
 def _stem(path: str) -> str:
@@ -174,11 +193,11 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
                         "compare rows of equal size (KID is not)")
         folder.write()
         signals.mode = TRAIN  # a first signal stops after the row being scored
-        for (name, row_seed), s in zip(rows, got, strict=True):
+        for (name, row_seed), tag, s in zip(rows, row_tags(rows), got, strict=True):
             if signals.requested:
                 raise KeyboardInterrupt
             folder.results["runs"].append(
-                score_row(name, row_seed, s, reference, folder.path).record())
+                score_row(name, row_seed, tag, s, reference, folder.path).record())
             folder.write()
             final = folder.results["runs"][-1]["final"]
             console.info(f"{name} seed {row_seed} ({s.path}): FID {final['fid']:.2f}, modes "
@@ -194,13 +213,13 @@ def score_hint(folder: Path) -> str:
     return f"score them again into a new folder with --out DIR ({folder} is kept)"
 
 
-def score_row(name: str, row_seed: int, s: samples_io.Samples, reference, folder: Path
-              ) -> Trial:
-    """One SAMPLES scored, its sample grid drawn: a trial with no training."""
+def score_row(name: str, row_seed: int, tag: str, s: samples_io.Samples, reference,
+              folder: Path) -> Trial:
+    """One SAMPLES scored, its sample grid drawn as figures/TAG-samples.png (``row_tags``): a
+    trial with no training."""
     from reports import images as fig
 
     scores = figures(s.images, reference)
-    tag = f"{name}-s{row_seed}".replace("#", "_")
     fig.sample_grid(s.images[:GRID_IMAGES], folder / "figures" / f"{tag}-samples.png")
     return Trial(TrialSpec(name, {}, row_seed), "finished", source=s.source(),
                  final=Scored(scores, f"figures/{tag}-samples.png"))

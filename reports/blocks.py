@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
-from reports import records
-from reports.format import DASH, fmt, interval_cell
+from reports import records, schema
+from reports.format import DASH, fmt, interval_cell, text
 from reports.records import Stat
 
 FLOOR_LABEL = "*real data (floor)*"
@@ -45,10 +46,6 @@ def italic(text: str) -> str:
     return f"*{text}*" if text != DASH else text
 
 
-def esc(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def table(header: list[str], rows: list[list[str]], text_cols: tuple[int, ...] = (0,)
           ) -> list[str]:
     """A Markdown table: text_cols (indexes, negative allowed) left-aligned, numbers right."""
@@ -60,7 +57,12 @@ def table(header: list[str], rows: list[list[str]], text_cols: tuple[int, ...] =
 def head(results: dict, key: str) -> str:
     """A column header: the metric's label and its arrow."""
     mark = arrow(results, key)
-    return f"{records.label(results, key)} {mark}" if mark else records.label(results, key)
+    return f"{label(results, key)} {mark}" if mark else label(results, key)
+
+
+def label(results: dict, key: str) -> str:
+    """The metric's label as the record has it, as Markdown text."""
+    return text(records.label(results, key))
 
 
 def present(agg: dict[str, dict[str, Stat]], keys) -> list[str]:
@@ -86,7 +88,7 @@ def diverged(runs: list[dict]) -> list[dict]:
 
 
 def _model_cell(name: str, runs: list[dict]) -> str:
-    return f"{name} †" if diverged(runs) else name
+    return f"{text(name)} †" if diverged(runs) else text(name)
 
 
 def _seeds_cell(runs: list[dict]) -> str:
@@ -124,13 +126,20 @@ def metric_table(results: dict, keys) -> list[str]:
     return lines
 
 
+def link(run_dir: Path | None, rel) -> str | None:
+    """rel as a link target (percent-encoded: a '#', ':' or ')' in it is part of the name),
+    or None when it is not a path inside the run folder (schema.inside) or, when run_dir is
+    given, not a file there (schema.run_file)."""
+    if not schema.inside(rel) or (run_dir is not None and not schema.run_file(run_dir, rel)):
+        return None
+    return quote(rel, safe="/+=")
+
+
 def figure(run_dir: Path | None, rel: str | None, alt: str) -> str | None:
-    """An image line for rel, or None when run_dir is given and the file is not there."""
-    if not rel:
-        return None
-    if run_dir is not None and not (Path(run_dir) / rel).is_file():
-        return None
-    return f"![{alt}]({rel})"
+    """An image line for rel (alt: Markdown text), or None when it is no file of the run's
+    (``link``)."""
+    target = link(run_dir, rel)
+    return f"![{alt}]({target})" if target else None
 
 
 def figure_block(run_dir: Path | None, rel: str, alt: str) -> list[str]:

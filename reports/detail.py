@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports import records
-from reports.blocks import esc, figure, figure_block, head, primary, table
-from reports.format import DASH, cell, fmt
+from reports import records, schema
+from reports.blocks import figure_block, head, label, link, primary, table
+from reports.format import DASH, cell, fmt, text
+
+SAMPLE_FIGURES = ("samples_final", "samples_best", "progression_strip", "progression_gif")
 
 
 def samples(results: dict, run_dir: Path | None) -> list[str]:
@@ -19,6 +21,7 @@ def samples(results: dict, run_dir: Path | None) -> list[str]:
         shown = [(r, figs) for r, figs in shown if figs]
         if not shown:
             continue
+        name = text(name)
         lines += [f"### {name}", ""]
         run, figs = shown[0]
         best_step = (run.get("best") or {}).get("step")
@@ -46,9 +49,10 @@ def samples(results: dict, run_dir: Path | None) -> list[str]:
 
 
 def _sample_figures(run: dict, run_dir: Path | None) -> dict[str, str]:
-    keys = ("samples_final", "samples_best", "progression_strip", "progression_gif")
+    """Each sample figure of the run that is a file inside the run folder, as a link target."""
     figs = run.get("figures") or {}
-    return {k: figs[k] for k in keys if figure(run_dir, figs.get(k), k)}
+    links = {k: link(run_dir, figs.get(k)) for k in SAMPLE_FIGURES}
+    return {k: target for k, target in links.items() if target}
 
 
 def curves(results: dict, run_dir: Path | None) -> list[str]:
@@ -71,15 +75,15 @@ def _best_vs_final(results: dict) -> list[str]:
                if any(records.trained(r) for r in runs)}
     steps = records.aggregate_best_step(results)
     count = records.is_count(results, key)
-    rows = [[name, cell(steps.get(name)), cell(best[name].get(key), count),
+    rows = [[text(name), cell(steps.get(name)), cell(best[name].get(key), count),
              cell(final[name].get(key), count)]
             for name in final if key in final[name] or key in best[name]
             if name in trained]
     if not rows:
         return []
-    label = head(results, key)
-    return [f"Best checkpoint (by {records.label(results, key)}) against the final one:", "",
-            *table(["Model", "Best at step", f"Best {label}", f"Final {label}"], rows)]
+    column = head(results, key)
+    return [f"Best checkpoint (by {label(results, key)}) against the final one:", "",
+            *table(["Model", "Best at step", f"Best {column}", f"Final {column}"], rows)]
 
 
 def notes(results: dict) -> list[str]:
@@ -91,13 +95,22 @@ def notes(results: dict) -> list[str]:
     notes += _run_notes(results)
     notes += _classifier_note(results)
     for model, values in (cfg.get("overrides") or {}).items():
-        text = ", ".join(f"{k}={v}" for k, v in values.items())
-        notes.append(f"Overrides for {model}: {text}.")
+        settings = ", ".join(f"{k}={v}" for k, v in values.items())
+        notes.append(f"Overrides for {model}: {settings}.")
     for where, key, value in records.unreadable_metrics(results):
         notes.append(f"{where} {key} is stored as {type(value).__name__} {value!r}, not a "
                      "number; it is left out of the tables.")
     notes += [str(n) for n in results.get("notes") or []]
-    return [f"- {esc(n)}" for n in notes] or ["None."]
+    notes += _outside_notes(results)
+    return [f"- {text(n)}" for n in notes] or ["None."]
+
+
+def _outside_notes(results: dict) -> list[str]:
+    """A figure path a record names outside its run folder is not linked: said here."""
+    return [f"{run.get('key', f'runs[{i}]')} names its {key} {path!r}, not a path inside the "
+            "run folder; it is not linked."
+            for i, run in enumerate(results.get("runs") or [])
+            for key, path in (run.get("figures") or {}).items() if not schema.inside(path)]
 
 
 def _run_notes(results: dict) -> list[str]:

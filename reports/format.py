@@ -1,10 +1,12 @@
-"""How numbers are written, in the report and on the console alike: one formatter. Which
-metrics are whole numbers, and which a summary shows, the record says (reports.records).
+"""How values are written: numbers, in the report and on the console alike (one formatter;
+which metrics are whole numbers, and which a summary shows, the record says: reports.records),
+and a record's strings in Markdown (``text``, ``code``: shown as they are, never as markup).
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 from reports.records import Stat
 
@@ -76,3 +78,31 @@ def duration(seconds: float) -> str:
     minutes, sec = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {sec:02d}s"
+
+
+# Every string a record holds (a model or dataset name, a note, a label, a path) reaches the
+# report through ``text`` (or ``code``, for a code span): whatever it holds, it is shown as
+# written, never read as HTML, a link, an image, code, a table cell or a new line.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\",
+                          "|": "\\|", "`": "\\`", "[": "\\[", "]": "\\]"})
+# what would make a line starting with it a heading, list, quote, fence or rule (a note is
+# a list item's text)
+_LINE_START = re.compile(r"^(?:(?=[#+*=~-])|(\d+)(?=[.)]))")
+
+
+def text(value) -> str:
+    """A record's string as Markdown that shows exactly it, on one line: HTML's ``< > &`` as
+    entities; ``\\ | ` [ ]`` (escapes, table cells, code, links and images) and a leading
+    block marker (``#``, ``-``, ``1.``) backslash-escaped; line breaks as spaces."""
+    one_line = " ".join(str(value).splitlines()).translate(_ESCAPES)
+    return _LINE_START.sub(lambda m: (m.group(1) or "") + "\\", one_line, count=1)
+
+
+def code(value) -> str:
+    """A record's string as a code span in a table cell (a command line, a path): shown as
+    written, its fence longer than any run of backticks in it, ``|`` escaped for the table,
+    line breaks as spaces."""
+    one_line = " ".join(str(value).splitlines()).replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", one_line)), default=0) + 1)
+    pad = " " if one_line[:1] == "`" or one_line[-1:] == "`" else ""
+    return f"{fence}{pad}{one_line}{pad}{fence}"

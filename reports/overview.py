@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from reports import records, significance
-from reports.blocks import diverged, esc, floor, primary, table, when
-from reports.format import DASH, cell, duration, fmt, interval_cell, join, plural
+from reports.blocks import diverged, floor, label, primary, table, when
+from reports.format import DASH, cell, code, duration, fmt, interval_cell, join, plural, text
 from reports.records import Stat
 
 
@@ -16,7 +16,8 @@ def header(results: dict) -> list[str]:
     ds = results.get("dataset", {})
     cfg = results.get("config", {})
     env = results.get("environment", {})
-    lines = [f"# Generative model benchmark: {ds.get('name') or cfg.get('dataset') or '?'}", ""]
+    title = text(ds.get("name") or cfg.get("dataset") or "?")
+    lines = [f"# Generative model benchmark: {title}", ""]
     lines += _warnings(results)
     versions = env.get("versions") or {}
     version_text = " · ".join(f"{k} {v}" for k, v in versions.items() if v)
@@ -24,22 +25,22 @@ def header(results: dict) -> list[str]:
         version_text = f"Python {env['python']}" + (f" · {version_text}" if version_text else "")
     sizes = [f"{ds[k]:,} {k.split('_')[0]}" for k in ("train_size", "test_size")
              if isinstance(ds.get(k), int)]
-    data = ds.get("name", "?") + (f" ({' / '.join(sizes)})" if sizes else "")
+    data = text(ds.get("name", "?")) + (f" ({' / '.join(sizes)})" if sizes else "")
     if ds.get("source"):
-        data += f" from `{ds['source']}`"
-    status = results.get("status")
+        data += f" from {code(ds['source'])}"
+    status = text(results.get("status"))
     rows = [
-        ["Dataset", esc(data)],
-        ["Backend", esc(f"{env.get('backend') or cfg.get('backend', '?')} on "
+        ["Dataset", data],
+        ["Backend", text(f"{env.get('backend') or cfg.get('backend', '?')} on "
                          f"{env.get('device', '?')}, {cfg.get('precision', 'float32')}")],
-        ["Versions", esc(version_text or DASH)],
-        ["Config", esc(", ".join(_preset(results)))],
-        ["Command", f"`{results['command']}`" if results.get("command") else DASH],
-        ["Date", esc(_date(results))],
-        ["Status", f"**{status}**" if status != "complete" else str(status)],
+        ["Versions", text(version_text or DASH)],
+        ["Config", ", ".join(_preset(results))],
+        ["Command", code(results["command"]) if results.get("command") else DASH],
+        ["Date", text(_date(results))],
+        ["Status", f"**{status}**" if status != "complete" else status],
     ]
     if env.get("platform"):
-        rows.insert(3, ["Platform", esc(env["platform"])])
+        rows.insert(3, ["Platform", text(env["platform"])])
     return lines + table(["", ""], rows, text_cols=(0, 1))
 
 
@@ -50,16 +51,16 @@ def _warnings(results: dict) -> list[str]:
     cfg = results.get("config", {})
     lines = []
     if ds.get("note"):
-        wanted = cfg.get("dataset_requested") or "the requested dataset"
-        lines += [f"> **WARNING — dataset fallback.** {esc(ds['note'])}",
-                  f"> These numbers are on **{ds.get('name', '?')}**, not {wanted}; do not "
+        wanted = text(cfg.get("dataset_requested") or "the requested dataset")
+        lines += [f"> **WARNING — dataset fallback.** {text(ds['note'])}",
+                  f"> These numbers are on **{text(ds.get('name', '?'))}**, not {wanted}; do not "
                   f"compare them with {wanted} results.", ""]
     status = results.get("status")
     if status != "complete":
         runs = results.get("runs", [])
         planned = records.planned(results)
         scored = sum(records.scored(r) for r in runs)
-        lines += [f"> **WARNING — {str(status).upper()} RUN.** Only {scored} of "
+        lines += [f"> **WARNING — {text(str(status).upper())} RUN.** Only {scored} of "
                   f"{planned or len(runs)} planned model × seed runs have final metrics; "
                   "everything below covers only those.", ""]
     clf = results.get("classifier") or {}
@@ -72,7 +73,7 @@ def _warnings(results: dict) -> list[str]:
 
 def _preset(results: dict) -> list[str]:
     cfg = results.get("config", {})
-    preset = ([f"preset **{cfg.get('preset', '?')}**"] if records.any_trained(results)
+    preset = ([f"preset **{text(cfg.get('preset', '?'))}**"] if records.any_trained(results)
               else ["**scored samples**, nothing trained"])
     for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
@@ -112,21 +113,21 @@ def verdict(results: dict) -> list[str]:
         direction = records.direction(results, key)
         ranked = sorted((n for n in agg if key in agg[n] and math.isfinite(agg[n][key].mean)),
                         key=lambda n: agg[n][key].mean, reverse=direction == "higher")
-        label = records.label(results, key)
+        metric = label(results, key)
         count = records.is_count(results, key)
         real = floor(results).get(key)
         floor_text = f"; real data scores {fmt(real, count)}" if real is not None else ""
         if len(ranked) == 1:
-            sentences.append(f"Only **{ranked[0]}** has a finite {label}: "
+            sentences.append(f"Only **{text(ranked[0])}** has a finite {metric}: "
                              f"{cell(agg[ranked[0]][key], count)}{floor_text}.")
         elif ranked:
             vals = records.values(results)
             first = agg[ranked[0]][key]
-            others = join([f"{n} ({interval_cell(agg[n][key], vals[n].get(key), count)})"
+            others = join([f"{text(n)} ({interval_cell(agg[n][key], vals[n].get(key), count)})"
                            for n in ranked[1:]])
             holds, why = significance.lead(results, key, ranked[0], ranked[1])
-            name = f"**{ranked[0]}**" if holds else ranked[0]
-            sentences.append(f"{name} has the best mean {label} "
+            name = f"**{text(ranked[0])}**" if holds else text(ranked[0])
+            sentences.append(f"{name} has the best mean {metric} "
                              f"({interval_cell(first, vals[ranked[0]].get(key), count)}"
                              f"{floor_text}), ahead of {others}.")
             sentences.append(why)
@@ -137,10 +138,10 @@ def verdict(results: dict) -> list[str]:
         if bad:
             steps = join([f"{r['diverged_at']:,}" for r in bad
                            if isinstance(r.get("diverged_at"), int)])
-            sentences.append(f"{name} diverged in {len(bad)} of {plural(len(runs), 'seed')}"
+            sentences.append(f"{text(name)} diverged in {len(bad)} of {plural(len(runs), 'seed')}"
                              + (f" (at step {steps})." if steps else "."))
         if runs and not any(records.scored(r) for r in runs):
-            sentences.append(f"{name} has no final metrics ({runs[0]['status']}).")
+            sentences.append(f"{text(name)} has no final metrics ({runs[0]['status']}).")
     return [" ".join(sentences)]
 
 
@@ -154,10 +155,11 @@ def _collapse_sentences(results: dict, agg: dict[str, dict[str, Stat]]) -> list[
     if not k or not covered:
         return []
     dropped = {n: s for n, s in covered.items() if s.mean < k}
+    classes = f"{k} {records.class_words(results)[1]}"
     if not dropped:
-        return [f"No mode collapse: every model covers all {k} classes."]
+        return [f"No mode collapse: every model covers all {classes}."]
     count = records.is_count(results, key)
-    parts = [f"{n} covers {fmt(s.mean, count)} of {k} classes"
+    parts = [f"{text(n)} covers {fmt(s.mean, count)} of {classes}"
              + (f" (mean of {s.n} seeds)" if s.n > 1 else "") for n, s in dropped.items()]
     return [f"Mode collapse: {join(parts)}."]
 
@@ -171,4 +173,4 @@ def _speed_sentence(results: dict) -> list[str]:
     if len(tput) < 2:
         return []
     (name, backend), stat = max(tput.items(), key=lambda item: item[1].mean)
-    return [f"Fastest to train: {name} ({cell(stat)} images/s on {backend})."]
+    return [f"Fastest to train: {text(name)} ({cell(stat)} images/s on {text(backend)})."]

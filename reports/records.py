@@ -171,6 +171,13 @@ def num_classes(results: dict) -> int | None:
     return len(floor_hist) if floor_hist else None
 
 
+def class_words(results: dict) -> tuple[str, str]:
+    """What the dataset's classes are called, one and many: modes for points drawn from a
+    mixture (its components; a record of points has a one-number image_shape, (D,))."""
+    shape = (results.get("dataset") or {}).get("image_shape") or []
+    return ("mode", "modes") if len(shape) == 1 else ("class", "classes")
+
+
 def metric_keys(results: dict) -> list[str]:
     """Scalar metric keys: the order of results["metrics"], then any others runs report."""
     keys = [k for k in results.get("metrics", {}) if k != HISTOGRAM_KEY]

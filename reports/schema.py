@@ -18,7 +18,7 @@ import json
 import math
 import typing
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NotRequired, TypedDict
 
 from reports import migrate
@@ -236,6 +236,27 @@ def new_run(model: str, seed: int, *, overrides: dict[str, Any] | None = None,
     _check_types(run, Run, "run")
     _check_failed(run, "run")
     return run  # type: ignore[return-value]
+
+
+# ---- paths a record names ---------------------------------------------------------------
+
+def inside(rel: Any) -> bool:
+    """Whether a path a record names (a run's figure) is one inside its run folder as written:
+    relative, '/'-separated, with no '..'. A record is data: its paths are not trusted."""
+    if not isinstance(rel, str) or not rel.strip() or "\\" in rel or "\0" in rel:
+        return False
+    path = PurePosixPath(rel)
+    return not path.is_absolute() and ".." not in path.parts
+
+
+def run_file(run_dir: str | Path, rel: Any) -> Path | None:
+    """run_dir/rel when rel is inside the run folder (``inside``), resolves inside it (no link
+    leads out) and is a file there; else None."""
+    if not inside(rel):
+        return None
+    root = Path(run_dir).resolve()
+    path = (root / rel).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
 
 
 # ---- reading and checking ---------------------------------------------------------------

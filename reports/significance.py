@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports import records, stats
-from reports.blocks import esc, figure_block, primary, table
-from reports.format import DASH, fmt, interval_cell, plural
+from reports.blocks import figure_block, label, primary, table
+from reports.format import DASH, fmt, interval_cell, plural, text
 
 SENSITIVITY_FIGURE = "figures/sensitivity.png"
 
@@ -28,15 +28,15 @@ def lead(results: dict, key: str, first: str, second: str) -> tuple[bool, str]:
     if v.winner == "a" and v.interval:
         low, high = sorted(abs(x) for x in v.interval)
         count = records.is_count(results, key)
-        return True, (f"The lead over {second} holds at {plural(v.seeds, 'seed')}: the 95% Welch "
-                f"interval of the difference is {fmt(low, count)} to {fmt(high, count)}.")
-    text = f"{first} and {second} are not distinguishable at {plural(v.seeds, 'seed')}"
+        return True, (f"The lead over {text(second)} holds at {plural(v.seeds, 'seed')}: the "
+                f"95% Welch interval of the difference is {fmt(low, count)} to {fmt(high, count)}.")
+    said = f"{text(first)} and {text(second)} are not distinguishable at {plural(v.seeds, 'seed')}"
     if v.seeds < 2:
-        return False, text + " (telling them apart takes at least 2 seeds each)."
+        return False, said + " (telling them apart takes at least 2 seeds each)."
     if v.seeds_needed:
-        return False, text + (f"; their observed spread suggests about {v.seeds_needed} seeds per "
+        return False, said + (f"; their observed spread suggests about {v.seeds_needed} seeds per "
                        "model to tell this difference apart (see Significance).")
-    return False, text + "."
+    return False, said + "."
 
 
 def section(results: dict) -> list[str]:
@@ -50,7 +50,7 @@ def section(results: dict) -> list[str]:
     scores = {n: _oriented(results, key, vals[n][key]) for n in names}
     rows = []
     for a in names:
-        row = [esc(a)]
+        row = [text(a)]
         for b in names:
             if a == b:
                 row.append(DASH)
@@ -59,13 +59,13 @@ def section(results: dict) -> list[str]:
             ci = stats.poi_interval(scores[a], scores[b])
             row.append(f"{p:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
         rows.append(row)
-    label = records.label(results, key)
+    metric = label(results, key)
     n = min(len(scores[x]) for x in names)
-    return [f"Probability that the row model beats the column model on {label}: over every "
+    return [f"Probability that the row model beats the column model on {metric}: over every "
             "pair of a row seed and a column seed, the share the row wins, ties counting half "
             "(rliable's probability of improvement); in brackets its 95% percentile bootstrap "
             "interval, resampling each model's seeds.", "",
-            *table(["", *(esc(b) for b in names)], rows), "",
+            *table(["", *(text(b) for b in names)], rows), "",
             "The verdict names a winner only where the 95% Welch interval of the difference of "
             "means excludes 0 (Welch's t: at a few seeds a bootstrap interval is as narrow as "
             "the seeds are few). Otherwise the models are not distinguishable at that many "
@@ -93,12 +93,12 @@ def sweep(results: dict, run_dir: Path | None) -> list[str]:
         best = records.best_models(stat, records.direction(results, key),
                                    records.target(results, key))
         count = records.is_count(results, key)
-        rows = [[esc(n), f"**{interval_cell(stat[n], vals[n].get(key), count)}**" if n in best
+        rows = [[text(n), f"**{interval_cell(stat[n], vals[n].get(key), count)}**" if n in best
                  else interval_cell(stat[n], vals[n].get(key), count)] for n in arms]
-        top = " and ".join(sorted(best)) or "none stands out"
-        lines += [f"**{esc(model)}**, best setting by {records.label(results, key)}: "
-                  f"{esc(top)}.", "", *table(["Setting", records.label(results, key)], rows),
+        top = " and ".join(text(n) for n in sorted(best)) or "none stands out"
+        lines += [f"**{text(model)}**, best setting by {label(results, key)}: "
+                  f"{top}.", "", *table(["Setting", label(results, key)], rows),
                   ""]
     return lines + figure_block(run_dir, SENSITIVITY_FIGURE,
-                                f"{records.label(results, key)} against each swept setting, "
+                                f"{label(results, key)} against each swept setting, "
                                 "every seed a point")

@@ -12,16 +12,16 @@ from reports.blocks import (
     best_in_column,
     better,
     bold,
-    esc,
     figure,
     figure_block,
     floor,
     italic,
+    label,
     metric_table,
     present,
     table,
 )
-from reports.format import DASH, cell, fmt
+from reports.format import DASH, cell, code, fmt, text
 
 
 def summary(results: dict) -> list[str]:
@@ -61,12 +61,13 @@ def _class_share_table(results: dict) -> list[str]:
     rows = []
     for name, hs in hists.items():
         cols = [records.mean_std([float(h[i]) for h in hs if len(h) > i]) for i in range(k)]
-        rows.append([name] + [f"{100 * c.mean:.1f}" if c.n else DASH for c in cols])
+        rows.append([text(name)] + [f"{100 * c.mean:.1f}" if c.n else DASH for c in cols])
     real = floor(results).get(records.HISTOGRAM_KEY)
     if real:
         rows.append([FLOOR_LABEL] + [italic(f"{100 * v:.1f}") for v in real[:k]])
-    return ["", f"Share of samples per class, % (uniform = {100 / k:.1f}):", "",
-            *table(["Model"] + [esc(n) for n in names], rows)]
+    return ["", f"Share of samples per {records.class_words(results)[0]}, % (uniform = "
+            f"{100 / k:.1f}):", "",
+            *table(["Model"] + [text(n) for n in names], rows)]
 
 
 def diversity(results: dict) -> list[str]:
@@ -92,9 +93,9 @@ def throughput(results: dict) -> list[str]:
         runs = [r for r in grouped[name] if r.get("throughput")]
         first = runs[0]["throughput"]
         params = next((r["params"] for r in grouped[name] if r.get("params")), {})
-        parts = ", ".join(f"{k} {fmt(v)}" for k, v in params.items() if k != "total")
+        parts = ", ".join(f"{text(k)} {fmt(v)}" for k, v in params.items() if k != "total")
         param_text = fmt(params.get("total")) + (f" ({parts})" if parts else "")
-        rows.append([name, backend, str(first.get("precision", DASH)),
+        rows.append([text(name), text(backend), text(first.get("precision", DASH)),
                      fmt(first.get("batch_size")), str(len(runs)),
                      bold(cell(s.get("images_per_s")), f"{name}/{backend}" in best),
                      cell(s.get("step_ms_median")), cell(s.get("step_ms_p90")),
@@ -118,11 +119,11 @@ def all_metrics(results: dict) -> list[str]:
         best = best_in_column(results, {n: agg[n].get(key) for n in names}, key)
         info = results.get("metrics", {}).get(key) or {}
         count = records.is_count(results, key)
-        rows.append([f"{esc(records.label(results, key))} (`{key}`)",
+        rows.append([f"{label(results, key)} ({code(key)})",
                      better(results, key), italic(fmt(floor(results).get(key), count))]
                     + [bold(cell(agg[n].get(key), count), n in best) for n in names]
-                    + [esc(info.get("description") or DASH)])
-    header = ["Metric", "Better", "Real data"] + names + ["What it measures"]
+                    + [text(info.get("description") or DASH)])
+    header = ["Metric", "Better", "Real data"] + [text(n) for n in names] + ["What it measures"]
     lines = table(header, rows, text_cols=(0, 1, -1))
     if records.histograms(results):
         lines += ["", "The class histogram (a list per run) is under Mode collapse."]

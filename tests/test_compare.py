@@ -36,17 +36,25 @@ def write(folder, results):
 
 
 def test_compare_merges_runs_with_intervals_and_a_verdict(tmp_path):
-    tf = write(tmp_path / "tf", record("tensorflow", [100.0, 102.0, 104.0]))
+    tf = record("tensorflow", [100.0, 102.0, 104.0])
+    tf["runs"][1]["figures"] = {"samples_final": "../secret.png"}  # not inside its folder
+    tf = write(tmp_path / "tf", tf)
     jax = write(tmp_path / "jax", record("jax", [120.0, 121.0, 125.0]))
     (tf / "figures").mkdir()
     (tf / "figures" / "ae-s0-final.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "secret.png").write_bytes(b"secret")
     report = compare([str(tf), str(jax)], str(tmp_path / "both"))
     merged = json.loads((tmp_path / "both" / "results.json").read_text())
     assert [r["key"] for r in merged["runs"]][:2] == ["ae@tf/s0", "ae@tf/s1"]
     assert merged["config"]["models"] == ["ae@tf", "ae@jax"]
-    # figure paths point back into the compared run's folder
-    assert merged["runs"][0]["figures"]["samples_final"] == "../tf/figures/ae-s0-final.png"
+    # each run's figures are copied into the comparison's own folder, which its report links
+    assert merged["runs"][0]["figures"]["samples_final"] == "figures/run1/ae-s0-final.png"
+    assert (tmp_path / "both" / "figures" / "run1" / "ae-s0-final.png").read_bytes()[:4] \
+        == b"\x89PNG"
+    assert merged["runs"][1]["figures"] == {}  # a path out of the run folder is not followed
+    assert not list((tmp_path / "both").rglob("secret*"))
     text = report.read_text()
+    assert "](figures/run1/ae-s0-final.png)" in text
     # 100, 102, 104: mean 102; a percentile bootstrap of 3 values stays within [100, 104]
     assert "| ae@tf | 3 | **102 [" in text
     # difference 20 with spreads 2 and 2.6 over 3 seeds: Welch's interval excludes 0

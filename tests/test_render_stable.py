@@ -6,6 +6,10 @@ rendered from it by that same code in a folder holding no figures, so neither de
 images. tests/fixtures/v2-digits is the same for schema 2 (`--preset smoke --dataset digits`,
 one seed, with the FID interval), its report rendered by the last code that wrote schema 2,
 when the report still placed metrics by its own tables of keys.
+
+Two lines of each report.md were re-rendered when a record's strings became Markdown text
+(reports.format.text): the descriptions holding ">=" and "[-1, 1]" now read "&gt;=" and
+"\\[-1, 1\\]", which a Markdown viewer shows as before (the same HTML).
 """
 
 from __future__ import annotations

@@ -453,3 +453,120 @@ def test_verdict_never_calls_a_model_that_only_diverged_fastest(results):
     verdict = _section(render(results), "Verdict")
     assert "Fastest to train: gan" not in verdict
     assert "Fastest to train: dcgan" in verdict  # ties ae at 300/310; dcgan is listed first
+
+
+HOSTILE = "<img src=x onerror=alert(1)> | `x` [a](javascript:alert(1))"
+
+
+def _html(markdown: str) -> str:
+    """The report as a Markdown viewer shows it: CommonMark with GFM tables, raw HTML on, and
+    every link target taken (markdown-it's own filter of javascript: links off)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    md.validateLink = lambda url: True
+    return re.sub(r' style="[^"]*"', "", md.render(markdown))
+
+
+def _hostile(results: dict) -> dict:
+    """Every kind of string a record holds set to markup: a model name, a note, the dataset's
+    name, source and a class name, the command line, a device, a preset, a metric's label and
+    description, an error."""
+    renamed = {"dcgan": HOSTILE}
+    results["config"]["models"] = [renamed.get(m, m) for m in results["config"]["models"]]
+    results["config"]["overrides"] = {HOSTILE: {"lr": "<b>x</b>"}}
+    for run in results["runs"]:
+        run["model"] = renamed.get(run["model"], run["model"])
+        run["key"] = schema.run_key(run["model"], run["overrides"], run["seed"])
+    results["runs"][3].update(status="failed", error="boom <script>alert(1)</script>")
+    results["notes"] += ["see [here](javascript:alert(1)) or <javascript:alert(2)>",
+                         "# a heading\n<iframe src=//evil></iframe>"]
+    results["dataset"].update(name="mnist\n# injected\n<iframe src=//evil>",
+                              source="/data/` <iframe> ``", note="fell back | <b>x</b>")
+    results["dataset"]["class_names"][3] = "3|<i>3</i>"
+    results["command"] = "python -m benchmarks score --name '```\n<iframe src=//evil>'"
+    results["environment"]["device"] = "CPU <img src=y>"
+    results["config"]["preset"] = "quick](javascript:alert(3))"
+    results["metrics"]["fid"].update(label="FID <u>", description="<script>alert(4)</script>")
+    return results
+
+
+def test_record_strings_render_as_text_not_markup(results):
+    html = _html(render(_hostile(results)))
+    # nothing a record holds becomes a tag, a link, a heading or a new table cell: the only
+    # images and links are the run's figures
+    assert not re.findall(r"<(iframe|script|b|i|u)\b", html)
+    targets = re.findall(r'<(?:img|a)\b[^>]*?(?:src|href)="([^"]*)"', html)
+    assert len(targets) == len(re.findall(r"<(?:img|a)\b", html)) > 20
+    assert all(t.startswith("figures/") for t in targets), targets
+    assert html.count("<h1>") == 1 and "<h1>a heading" not in html
+    assert "<h1>Generative model benchmark: mnist # injected &lt;iframe src=//evil&gt;</h1>" in html
+    # each shown exactly as written, in its own cell
+    shown = "&lt;img src=x onerror=alert(1)&gt; | `x` [a](javascript:alert(1))"
+    assert f"<td>{shown}</td>" in html  # the summary's model cell
+    assert f"<h3>{shown}</h3>" in html  # its samples
+    assert "<th>3|&lt;i&gt;3&lt;/i&gt;</th>" in html  # a class name in the share table
+    assert "<li>see [here](javascript:alert(1)) or &lt;javascript:alert(2)&gt;</li>" in html
+    assert "<li># a heading &lt;iframe src=//evil&gt;&lt;/iframe&gt;</li>" in html
+    assert ("<code>python -m benchmarks score --name '``` &lt;iframe src=//evil&gt;'</code>"
+            in html)
+    assert "<code>/data/` &lt;iframe&gt; ``</code>" in html
+    assert "failed (boom &lt;script&gt;alert(1)&lt;/script&gt;)" in html
+    assert "FID &lt;u&gt;" in html and "<td>&lt;script&gt;alert(4)&lt;/script&gt;</td>" in html
+    assert "preset <strong>quick](javascript:alert(3))</strong>" in html
+
+
+def test_figure_paths_outside_the_run_folder_are_not_linked(tmp_path, results):
+    run = tmp_path / "run"
+    (run / "figures").mkdir(parents=True)
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (run / "figures" / "link.png").symlink_to(tmp_path / "secret.png")
+    (run / "figures" / "a#1 (x).png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    results["runs"][0]["figures"] = {
+        "samples_final": "../secret.png", "samples_best": str(tmp_path / "secret.png"),
+        "progression_strip": "figures/../../secret.png", "progression_gif": "figures/link.png"}
+    results["runs"][2]["figures"] = {"samples_final": "figures/a#1 (x).png"}
+    text = render(results, run)
+    assert "secret" not in _section(text, "Samples") and "link.png" not in text
+    assert "](figures/a%231%20%28x%29.png)" in text  # '#', ' ', '(' are part of the name
+    notes = _section(text, "Notes")
+    assert "dcgan/s0 names its samples_final '../secret.png', not a path inside the run " \
+           "folder; it is not linked." in notes
+    assert "progression_strip 'figures/../../secret.png'" in notes
+    # without the folder to look in, the rule on the path itself still holds
+    assert "secret" not in _section(render(results), "Samples")
+
+
+def test_report_does_not_write_through_a_figures_link(tmp_path, results):
+    from tests.clitools import assert_one_line_error, cli
+
+    run, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    elsewhere.mkdir()
+    schema.write(run / "results.json", results)
+    (run / "figures").symlink_to(elsewhere)
+    assert_one_line_error(cli("report", run), f"{run / 'figures'} is a link",
+                          "replace the link with a folder")
+    assert not list(elsewhere.iterdir()) and not (run / "report.md").exists()
+
+
+def test_a_mixture_report_counts_modes_not_classes():
+    """Points drawn from a known mixture (ring: 8 components) cover modes; images, classes."""
+    results = schema.new_results(
+        command="python -m benchmarks run --dataset ring", environment={"backend": "tensorflow"},
+        config={"models": ["gan", "pacgan"], "dataset": "ring", "preset": "quick", "seeds": 1},
+        dataset={"name": "ring", "train_size": 100, "test_size": 100, "image_shape": [2],
+                 "class_names": [f"({i}, 0)" for i in range(8)]})
+    results.update(status="complete", metrics={"mixture_modes": schema.metric_info(
+        "Modes (mixture)", "components holding a high-quality sample", "higher",
+        section="mode_collapse", count=True, summary=1, verdict=1)}, runs=[
+        schema.new_run("gan", 0, final={"mixture_modes": 7, "class_histogram": [0.125] * 8}),
+        schema.new_run("pacgan", 0, final={"mixture_modes": 8,
+                                           "class_histogram": [0.125] * 8})])
+    text = render(schema.validate(results))
+    assert "Mode collapse: gan covers 7 of 8 modes." in _section(text, "Verdict")
+    assert "Share of samples per mode, % (uniform = 12.5):" in text
+    results["runs"][0]["final"]["mixture_modes"] = 8
+    assert "every model covers all 8 modes" in render(results)
+    results["dataset"]["image_shape"] = [28, 28, 1]  # the same counts on images: classes
+    assert "every model covers all 8 classes" in render(results)

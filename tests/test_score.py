@@ -253,6 +253,29 @@ def test_row_names_and_seeds():
         scoring.row_names(["a.npz"], ["x/y"])
 
 
+def test_a_row_name_is_letters_digits_and_four_marks(tmp_path):
+    """A row's name reaches file names and report.md: only what its refusal says it may hold."""
+    assert scoring.row_names(["a.npz", "b.npz"], ["a#1", "dcgan-ema_2.x"]) == [
+        ("a#1", 0), ("dcgan-ema_2.x", 0)]
+    for bad in ("<img src=x onerror=alert(1)>", "a b", "a|b", "x\ny", "`x`", "[a](b)", ""):
+        with pytest.raises(UserError, match="not a row name; use only letters, digits and "
+                                            "- _ . #"):
+            scoring.row_names(["a.npz"], [bad])
+    np.savez(tmp_path / "a.npz", np.zeros((10, 28, 28), np.uint8))
+    proc = cli("score", tmp_path / "a.npz", "--dataset", "digits", "--name",
+               "<img src=x onerror=alert(1)>", "--out", tmp_path / "out")
+    assert_one_line_error(proc, "--name '<img src=x onerror=alert(1)>' is not a row name")
+    assert not (tmp_path / "out").exists()
+
+
+def test_rows_whose_names_are_one_file_name_keep_their_own_figures():
+    """'a#1' and 'a_1' are both 'a_1' in a file name: the second row's figures must not
+    overwrite the first's (nor 'A_1''s, on a file system that ignores case)."""
+    rows = [("a#1", 0), ("a_1", 0), ("A_1", 0), ("mine", 0), ("mine", 1), ("a_1-s0", 2)]
+    assert scoring.row_tags(rows) == ["a_1-s0", "a_1-s0-2", "A_1-s0-3", "mine-s0", "mine-s1",
+                                      "a_1-s0-s2"]
+
+
 @pytest.mark.slow
 def test_a_saved_keras_generator_is_scored_as_the_api_scores_it(tmp_path, digits):
     model = generator()
@@ -368,8 +391,9 @@ def test_a_scored_record_renders_without_training_sections_and_old_ones_keep_the
     text = render(schema.validate(results))
     assert "| mine | 1 | 7.50 |" in text and "| *real data (floor)* |  | *4.00* |" in text
     assert "seed 0, scored samples" in text and "**scored samples**, nothing trained" in text
-    assert ("mine seed 0: samples scored from a.npz (npz; uint8 [0, 255]; 500 images); nothing "
-            "was trained.") in text
+    # the record's text, its brackets escaped (Markdown shows uint8 [0, 255])
+    assert ("mine seed 0: samples scored from a.npz (npz; uint8 \\[0, 255\\]; 500 images); "
+            "nothing was trained.") in text
     for absent in ("## Throughput", "## Curves", "preset **score**"):
         assert absent not in text
     trained = render(schema.load(ROOT / "tests" / "fixtures" / "v1-digits"))

@@ -91,13 +91,14 @@ def test_report_shows_each_setting_the_best_and_the_sensitivity_plot(tmp_path):
     schema.write(tmp_path / "results.json", results)
     text = render_run(tmp_path).read_text()
     sweep = text[text.index("## Sweep"):text.index("\n## ", text.index("## Sweep") + 1)]
-    assert "**ae**, best setting by FID: ae[lr=0.01]." in sweep
-    assert "| ae[lr=0.01] | **92.0 [90.0, 94.0]** |" in sweep
-    assert "| ae[lr=0.001] | 112 [110, 114] |" in sweep
+    # a setting's brackets are the record's text, escaped (Markdown shows ae[lr=0.01])
+    assert "**ae**, best setting by FID: ae\\[lr=0.01\\]." in sweep
+    assert "| ae\\[lr=0.01\\] | **92.0 [90.0, 94.0]** |" in sweep
+    assert "| ae\\[lr=0.001\\] | 112 [110, 114] |" in sweep
     assert "![FID against each swept setting" in sweep
     assert (tmp_path / "figures" / "sensitivity.png").stat().st_size > 1000
     # the summary has a row per setting, and the unswept model as itself
-    assert "| ae[lr=0.1] | 2 | 160 [150, 170] |" in text and "| gan | 1 | 200 |" in text
+    assert "| ae\\[lr=0.1\\] | 2 | 160 [150, 170] |" in text and "| gan | 1 | 200 |" in text
     from reports import records
 
     assert records.planned(results) == (3 + 1) * 2  # ae's 3 settings and gan, 2 seeds each

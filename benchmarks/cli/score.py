@@ -18,9 +18,9 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
                    help="what to score against: mnist, fashion-mnist, digits, cifar10, or an "
                         "image folder (PATH or folder:PATH)")
     p.add_argument("--name", dest="names", action="append", default=[], metavar="LABEL",
-                   help="the row's name; once: every SAMPLES is a seed of that row; once per "
-                        "SAMPLES: SAMPLES sharing a name are seeds of one row (default: each "
-                        "SAMPLES its own row, named after its file)")
+                   help="the row's name (letters, digits, - _ . #); once: every SAMPLES is a "
+                        "seed of that row; once per SAMPLES: SAMPLES sharing a name are seeds "
+                        "of one row (default: each SAMPLES its own row, named after its file)")
     p.add_argument("--range", dest="value_range", type=value_range, metavar="LOW,HIGH",
                    help="float samples' value range: -1,1 | 0,1 | 0,255 (needed unless uint8, "
                         "or floats in [-1, 1] with some below 0; generators: default -1,1)")
