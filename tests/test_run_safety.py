@@ -144,3 +144,13 @@ def test_an_out_path_too_long_for_the_system_is_one_line(tmp_path, command, too_
     proc = cli(*command, "--out", str(too_long(tmp_path)))
     assert_one_line_error(proc, "argument --out", *fragments)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["run", *SMOKE, "--models", "gan"], ["compare", "a", "b"],
+                                     ["score", "samples.npz", "--dataset", "digits"]])
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_one_line(command, out):
+    """``--out ''`` names no folder (a script's unset variable): refused, not read as the
+    default runs/<time>-<name>."""
+    assert_one_line_error(cli(*command, "--out", out), "argument --out", "names no folder",
+                          "leave --out out")
