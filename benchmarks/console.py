@@ -154,9 +154,13 @@ class Console:
                 break  # the report has them all
             width += need
             chosen.append((header, cells))
-        table = Table(title=f"{results['dataset']['name']} · {results['config']['preset']} · "
-                            f"{results['environment']['backend']}", box=box.SIMPLE_HEAD,
-                      pad_edge=False, caption="real: held-out real images, the floor")
+        title = (f"{results['dataset']['name']} · {results['config']['preset']} · "
+                 f"{results['environment']['backend']}")
+        caption = "real: held-out real images, the floor"
+        # rich wraps the title and caption to the table's width: a run stopped before any
+        # figure has one narrow column, and they would wrap to its 7 characters
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, caption=caption,
+                      min_width=max(len(title), len(caption)))
         table.add_column("model", no_wrap=True)
         for header, _ in chosen:
             table.add_column(header, justify="right", no_wrap=True)

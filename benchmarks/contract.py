@@ -103,10 +103,17 @@ def losses(s: Subject) -> str:
 
 def sampling(s: Subject) -> str:
     s.model.prepare_sampling(s.images)
-    images = s.model.sample(SAMPLES, seed=1)
-    shape = (SAMPLES, *s.images.shape[1:])
+    low, high = check_samples(s.model.sample(SAMPLES, seed=1), SAMPLES, s.images.shape[1:])
+    return f"{(SAMPLES, *s.images.shape[1:])}, float32, in [{low:.2f}, {high:.2f}]"
+
+
+def check_samples(images, n: int, image_shape) -> tuple[float, float]:
+    """What ``sample(n, seed)`` must give: a float32 numpy array (n, *image_shape), finite,
+    in [-1, 1]; its lowest and highest value, or ``Failed`` naming the rule. ``run`` holds a
+    plugin model's first sample to it before training (``preflight.check_models_fit``)."""
+    shape = (n, *image_shape)
     if not isinstance(images, np.ndarray) or images.shape != shape:
-        raise Failed(f"sample({SAMPLES}, seed) gave {_shape(images)}; it must be a numpy "
+        raise Failed(f"sample({n}, seed) gave {_shape(images)}; it must be a numpy "
                      f"array of shape {shape}")
     if images.dtype != np.float32:
         raise Failed(f"sample() gave {images.dtype} images; it must give float32")
@@ -116,7 +123,7 @@ def sampling(s: Subject) -> str:
     if low < -1.0 or high > 1.0:
         raise Failed(f"sample() gave values in [{low:.3g}, {high:.3g}]; images must lie in "
                      "[-1, 1] (end the generator in tanh, or clip)")
-    return f"{shape}, float32, in [{low:.2f}, {high:.2f}]"
+    return low, high
 
 
 def determinism(s: Subject) -> str:

@@ -3,9 +3,12 @@
 ``run``, ``run --resume``, ``score`` and ``compare`` all write one, and each gets every
 guarantee from here: a folder holding a run is never written over; one process writes it at a
 time (its lock); results.json is written whole or not at all; a full disk is one line, exit
-status 74, the folder kept as it was; a signal while preparing stops at once, one while
-finishing is noted and ignored, so results.json and report.md are both complete; a crash or a
-refusal after the folder exists marks it failed, saying why and how to finish it.
+status 74, the folder kept as it was (from the probe and the lock of its creation on); a signal
+while preparing stops at once, one while finishing is noted and ignored, so results.json and
+report.md are both complete; a crash or a refusal after the folder exists marks it failed,
+saying why and how to finish it; a command that made a folder and stopped before its first
+record (a full disk, a signal) takes back what it made (the probe, the lock, its empty
+folders), so the same --out works again.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from reports import schema
 
 RESULTS_FILE = schema.RESULTS_FILE
 LOCK_FILE = ".lock"
+PROBE_FILE = ".write-test"
 TRAINED = ("figures", "weights")  # the sub-folders a trained run writes into
 
 _LOCKS: list = []  # the lock files this command holds open: released() closes them at its end
+_MADE: list[tuple[Path, list[Path]]] = []  # each folder this command created, with what it made
 
 
 def check_free(out: str | Path | None, replaces: str | None = None) -> None:
@@ -67,9 +72,12 @@ class RunFolder:
         locked, and checked again under the lock (a run may have just finished there)."""
         path = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{name}"
         check_free(path, replaces)
-        _make(path, subfolders)
+        folder = cls(path, signals, again(path))
+        made = _missing(path) + [path / sub for sub in subfolders if not (path / sub).exists()]
+        _MADE.append((path, made))  # taken back at the command's end if no record is written
+        folder._make(subfolders, "run the same command again")
         check_free(path, replaces)
-        return cls(path, signals, again(path))
+        return folder
 
     @classmethod
     def reopen(cls, path: str | Path, signals: Signals, *, again: Callable[[Path], str]
@@ -84,7 +92,19 @@ class RunFolder:
 
     def lock(self) -> None:
         """``reopen`` locks once everything else was checked (``create`` at once)."""
-        _make(self.path, TRAINED)
+        self._make(TRAINED, self.again)
+
+    def _make(self, subfolders: tuple[str, ...], again: str) -> None:
+        """The folder and its sub-folders, checked writable, then locked for this process: a
+        full disk is ``NoSpace`` (exit 74), another refusal one line."""
+        try:
+            _make(self.path, subfolders)
+        except OSError as e:
+            if no_space(e):
+                raise NoSpace.writing(self.path, e, f"nothing was written; free space, then "
+                                      f"{again}") from None
+            raise UserError(f"cannot write to output folder {self.path} ({e.strerror}); "
+                            "choose another with --out DIR") from None
 
     def write(self) -> None:
         """results.json as it stands, whole or not at all."""
@@ -99,6 +119,9 @@ class RunFolder:
         except OSError as e:
             if not no_space(e):
                 raise
+            if not (self.path / RESULTS_FILE).exists():  # released() takes the folder back
+                raise NoSpace.writing(self.path, e, "nothing was written; free space, then "
+                                      "run the same command again") from None
             raise NoSpace.writing(self.path, e, f"what was finished is kept; free space, then "
                                   f"{self.again}") from None
 
@@ -153,18 +176,41 @@ class RunFolder:
 
 
 def _make(folder: Path, subfolders: tuple[str, ...]) -> None:
-    """The folder and its sub-folders, checked writable, then locked for this process."""
+    """The folder and its sub-folders, checked writable, then locked for this process; an
+    OSError as it came (the probe removed)."""
+    for sub in subfolders:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / PROBE_FILE
     try:
-        for sub in subfolders:
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
         probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"cannot write to output folder {folder} ({e.strerror}); "
-                        "choose another with --out DIR") from None
+    except OSError:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        raise
+    probe.unlink()
     _lock(folder)
+
+
+def _missing(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, outermost first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing[::-1]
+
+
+def _take_back(path: Path, made: list[Path]) -> None:
+    """A folder whose command stopped before its first record: its lock file, then each
+    folder the command made, innermost first, where it is empty (nothing else is touched)."""
+    if (path / RESULTS_FILE).exists():
+        return
+    (path / PROBE_FILE).unlink(missing_ok=True)
+    (path / LOCK_FILE).unlink(missing_ok=True)  # still held: no other process has it
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):  # not empty (or gone): kept
+            folder.rmdir()
 
 
 def _lock(folder: Path) -> None:
@@ -178,21 +224,22 @@ def _lock(folder: Path) -> None:
         handle.close()
         raise UserError(f"{folder} is being written by {holder}; wait for it to finish, or "
                         "choose another folder with --out DIR") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"genbench pid {os.getpid()}")
-    handle.flush()
-    _LOCKS.append(handle)
+    _LOCKS.append(handle)  # held from here, even if the line below meets a full disk
+    os.ftruncate(handle.fileno(), 0)  # unbuffered: a full disk fails here, not at close()
+    os.write(handle.fileno(), f"genbench pid {os.getpid()}".encode())
 
 
 @contextlib.contextmanager
 def released():
     """Around one command: every folder it locked is unlocked when it ends, however it ends
     (a process's end would do the same; a command called in process, as the tests call it,
-    must not keep its folders locked for the next one)."""
-    held = len(_LOCKS)
+    must not keep its folders locked for the next one); a folder it made and stopped before
+    writing a record in is taken back first, while still locked."""
+    held, made = len(_LOCKS), len(_MADE)
     try:
         yield
     finally:
+        while len(_MADE) > made:
+            _take_back(*_MADE.pop())
         while len(_LOCKS) > held:
             _LOCKS.pop().close()

@@ -39,8 +39,9 @@ def check_cache_dir(cache_dir: str | None) -> None:
 def check_models_fit(cfg: RunConfig, ds) -> None:
     """Every model builds for the dataset's images (a model's networks state its shape rule,
     e.g. sides a multiple of 4) and a batch of its elements fits in the training set (a packed
-    GAN's are ``pack`` images), so none fails after another has trained. Built once for each
-    setting of its grid, on the CPU's default policy, and dropped."""
+    GAN's are ``pack`` images), so none fails after another has trained; a plugin model's
+    first sample is checked too. Built once for each setting of its grid, on the CPU's default
+    policy, and dropped."""
     from models import registry
 
     for spec in study.grid(cfg.models, cfg.sweep, 1):  # each setting once: a swept pack too
@@ -55,12 +56,40 @@ def check_models_fit(cfg: RunConfig, ds) -> None:
             h, w, c = ds.image_shape
             raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
                             f"--image-size N, or leave {name} out of --models") from None
+        check_plugin_sample(name, model, ds)
         drawn = cfg.batch_size * model.samples_per_example  # a packed GAN: pack images an element
         if drawn > len(ds.x_train):
             raise UserError(f"{name} reads {model.samples_per_example} images per batch "
                             f"element (pack), {drawn:,} a batch at --batch-size "
                             f"{cfg.batch_size:,}, more than the {len(ds.x_train):,} training "
                             f"images of {ds.name}; choose a smaller batch or pack")
+
+
+PLUGIN_PREPARE = 64  # training images a plugin model's sampler is prepared on for its check
+
+
+def check_plugin_sample(name: str, model, ds) -> None:
+    """A plugin model's (the built-ins' are held to the contract by the tests) one sample,
+    untrained, held to check-model's sampling rule: wrong shape, dtype, NaN or range would
+    otherwise surface as a traceback after training."""
+    from benchmarks import contract
+    from models import plugins
+
+    origin = plugins.origin(name)
+    if origin is None:
+        return
+    check = (f"check-model {name}" if origin.startswith("entry point ")
+             else f"check-model --plugin {origin}")
+    try:
+        model.prepare_sampling(ds.x_train[:PLUGIN_PREPARE])
+        contract.check_samples(model.sample(1, seed=0), 1, ds.image_shape)
+    except contract.Failed as e:
+        raise UserError(f"model {name} (plugin {origin}): {e}; `python -m benchmarks "
+                        f"{check}` runs the whole contract") from None
+    except Exception as e:  # the model's own error, as check-model reports it
+        raise UserError(f"model {name} (plugin {origin}): its first sample failed: "
+                        f"{type(e).__name__}: {e}".splitlines()[0] + f"; `python -m benchmarks "
+                        f"{check}` runs the whole contract") from None
 
 
 def check_split(cfg: RunConfig) -> None:

@@ -121,7 +121,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     preflight.check_split(cfg)  # this machine may have other devices than the one that started it
     resumed = f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}"
     if classifier_gate is not None:
-        resumed += f" with --classifier-gate {classifier_gate:g} (was {cfg.classifier_gate})"
+        resumed += f" with --classifier-gate {classifier_gate:g} (was {_gate_was(cfg, results)})"
         cfg = dataclasses.replace(cfg, classifier_gate=classifier_gate)
         results["config"]["classifier_gate"] = classifier_gate
     console = Console()
@@ -133,6 +133,15 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
     with folder.full_disk():
         return _execute(Training(cfg, ds, folder, todo, skipped, console, cache_dir, summary,
                                  executor))
+
+
+def _gate_was(cfg: RunConfig, results: dict) -> str:
+    """The gate a resumed run was started with: its --classifier-gate, or the dataset's own
+    (the percent the record's classifier was held to, where one was built)."""
+    if cfg.classifier_gate is not None:
+        return f"{cfg.classifier_gate:g}"
+    gate = (results.get("classifier") or {}).get("gate")
+    return "the dataset's own" + (f", {gate * 100:g}" if gate is not None else "")
 
 
 def _load_data(cfg: RunConfig, console, cache_dir: str | None):

@@ -177,9 +177,10 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
                    channels=options.channels, classifier_gate=classifier_gate,
                    cache_dir=cache_dir)
     got = read_all(paths, ds, options)
+    record = new_record(ds, rows, got, backend=backend, data_dir=data_dir)
     folder = RunFolder.create(out, f"score-{ds.name}", signals, again=score_hint,
                               subfolders=("figures",))
-    folder.results = new_record(ds, rows, got, backend=backend, data_dir=data_dir)
+    folder.results = record  # from here on a stop is recorded (work), or the folder taken back
 
     def score_rows() -> None:
         folder.write()

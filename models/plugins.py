@@ -31,6 +31,16 @@ class PluginError(ValueError):
     """A plugin that cannot be used; the message is one line naming it and the fix."""
 
 
+class PluginInterrupt(KeyboardInterrupt):
+    """A KeyboardInterrupt while a plugin was imported, its registrations undone: a Ctrl-C,
+    or the plugin raising it itself; the command that knows which (``benchmarks.plugins``)
+    stops, or refuses the plugin with ``message``."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 def load(files=()) -> list[str]:
     """Entry points (once per process), then each file (once per path); the files as
     resolved absolute paths, which is what a run records for its worker processes."""
@@ -107,6 +117,11 @@ def _registering(where: str, source: str, run) -> list[str]:
 
     try:
         run()
+    except registry.ReservedNameError as err:
+        undo()
+        raise PluginError(f"{where}: its model {err.name!r} takes a reserved name ('all' "
+                          "is --models' word for every model); give it another name in "
+                          "@register(...)") from None
     except registry.DuplicateModelError as err:
         undo()
         taken = err.existing.__module__
@@ -119,6 +134,16 @@ def _registering(where: str, source: str, run) -> list[str]:
         undo()
         summary = f"{type(err).__name__}: {err}".strip().splitlines()[0]
         raise PluginError(f"{where} failed to import: {summary}") from None
+    except SystemExit as err:  # a plugin is imported, not run: it may not end the command
+        undo()
+        code = err.code if err.code is None or isinstance(err.code, int) else repr(err.code)
+        raise PluginError(f"{where} called sys.exit({'' if code is None else code}) at import; "
+                          "a plugin only defines models: move the script part under "
+                          "if __name__ == \"__main__\":") from None
+    except KeyboardInterrupt:
+        undo()
+        raise PluginInterrupt(f"{where} raised KeyboardInterrupt at import; a plugin only "
+                              "defines models: remove the raise") from None
     added = sorted(set(registry.names()) - before)
     if not added:
         raise PluginError(f"{where} defines no model: decorate a GenerativeModel subclass "

@@ -7,6 +7,7 @@ nothing chooses models by string import or by ``if name == ...``.
 from __future__ import annotations
 
 _MODELS: dict[str, type] = {}
+RESERVED = frozenset({"all"})  # words the command line reads itself (``--models all``)
 
 
 class DuplicateModelError(ValueError):
@@ -15,6 +16,14 @@ class DuplicateModelError(ValueError):
     def __init__(self, message: str, name: str, existing: type):
         super().__init__(message)
         self.name, self.existing = name, existing
+
+
+class ReservedNameError(ValueError):
+    """A name the command line reads itself (``--models all``); ``name`` is it."""
+
+    def __init__(self, message: str, name: str):
+        super().__init__(message)
+        self.name = name
 
 
 class UnknownModelError(KeyError, ValueError):
@@ -30,6 +39,9 @@ def register(name: str):
 
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"model name must be an identifier-like string, got {name!r}")
+    if name in RESERVED:
+        raise ReservedNameError(f"model name {name!r} is reserved ({', '.join(sorted(RESERVED))}"
+                                " mean something else on the command line)", name)
 
     def decorate(cls):
         if not (isinstance(cls, type) and issubclass(cls, GenerativeModel)):

@@ -84,3 +84,20 @@ def test_in_a_log_the_summary_shows_every_column_whole(capsys):
     out = capsys.readouterr().out
     assert "FID↓" in out and "PSNR↑" in out  # all of the report's summary columns
     assert "…" not in out
+
+
+def test_a_failed_runs_summary_in_a_log_keeps_its_title_and_caption_on_one_line(capsys):
+    """A run that failed or was interrupted before any figure has a one-column table: its
+    title and caption were wrapped to that column's 7 characters."""
+    from benchmarks.console import Console
+    from reports import schema
+
+    results = schema.load(V1_DIGITS / "results.json")
+    results.update(status="failed", runs=[])
+    Console().summary(results, "report.md")
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    title = (f"{results['dataset']['name']} · {results['config']['preset']} · "
+             f"{results['environment']['backend']}")
+    assert title in lines
+    assert "real: held-out real images, the floor" in lines
+    assert "run failed: the report covers the finished runs only" in lines[-2]

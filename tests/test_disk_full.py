@@ -117,28 +117,37 @@ def test_a_full_disk_stops_in_one_line_and_the_run_resumes_once_there_is_space(t
             subprocess.run(["umount", str(mount)], check=False)
 
 
-def test_compare_onto_a_full_disk_is_one_line(tmp_path):
+# where the full disk meets compare's folder: its probe (2 bytes), its lock's pid line, its
+# merged results.json (larger than 1,000 bytes)
+FIRST_WRITES = {"probe": 1, "lock": 10, "record": 1000}
+
+
+@pytest.mark.parametrize("where", FIRST_WRITES)
+def test_compare_onto_a_full_disk_is_one_line_and_takes_its_folder_back(tmp_path, where):
+    """Whichever first write meets it: exit 74, one line, and the folder compare made is gone
+    (no .lock, .write-test or empty figures/ left), so the same command works again."""
     from tests.test_compare import record, write
 
     a = write(tmp_path / "a", record("tensorflow", [1.0, 2.0]))
     b = write(tmp_path / "b", record("jax", [3.0, 4.0]))
-    out = tmp_path / "cmp"
+    out = tmp_path / "deeper" / "cmp"
     env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}
     proc = _benchmarks(["compare", str(a), str(b), "--out", str(out)], env,
-                       _file_limit(1000), timeout=120)  # the merged results.json is larger
-    _assert_one_line(proc, f"cannot write to {out}", "File too large", "--out DIR")
-    assert not (out / "results.json").exists()
-    assert [p.name for p in out.iterdir()] == [".lock", "figures"]
+                       _file_limit(FIRST_WRITES[where]), timeout=120)
+    _assert_one_line(proc, f"cannot write to {out}", "File too large", "nothing was written",
+                     "run the same command again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # deeper/ too is gone
 
 
 def test_score_onto_a_full_disk_is_one_line(tmp_path, classifier_cache):
     """``score`` owns its folder as ``run`` does (benchmarks/folder.py): its first record
-    write meets the full disk, and that is one line, exit 74, no results.json half-written."""
+    write meets the full disk, and that is one line, exit 74, no results.json half-written,
+    and the folder it made taken back."""
     np.savez(tmp_path / "samples.npz", np.zeros((60, 28, 28), np.uint8))
     out = tmp_path / "scored"
     env = run_env(classifier_cache)
     proc = _benchmarks(["score", str(tmp_path / "samples.npz"), "--dataset", "digits",
                         "--out", str(out)], env, _file_limit(1000), timeout=300)
-    _assert_one_line(proc, f"cannot write to {out}", "File too large", "--out DIR")
-    assert not (out / "results.json").exists()
-    assert sorted(p.name for p in out.iterdir()) == [".lock", "figures"]
+    _assert_one_line(proc, f"cannot write to {out}", "File too large", "nothing was written",
+                     "run the same command again")
+    assert not out.exists()  # the folder it made is taken back: no .lock, no empty figures/

@@ -107,6 +107,50 @@ def test_a_broken_plugin_stops_the_command_in_one_line_before_anything_is_writte
                           "clashes with the built-in dcgan")
 
 
+# what a plugin may not do at import: end the command, or take a name the CLI reserves
+ENDS = {
+    "sys.exit(0)": ("import sys\nsys.exit(0)\n", "called sys.exit(0) at import"),
+    "exit(3)": ("raise SystemExit(3)\n", "called sys.exit(3) at import"),
+    "KeyboardInterrupt": ("raise KeyboardInterrupt\n", "raised KeyboardInterrupt at import"),
+    "all": (plugintools.readme_plugin().replace('@register("mine")', '@register("all")'),
+            "its model 'all' takes a reserved name"),
+}
+
+
+@pytest.mark.parametrize("case", ENDS)
+def test_a_plugin_that_ends_the_command_or_takes_a_reserved_name_is_one_line(tmp_path, case):
+    source, fragment = ENDS[case]
+    path = plugintools.write(tmp_path, source, "their_model.py")
+    out = tmp_path / "out"
+    proc = cli("run", "--plugin", str(path), "--models", "gan", "--preset", "smoke",
+               "--dataset", "digits", "--out", str(out))
+    assert_one_line_error(proc, f"plugin {path}", fragment)
+    assert proc.stdout == "" and not out.exists()
+    assert "all" not in registry.names()
+
+
+def test_a_plugin_model_with_bad_samples_is_refused_before_training(tmp_path):
+    """The one-sample check ``check-model``'s sampling check makes, before the folder exists:
+    not a traceback after training with the run marked complete."""
+    shapes = plugintools.broken(tmp_path, "flat", "def sample(self, n, seed):\n"
+                                "    return np.zeros((n, 7), np.float32)\n", "flat.py")
+    nans = plugintools.broken(tmp_path, "nans", "def sample(self, n, seed):\n"
+                              "    return np.full((n, 28, 28, 1), np.nan, np.float32)\n",
+                              "nans.py")
+    for path, model, fragment in (
+            (shapes, "flat", "gave ndarray of shape (1, 7); it must be a numpy array of "
+                             "shape (1, 28, 28, 1)"),
+            (nans, "nans", "gave values that are not finite")):
+        source = path.read_text()
+        path.write_text("import numpy as np\n" + source)
+        out = tmp_path / f"out-{model}"
+        proc = cli("run", "--plugin", str(path), "--models", model, "--preset", "smoke",
+                   "--dataset", "digits", "--out", str(out))
+        assert_one_line_error(proc, f"model {model} (plugin {path.resolve()})", fragment,
+                              f"check-model --plugin {path.resolve()}")
+        assert not out.exists()
+
+
 def _distribution(site: Path, entry: str, package: str, model: str) -> None:
     """A real installed distribution: a package and its dist-info with entry_points.txt,
     which importlib.metadata finds on sys.path (as pip would leave it)."""

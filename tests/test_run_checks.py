@@ -103,6 +103,23 @@ def test_resume_honours_a_lower_gate_and_finishes_a_run_a_gate_miss_stopped(tmp_
     assert any("--classifier-gate 95 (was 99.9)" in n for n in results["notes"])
 
 
+def test_resume_with_a_gate_names_the_default_gate_it_replaces(tmp_path, classifier_cache):
+    """A run started without --classifier-gate held its classifier to the dataset's own gate;
+    the resume's note says that one, not "(was None)". The stored v2 digits run, every model
+    finished, so the resume trains nothing."""
+    out = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "v2-digits", out)
+    record = json.loads((out / "results.json").read_text())
+    assert record["config"]["classifier_gate"] is None
+    (out / "results.json").write_text(json.dumps({**record, "status": "interrupted"}))
+    proc = cli("run", "--resume", str(out), "--classifier-gate", "90",
+               env=_env(classifier_cache), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    notes = json.loads((out / "results.json").read_text())["notes"]
+    assert any(n.endswith("with --classifier-gate 90 (was the dataset's own, 95)")
+               for n in notes), notes
+
+
 def test_a_crash_after_the_folder_exists_marks_the_run_failed(tmp_path, monkeypatch,
                                                                classifier_cache):
     import metrics

@@ -144,3 +144,38 @@ def test_an_out_path_too_long_for_the_system_is_one_line(tmp_path, command, too_
     proc = cli(*command, "--out", str(too_long(tmp_path)))
     assert_one_line_error(proc, "argument --out", *fragments)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["run", *SMOKE, "--models", "gan"], ["compare", "a", "b"],
+                                     ["score", "samples.npz", "--dataset", "digits"]])
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_one_line(command, out):
+    """``--out ''`` names no folder (a script's unset variable): refused, not read as the
+    default runs/<time>-<name>."""
+    assert_one_line_error(cli(*command, "--out", out), "argument --out", "names no folder",
+                          "leave --out out")
+
+
+def test_a_command_stopped_before_its_first_record_takes_its_folder_back(tmp_path):
+    """A Ctrl-C (or a full disk) between making a folder and writing its record: what the
+    command made goes (the lock, the empty sub-folders, the folders it created), what was
+    there before stays; a folder with a record is kept whole."""
+    from benchmarks.folder import RunFolder, released
+    from benchmarks.signals import Signals
+
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("kept")
+    for out in (tmp_path / "new" / "run", tmp_path / "theirs"):
+        with pytest.raises(KeyboardInterrupt), released():
+            RunFolder.create(out, "x", Signals(), again=lambda p: "again")
+            assert (out / ".lock").is_file() and (out / "figures").is_dir()
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs"]
+    assert [p.name for p in (tmp_path / "theirs").iterdir()] == ["notes.txt"]
+    with pytest.raises(KeyboardInterrupt), released():
+        folder = RunFolder.create(tmp_path / "recorded", "x", Signals(), again=lambda p: "a")
+        folder.results = {"status": "running", "runs": []}
+        (folder.path / "results.json").write_text(json.dumps(folder.results))
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in (tmp_path / "recorded").iterdir()) == [
+        ".lock", "figures", "results.json", "weights"]

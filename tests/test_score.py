@@ -233,6 +233,23 @@ def test_bad_samples_stop_the_command_before_scoring(tmp_path):
     assert_one_line_error(proc, "--name is given 3 times for 2 SAMPLES")
 
 
+def test_a_score_stopped_by_a_gate_miss_is_recorded_failed(tmp_path, classifier_cache):
+    """Stopped after its folder exists: the record says failed and why, the report says so,
+    and only the folder's own files are left (no probe)."""
+    np.savez(tmp_path / "ok.npz", np.zeros((60, 28, 28), np.uint8))
+    out = tmp_path / "scored"
+    proc = cli("score", str(tmp_path / "ok.npz"), "--dataset", "digits", "--classifier-gate",
+               "99.99", "--out", str(out),
+               env={"BENCHMARKS_CACHE_DIR": str(classifier_cache), "BENCHMARKS_DATA_DIR": None})
+    assert_one_line_error(proc, "< its gate 100.0%", f"{out} is kept, marked failed")
+    results = schema.load(out)
+    assert results["status"] == "failed" and results["runs"] == []
+    assert any(n.startswith("failed at ") and "gate" in n for n in results["notes"])
+    assert "FAILED" in (out / "report.md").read_text()
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "figures", "report.md",
+                                                     "results.json"]
+
+
 def test_range_flag_takes_a_negative_low_end():
     from benchmarks.cli import build_parser
 

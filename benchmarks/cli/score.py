@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.cli.types import MAX_SAMPLES, dataset_name, image_size, int_in, percent, value_range
+from benchmarks.cli.types import (
+    MAX_SAMPLES,
+    dataset_name,
+    image_size,
+    int_in,
+    out_dir,
+    percent,
+    value_range,
+)
 
 
 def add_score_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,7 +46,7 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
                         "without it another channel count is an error")
     p.add_argument("--classifier-gate", type=percent, metavar="PCT",
                    help="test accuracy (percent) the scoring classifier must reach")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=out_dir, metavar="DIR",
                    help="output folder (default runs/<time>-score-<dataset>)")
     p.add_argument("--json", action="store_true",
                    help="print the figures as one JSON object on stdout (progress on stderr)")

@@ -100,7 +100,11 @@ def model_names(text: str) -> list[str]:
 
 def out_dir(text: str) -> str:
     """``--out``: a folder path the system can hold, with room for the files a run writes in it
-    (the OS would refuse it only when the first file is written)."""
+    (the OS would refuse it only when the first file is written). An empty one (a script's
+    unset variable) is refused, not read as the default folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} names no folder; give a folder path, or "
+                                         "leave --out out for the default runs/<time>-<name>")
     path = os.path.abspath(text)
     existing = path
     while not os.path.isdir(existing):  # the limits are the file system's: ask the nearest
