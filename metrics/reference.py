@@ -140,7 +140,16 @@ class PointsReference:
         return mixture.mode_counts(self.mixture, x.samples) / max(len(x.samples), 1)
 
     def caveats(self, samples: int) -> list[str]:
-        return []
+        """Modes counted depend on how many samples are scored: at another count than PacGAN's
+        they stand beside its Table 1 (and the mixture presets) no longer."""
+        if samples == mixture.PACGAN_SAMPLES:
+            return []
+        more = "more" if samples > mixture.PACGAN_SAMPLES else "fewer"
+        return [f"modes covered depend on how many samples are scored (a mode holding a share "
+                f"e of them is missed with probability (1 - e)^n): these were scored on "
+                f"{samples:,}, PacGAN Table 1 and the mixture presets on "
+                f"{mixture.PACGAN_SAMPLES:,}, so {more} modes are found than there, and the "
+                f"counts compare only with runs scored on {samples:,}"]
 
 
 def check_points(points, shape) -> np.ndarray:
