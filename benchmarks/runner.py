@@ -173,6 +173,7 @@ def _train_all(t: Training) -> None:
 
     def on_result(trial: Trial) -> None:
         results["runs"].append(trial.record())
+        results["notes"] += [n for n in trial.notes if n not in results["notes"]]
         folder.write()
         started[1] += 1
         if started[1] == 1 and len(t.todo) >= LARGE_STUDY:
