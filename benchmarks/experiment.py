@@ -237,16 +237,17 @@ def score_final(model, log, tracker: Tracker, ctx: Context, files: Files) -> Sco
 
 def score_best(model, log, best: dict, final: Scored | None, ctx: Context,
                files: Files) -> tuple[int, Scored] | None:
-    """Every metric on the best evaluation's weights (the final scores when that was the
-    final step), exported, and their sample grid; None without a best evaluation."""
+    """Every metric on the best evaluation's weights, exported, and their sample grid; when
+    that was the final step, the final scores and exported file (written once); None without
+    a best evaluation."""
     if best["step"] is None or not files.best_weights.exists():
         return None
     if final is None or best["step"] != log.steps_done:
         model.load_weights(files.best_weights)
         scores = full_eval(model, ctx)
+        exported = export.save_in(model, files.best_weights, ctx.run_dir)
     else:
-        scores = final.metrics
-    exported = export.save_in(model, files.best_weights, ctx.run_dir)
+        scores, exported = final.metrics, final.exported
     return best["step"], Scored(scores, draw_grid(model, "best", files, ctx), exported)
 
 
