@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from benchmarks.errors import UserError
@@ -152,3 +153,14 @@ def check_models(names) -> None:
             registry.get(name)
         except KeyError as e:
             raise UserError(str(e)) from None
+
+
+def steps_for_epochs(epochs: int, images: int, batch_size: int, per_example: set[int]) -> int:
+    """--epochs as training steps: an epoch reads every training image once, and a step reads
+    ``batch_size`` elements of ``per_example`` images each (a packed GAN's ``pack``). One step
+    count serves the whole run, so its models must read the same number of images a step."""
+    if len(per_example) > 1:
+        raise UserError(f"--epochs {epochs} converts to one step count for the whole run, and "
+                        f"its models read {' or '.join(map(str, sorted(per_example)))} images "
+                        "per batch element (pack); give --steps, or run each pack apart")
+    return math.ceil(epochs * images / (batch_size * max(per_example, default=1)))

@@ -43,15 +43,17 @@ def check_cache_dir(cache_dir: str | None) -> None:
                         "$BENCHMARKS_CACHE_DIR)") from None
 
 
-def check_models_fit(cfg: RunConfig, ds) -> None:
+def check_models_fit(cfg: RunConfig, ds) -> set[int]:
     """Every model builds for the dataset's images (a model's networks state its shape rule,
     e.g. sides a multiple of 4) and a batch of its elements fits in the training set (a packed
     GAN's are ``pack`` images), so none fails after another has trained; the models that do
     not build are named together, not one a retry. Built once for each setting of its grid,
-    on the CPU's default policy, and dropped."""
+    on the CPU's default policy, and dropped. Returns the images per batch element the grid's
+    models read (their ``samples_per_example``: --epochs converts to steps with it)."""
     from models import registry
 
     unfit = {}  # model -> why it does not build (its first setting that does not)
+    per_example = set()
     for spec in study.grid(cfg.models, cfg.sweep, 1):  # each setting once: a swept pack too
         name, cls = spec.model, registry.get(spec.model)
         if name in unfit:
@@ -62,6 +64,7 @@ def check_models_fit(cfg: RunConfig, ds) -> None:
         except ValueError as e:
             unfit[name] = str(e)
             continue
+        per_example.add(model.samples_per_example)
         drawn = cfg.batch_size * model.samples_per_example  # a packed GAN: pack images an element
         if drawn > len(ds.x_train):
             raise UserError(f"{name} reads {model.samples_per_example} images per batch "
@@ -70,6 +73,7 @@ def check_models_fit(cfg: RunConfig, ds) -> None:
                             f"images of {ds.name}; choose a smaller batch or pack")
     if unfit:
         raise UserError(_unfit(unfit, [m for m in cfg.models if m not in unfit], ds))
+    return per_example
 
 
 def _unfit(unfit: dict[str, str], fit: list[str], ds) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks import data, executors, experiment, plugins, preflight, space, study
-from benchmarks.config import PRESETS, RunConfig, check_models
+from benchmarks.config import PRESETS, RunConfig, check_models, steps_for_epochs
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
 from benchmarks.results import command_line, new_record
@@ -33,11 +33,11 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     check_free(cfg.out)
     preflight.check_cache_dir(cache_dir)
     ds = _load_data(cfg, console, cache_dir)
-    if epochs:
-        cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
-                                                       / cfg.batch_size))
     preflight.check_fits(cfg, ds)
-    preflight.check_models_fit(cfg, ds)
+    per_example = preflight.check_models_fit(cfg, ds)
+    if epochs:
+        cfg = dataclasses.replace(cfg, steps=steps_for_epochs(epochs, len(ds.x_train),
+                                                              cfg.batch_size, per_example))
     preflight.check_split(cfg)
     todo, skipped = plan(cfg, [])
     warn_if_large(cfg, todo, console)

@@ -223,3 +223,19 @@ def test_mode_counts_at_another_sample_count_than_pacgans_are_noted(tmp_path):
     import metrics
 
     assert metrics.build_reference(data.load("ring")).caveats(2500) == []
+
+
+def test_epochs_count_the_images_a_packed_step_reads(tmp_path):
+    """An epoch reads the ring's 100,000 points once: at batch 10,000 with pack 2 a step reads
+    20,000 of them, so one epoch is 5 steps, not 10; a grid of packs is refused (item 9)."""
+    out = tmp_path / "ring"
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture",
+               "--epochs", "1", "--batch-size", "10000", "--set", "gan.pack=2",
+               "--eval-every", "0", "--seeds", "1", "--samples", "500", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["steps"] == results["runs"][0]["steps_done"] == 5
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture",
+               "--epochs", "1", "--sweep", "gan.pack=1,2", "--out", str(tmp_path / "x"))
+    assert_one_line_error(proc, "--epochs 1", "1 or 2 images per batch element", "--steps")
+    assert not (tmp_path / "x").exists()
