@@ -26,9 +26,10 @@ def check_fits(cfg: RunConfig, ds) -> None:
                         f"{len(ds.x_train):,}")
 
 
-def check_cache_dir(cache_dir: str | None) -> None:
-    """The classifier's cache must take its files: found unwritable only after training the
-    classifier, the run would fail minutes in."""
+def cache_unwritable(cache_dir: str | None) -> str | None:
+    """Why the classifier's cache cannot take files (None: it can). Found only after
+    training the classifier, the run would fail minutes in; a cache that already holds every
+    entry the run needs is read only (``check_cache``, once the data is loaded)."""
     from metrics.cache import default_cache_dir
 
     folder = default_cache_dir(cache_dir)
@@ -38,9 +39,21 @@ def check_cache_dir(cache_dir: str | None) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
-        raise UserError(f"cannot write to the cache folder {folder} ({e.strerror or e}); "
-                        "choose a writable one with --cache-dir DIR (or "
-                        "$BENCHMARKS_CACHE_DIR)") from None
+        return (f"cannot write to the cache folder {folder} ({e.strerror or e}); choose a "
+                "writable one with --cache-dir DIR (or $BENCHMARKS_CACHE_DIR)")
+    return None
+
+
+def check_cache(unwritable: str | None, ds, samples: int, cache_dir: str | None) -> None:
+    """An unwritable cache is refused unless it holds every entry scoring ``ds`` reads (a
+    shared, read-only cache filled beforehand; points need none)."""
+    if unwritable is None:
+        return
+    from metrics.reference import missing_from_cache
+
+    missing = missing_from_cache(ds, cache_dir=cache_dir, n=samples)
+    if missing:
+        raise UserError(f"{unwritable}; it lacks {missing}, which this run would write")
 
 
 def check_models_fit(cfg: RunConfig, ds) -> set[int]:

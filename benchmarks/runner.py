@@ -31,8 +31,9 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     console = Console()
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     check_free(cfg.out)
-    preflight.check_cache_dir(cache_dir)
+    unwritable = preflight.cache_unwritable(cache_dir)
     ds = _load_data(cfg, console, cache_dir)
+    preflight.check_cache(unwritable, ds, cfg.samples, cache_dir)
     preflight.check_fits(cfg, ds)
     per_example = preflight.check_models_fit(cfg, ds)
     if epochs:
@@ -117,7 +118,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
     plugins.load(cfg.plugins)  # the run's own --plugin files define some of its models
     check_models(cfg.models)
-    preflight.check_cache_dir(cache_dir)
+    unwritable = preflight.cache_unwritable(cache_dir)
     preflight.check_split(cfg)  # this machine may have other devices than the one that started it
     resumed = f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}"
     if classifier_gate is not None:
@@ -126,6 +127,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
         results["config"]["classifier_gate"] = classifier_gate
     console = Console()
     ds = _load_data(cfg, console, cache_dir)
+    preflight.check_cache(unwritable, ds, cfg.samples, cache_dir)
     todo, skipped = plan(cfg, results["runs"])
     warn_if_large(cfg, todo, console)
     folder.lock()

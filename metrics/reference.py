@@ -217,6 +217,28 @@ def _load(folder: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
     return arrays, None
 
 
+def missing_from_cache(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,
+                       seed: int = 0) -> str | None:
+    """None when ``build_reference(dataset, n=n)`` would only read the cache (a read-only
+    cache serves it); else which entry it would have to write. Points need no entry; Stacked
+    MNIST's per-channel entries are not looked into (said as missing)."""
+    from metrics import classifier
+
+    if getattr(dataset, "mixture", None) is not None:
+        return None
+    if getattr(dataset, "channel_dataset", None) is not None:
+        return f"{dataset.name}'s per-channel classifier entries"
+    root = cache.default_cache_dir(cache_dir)
+    key = classifier.cache_key(dataset, seed)
+    folder = root / "classifier" / key
+    if cache.check_entry(folder, (classifier.WEIGHTS, classifier.META)) is not None:
+        return f"the classifier entry {folder}"
+    weights = cache.sha256(folder / classifier.WEIGHTS)[:12]
+    folder = (root / "reference"
+              / f"{key}-w{weights}-n{min(n, len(dataset.x_test))}-stats{STATS_VERSION}")
+    return f"the reference entry {folder}" if cache.check_entry(folder, (STATS,)) else None
+
+
 def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,
                     seed: int = 0, gate: float | None = None,
                     note: Callable[[str], None] | None = None) -> Reference:
