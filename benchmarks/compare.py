@@ -3,7 +3,8 @@ float32 vs bfloat16, before vs after a change), with the same intervals as a run
 
 Each run's models are renamed ``model@label`` (label: the run folder's name), so the report's
 tables, probability-of-improvement matrix and verdict compare them like models of one run.
-Runs scored on different data or by different classifiers are not comparable and are refused.
+Runs scored on different data, by different classifiers or on different sample counts are not
+comparable and are refused.
 Folders written by ``score`` (samples made elsewhere) are run folders too: their rows sit beside
 trained models, with intervals over seeds where a row has several sample sets.
 """
@@ -20,9 +21,17 @@ from benchmarks.signals import SIGNALS
 
 COMMAND = "python -m benchmarks compare"  # what merge() records: a comparison's own folder
 
-# what must agree for two runs' metrics to be comparable: the data and its scoring classifier
+# what must agree for two runs' metrics to be comparable: the data, its scoring classifier and
+# the number of samples scored (FID is biased by it, and more samples find more modes)
 SAME = (("dataset", "name"), ("dataset", "train_size"), ("dataset", "test_size"),
-        ("classifier", "test_accuracy"))
+        ("classifier", "test_accuracy"), ("config", "samples"))
+# how a difference in each section is said, and its fix
+DIFFERENT = {"dataset": ("datasets", "compare runs made on the same dataset with the same "
+                         "classifier"),
+             "classifier": ("classifiers", "compare runs made on the same dataset with the "
+                            "same classifier"),
+             "config": ("sample counts", "FID and modes covered depend on how many samples "
+                        "are scored: compare runs scored with the same --samples")}
 
 
 def labels(run_dirs: list[Path]) -> list[str]:
@@ -40,10 +49,9 @@ def check_comparable(loaded: list[tuple[str, dict]]) -> None:
             a = (first.get(section) or {}).get(field)
             b = (results.get(section) or {}).get(field)
             if a != b:
-                what = "datasets" if section == "dataset" else "classifiers"
+                what, fix = DIFFERENT[section]
                 raise UserError(f"cannot compare {first_label} and {label}: different "
-                                f"{what} ({section}.{field} {a!r} vs {b!r}); compare runs "
-                                "made on the same dataset with the same classifier")
+                                f"{what} ({section}.{field} {a!r} vs {b!r}); {fix}")
 
 
 def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from benchmarks.errors import UserError
@@ -27,6 +28,9 @@ class Preset:
     steps_per_call: int = 1
     # model settings the budget was set for (a paper's), beneath the run's --set values
     settings: dict[str, dict[str, object]] = field(default_factory=dict)
+    # what the datasets it was set for hold: "points" (the 2-D mixtures), "images" (a paper's
+    # image networks); None: any. preflight.check_fits refuses it on the other kind
+    holds: str | None = None
 
 
 # PacGAN's 2-D networks' settings (its synthetic_data_experiments configs): a 2-d Gaussian
@@ -69,20 +73,23 @@ PRESETS: dict[str, Preset] = {
     # on PacGAN's 2,500 samples (coverage depends on the count). 10k steps, 3-4 min a run on 2
     # busy cores: modes and the packed/unpacked ordering of reverse KL have settled by then,
     # the high-quality share has not (ring, one seed: 75-86 % at 10k, 93 % from 35k on;
-    # docs/mode-collapse.md)
+    # docs/mode-collapse.md). A checkpoint at each evaluation (a 2-D GAN's is ~1 MB): an
+    # interrupted run resumes from its last quarter, not from step 0
     "mixture": Preset(steps=10000, batch_size=100, seeds=5, eval_every=2500,
-                      eval_samples=2500, samples=2500, settings=PACGAN_2D,
+                      eval_samples=2500, samples=2500, settings=PACGAN_2D, holds="points",
+                      checkpoint_every=2500,
                       about="2-D mixtures: 10k steps at batch 100, 5 seeds"),
     # PacGAN Table 1's own budget: 400 epochs of 100,000 points at batch 100
     "pacgan-2d": Preset(steps=400000, batch_size=100, seeds=10, eval_every=50000,
                         eval_samples=2500, samples=2500, checkpoint_every=50000, settings=PACGAN_2D,
+                        holds="points",
                         about="PacGAN Table 1: 400 epochs of 100k points at batch 100"),
     # PacGAN Table 2's budget (a GPU's): 50 epochs of Stacked MNIST's 128,000 images at batch
     # 64, 10 trials, scored on 26,000 samples; with its settings for dcgan_tf (the paper's
     # networks: --models dcgan_tf), whose doubled generator update reads two batches a step
     "pacgan-stacked": Preset(steps=100000, batch_size=64, seeds=10, eval_every=10000,
                              eval_samples=5000, samples=26000, checkpoint_every=5000,
-                             settings=PACGAN_TABLE2,
+                             settings=PACGAN_TABLE2, holds="images",
                              about="PacGAN Table 2: 50 epochs of 128k at batch 64, 10 seeds"),
     # PacGAN Table 3's budget (a GPU's; Metz et al.'s): 500,000 steps at batch 128 (its
     # config.py: num_training_sample 500000 * 128, one epoch), 50 trials, scored on 25,600
@@ -90,14 +97,14 @@ PRESETS: dict[str, Preset] = {
     # the 128,000 fixed ones are 500 passes (models/metz.py)
     "pacgan-table3": Preset(steps=500000, batch_size=128, seeds=50, eval_every=25000,
                             eval_samples=10000, samples=25600, checkpoint_every=25000,
-                            settings=PACGAN_TABLE3,
+                            settings=PACGAN_TABLE3, holds="images",
                             about="PacGAN Table 3: 500k steps at batch 128, 50 seeds"),
     # Table 3's settings on a CPU: 20,000 steps (4 % of the paper's), 3 seeds, evaluated
     # every 2,000 steps as the code logs its metrics. A placeholder: the CPU budget at which
     # metz's modes have settled is measured later, and this preset set to it
     "pacgan-table3-cpu": Preset(steps=20000, batch_size=128, seeds=3, eval_every=2000,
                                 eval_samples=5000, samples=25600, checkpoint_every=5000,
-                                settings=PACGAN_TABLE3,
+                                settings=PACGAN_TABLE3, holds="images",
                                 about="PacGAN Table 3's settings, 20k steps, 3 seeds (CPU)"),
 }
 
@@ -146,3 +153,14 @@ def check_models(names) -> None:
             registry.get(name)
         except KeyError as e:
             raise UserError(str(e)) from None
+
+
+def steps_for_epochs(epochs: int, images: int, batch_size: int, per_example: set[int]) -> int:
+    """--epochs as training steps: an epoch reads every training image once, and a step reads
+    ``batch_size`` elements of ``per_example`` images each (a packed GAN's ``pack``). One step
+    count serves the whole run, so its models must read the same number of images a step."""
+    if len(per_example) > 1:
+        raise UserError(f"--epochs {epochs} converts to one step count for the whole run, and "
+                        f"its models read {' or '.join(map(str, sorted(per_example)))} images "
+                        "per batch element (pack); give --steps, or run each pack apart")
+    return math.ceil(epochs * images / (batch_size * max(per_example, default=1)))

@@ -58,8 +58,9 @@ def run(spec: TrialSpec, ctx: Context, should_stop: Callable[[], bool]) -> Trial
     tracker = Tracker(model, spec, ctx, files)
     log = train_model(model, tracker, ctx, spec.seed, should_stop)
     trained = training(model, log, tracker.curves, ctx, files)
+    notes = tracker.notes
     if should_stop() and log.steps_done < ctx.cfg.steps and log.diverged_at is None:
-        return Trial(spec, "interrupted", trained)
+        return Trial(spec, "interrupted", trained, notes=notes)
     final = None
     if log.diverged_at is None:
         final = score_final(model, log, tracker, ctx, files)
@@ -70,7 +71,8 @@ def run(spec: TrialSpec, ctx: Context, should_stop: Callable[[], bool]) -> Trial
     progression = draw_progression(tracker.frames, files, ctx.dataset.mixture)
     shutil.rmtree(files.checkpoints, ignore_errors=True)  # the trial is scored: weights/ keeps it
     status = "finished" if log.diverged_at is None else "diverged"
-    return Trial(spec, status, trained, final=final, best=best, progression=progression)
+    return Trial(spec, status, trained, final=final, best=best, progression=progression,
+                 notes=notes)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class Tracker:
 
         self.model, self.spec, self.ctx, self.files = model, spec, ctx, files
         label = f"{spec.model} seed {spec.seed}"
-        discard_unreadable(files, ctx.console, label)
+        # a damaged checkpoint's note, for results.json's notes too (Trial.notes)
+        self.notes = discard_unreadable(files, ctx.console, label)
         self.kind = ctx.reference.kind
         self.key = SELECTED_BY[self.kind]
         self.curves, self.frames, self.best = progress_so_far(files.checkpoints,
@@ -165,18 +168,21 @@ class Tracker:
         save_progress(self.files.checkpoints, self.curves, self.frames, self.best)
 
 
-def discard_unreadable(files: Files, console, label: str) -> None:
+def discard_unreadable(files: Files, console, label: str) -> tuple[str, ...]:
     """A checkpoint that cannot be read (a crash or a full disk while it was copied) is one
-    note naming it, and the run trains again from step 0: its progress and best weights go
-    with it, so a later resume does not meet it again."""
+    note naming it, said and returned, and the run trains again from step 0: its progress and
+    best weights go with it, so a later resume does not meet it again."""
     from benchmarks.harness import checkpoint
 
     try:
         checkpoint.read(files.checkpoints)
     except checkpoint.Unreadable as err:
-        console.loud(f"{label}: {err}; training it again from step 0")
+        note = f"{label}: {err}; training it again from step 0"
+        console.loud(note)
         shutil.rmtree(files.checkpoints, ignore_errors=True)
         shutil.rmtree(files.best_weights, ignore_errors=True)
+        return (note,)
+    return ()
 
 
 def train_model(model, tracker: Tracker, ctx: Context, seed: int,
@@ -231,16 +237,17 @@ def score_final(model, log, tracker: Tracker, ctx: Context, files: Files) -> Sco
 
 def score_best(model, log, best: dict, final: Scored | None, ctx: Context,
                files: Files) -> tuple[int, Scored] | None:
-    """Every metric on the best evaluation's weights (the final scores when that was the
-    final step), exported, and their sample grid; None without a best evaluation."""
+    """Every metric on the best evaluation's weights, exported, and their sample grid; when
+    that was the final step, the final scores and exported file (written once); None without
+    a best evaluation."""
     if best["step"] is None or not files.best_weights.exists():
         return None
     if final is None or best["step"] != log.steps_done:
         model.load_weights(files.best_weights)
         scores = full_eval(model, ctx)
+        exported = export.save_in(model, files.best_weights, ctx.run_dir)
     else:
-        scores = final.metrics
-    exported = export.save_in(model, files.best_weights, ctx.run_dir)
+        scores, exported = final.metrics, final.exported
     return best["step"], Scored(scores, draw_grid(model, "best", files, ctx), exported)
 
 

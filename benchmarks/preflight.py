@@ -7,21 +7,29 @@ from __future__ import annotations
 import os
 
 from benchmarks import study
-from benchmarks.config import RunConfig
+from benchmarks.config import PRESETS, RunConfig
 from benchmarks.errors import UserError
 
 
 def check_fits(cfg: RunConfig, ds) -> None:
     """Settings that depend on the dataset, checked before the output folder is made."""
+    holds = PRESETS[cfg.preset].holds
+    if holds and holds != ds.holds:
+        fit = [name for name, p in PRESETS.items() if p.holds in (None, ds.holds)]
+        raise UserError(f"--preset {cfg.preset} is set for datasets of {holds}, and {ds.name} "
+                        f"holds {ds.holds}; choose a preset for {ds.holds} "
+                        f"({', '.join(fit)}) or a dataset of {holds}"
+                        + (" (--dataset ring or grid)" if holds == "points" else ""))
     if cfg.batch_size > len(ds.x_train):
         raise UserError(f"--batch-size {cfg.batch_size:,} is larger than the "
                         f"{len(ds.x_train):,} training images of {ds.name}; choose at most "
                         f"{len(ds.x_train):,}")
 
 
-def check_cache_dir(cache_dir: str | None) -> None:
-    """The classifier's cache must take its files: found unwritable only after training the
-    classifier, the run would fail minutes in."""
+def cache_unwritable(cache_dir: str | None) -> str | None:
+    """Why the classifier's cache cannot take files (None: it can). Found only after
+    training the classifier, the run would fail minutes in; a cache that already holds every
+    entry the run needs is read only (``check_cache``, once the data is loaded)."""
     from metrics.cache import default_cache_dir
 
     folder = default_cache_dir(cache_dir)
@@ -31,38 +39,76 @@ def check_cache_dir(cache_dir: str | None) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
-        raise UserError(f"cannot write to the cache folder {folder} ({e.strerror or e}); "
-                        "choose a writable one with --cache-dir DIR (or "
-                        "$BENCHMARKS_CACHE_DIR)") from None
+        return (f"cannot write to the cache folder {folder} ({e.strerror or e}); choose a "
+                "writable one with --cache-dir DIR (or $BENCHMARKS_CACHE_DIR)")
+    return None
 
 
-def check_models_fit(cfg: RunConfig, ds) -> None:
+def check_cache(unwritable: str | None, ds, samples: int, cache_dir: str | None) -> None:
+    """An unwritable cache is refused unless it holds every entry scoring ``ds`` reads (a
+    shared, read-only cache filled beforehand; points need none)."""
+    if unwritable is None:
+        return
+    from metrics.reference import missing_from_cache
+
+    missing = missing_from_cache(ds, cache_dir=cache_dir, n=samples)
+    if missing:
+        raise UserError(f"{unwritable}; it lacks {missing}, which this run would write")
+
+
+def check_models_fit(cfg: RunConfig, ds) -> set[int]:
     """Every model builds for the dataset's images (a model's networks state its shape rule,
     e.g. sides a multiple of 4) and a batch of its elements fits in the training set (a packed
-    GAN's are ``pack`` images), so none fails after another has trained; a plugin model's
-    first sample is checked too. Built once for each setting of its grid, on the CPU's default
-    policy, and dropped."""
+    GAN's are ``pack`` images), so none fails after another has trained; the models that do
+    not build are named together, not one a retry; a plugin model's first sample is checked
+    too. Built once for each setting of its grid, on the CPU's default policy, and dropped.
+    Returns the images per batch element the grid's models read (their
+    ``samples_per_example``: --epochs converts to steps with it)."""
     from models import registry
 
+    unfit = {}  # model -> why it does not build (its first setting that does not)
+    per_example = set()
     for spec in study.grid(cfg.models, cfg.sweep, 1):  # each setting once: a swept pack too
         name, cls = spec.model, registry.get(spec.model)
+        if name in unfit:
+            continue
         config = study.model_config(cls.Config, cfg.overrides.get(name, {}), spec)
         try:
             model = cls(config, ds.image_shape)
         except ValueError as e:
-            if ds.holds == "points":
-                raise UserError(f"{e} ({ds.name} holds {ds.image_shape[0]}-d points); leave "
-                                f"{name} out of --models (gan trains on points)") from None
-            h, w, c = ds.image_shape
-            raise UserError(f"{e} ({ds.name} is {h}x{w}x{c}); resize the images with "
-                            f"--image-size N, or leave {name} out of --models") from None
+            unfit[name] = str(e)
+            continue
         check_plugin_sample(name, model, ds)
+        per_example.add(model.samples_per_example)
         drawn = cfg.batch_size * model.samples_per_example  # a packed GAN: pack images an element
         if drawn > len(ds.x_train):
             raise UserError(f"{name} reads {model.samples_per_example} images per batch "
                             f"element (pack), {drawn:,} a batch at --batch-size "
                             f"{cfg.batch_size:,}, more than the {len(ds.x_train):,} training "
                             f"images of {ds.name}; choose a smaller batch or pack")
+    if unfit:
+        raise UserError(_unfit(unfit, [m for m in cfg.models if m not in unfit], ds))
+    return per_example
+
+
+def _unfit(unfit: dict[str, str], fit: list[str], ds) -> str:
+    """One line for the models that do not build for the dataset: each reason once, with the
+    models it holds for (a model's message begins with its name), and the fix."""
+    reasons: dict[str, list[str]] = {}
+    for name, message in unfit.items():
+        reasons.setdefault(message.removeprefix(f"{name} "), []).append(name)
+    if len(unfit) == 1:
+        why = next(iter(unfit.values()))
+    else:
+        why = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in reasons.items())
+    them = ", ".join(unfit)
+    if ds.holds == "points":
+        keep = f"--models {','.join(fit)}" if fit else "--models gan"
+        return (f"{why} ({ds.name} holds {ds.image_shape[0]}-d points); leave {them} out of "
+                f"--models, e.g. {keep} (gan trains on points)")
+    h, w, c = ds.image_shape
+    return (f"{why} ({ds.name} is {h}x{w}x{c}); resize the images with --image-size N, or "
+            f"leave {them} out of --models")
 
 
 PLUGIN_PREPARE = 64  # training images a plugin model's sampler is prepared on for its check

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks import data, executors, experiment, plugins, preflight, space, study
-from benchmarks.config import PRESETS, RunConfig, check_models
+from benchmarks.config import PRESETS, RunConfig, check_models, steps_for_epochs
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
 from benchmarks.results import command_line, new_record
@@ -31,13 +31,14 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     console = Console()
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     check_free(cfg.out)
-    preflight.check_cache_dir(cache_dir)
+    unwritable = preflight.cache_unwritable(cache_dir)
     ds = _load_data(cfg, console, cache_dir)
-    if epochs:
-        cfg = dataclasses.replace(cfg, steps=math.ceil(epochs * len(ds.x_train)
-                                                       / cfg.batch_size))
+    preflight.check_cache(unwritable, ds, cfg.samples, cache_dir)
     preflight.check_fits(cfg, ds)
-    preflight.check_models_fit(cfg, ds)
+    per_example = preflight.check_models_fit(cfg, ds)
+    if epochs:
+        cfg = dataclasses.replace(cfg, steps=steps_for_epochs(epochs, len(ds.x_train),
+                                                              cfg.batch_size, per_example))
     preflight.check_split(cfg)
     todo, skipped = plan(cfg, [])
     warn_if_large(cfg, todo, console)
@@ -117,7 +118,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
     plugins.load(cfg.plugins)  # the run's own --plugin files define some of its models
     check_models(cfg.models)
-    preflight.check_cache_dir(cache_dir)
+    unwritable = preflight.cache_unwritable(cache_dir)
     preflight.check_split(cfg)  # this machine may have other devices than the one that started it
     resumed = f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}"
     if classifier_gate is not None:
@@ -126,6 +127,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
         results["config"]["classifier_gate"] = classifier_gate
     console = Console()
     ds = _load_data(cfg, console, cache_dir)
+    preflight.check_cache(unwritable, ds, cfg.samples, cache_dir)
     todo, skipped = plan(cfg, results["runs"])
     warn_if_large(cfg, todo, console)
     folder.lock()
@@ -182,6 +184,7 @@ def _train_all(t: Training) -> None:
 
     def on_result(trial: Trial) -> None:
         results["runs"].append(trial.record())
+        results["notes"] += [n for n in trial.notes if n not in results["notes"]]
         folder.write()
         started[1] += 1
         if started[1] == 1 and len(t.todo) >= LARGE_STUDY:

@@ -45,6 +45,8 @@ def _record(results: dict, reference, ds, samples: int) -> None:
                                                 verdict=m.verdict)
                           for k, m in metrics.applicable(reference.kind).items()}
     results["notes"] += [n for n in reference.notes if n not in results["notes"]]  # rebuilt cache
+    # what this dataset's size, or the sample count, does to the figures
+    results["notes"] += [n for n in reference.caveats(samples) if n not in results["notes"]]
     if reference.kind == "mixture":  # scored by the mixture itself: no classifier, no cells
         results["classifier"] = None
         results["scoring"] = {"real_images": len(reference.train_images)}
@@ -59,7 +61,6 @@ def _record(results: dict, reference, ds, samples: int) -> None:
                           "ndb_cells": reference.ndb_cells,
                           "k_precision_recall": reference.k_precision_recall,
                           "k_density_coverage": reference.k_density_coverage}
-    results["notes"] += [n for n in reference.caveats(samples) if n not in results["notes"]]
     if "ndb" in results["metrics"] and reference.ndb_cells != NDB_CELLS:
         results["metrics"]["ndb"]["description"] += (f" (here {reference.ndb_cells} cells: "
                                                      "a small dataset, see the notes)")

@@ -77,6 +77,9 @@ class Trial:
     progression: dict[str, str] = field(default_factory=dict)  # figure name -> path
     source: dict | None = None  # samples scored by ``score``: where they came from
     error: str | None = None  # why a failed trial failed
+    # what the run's notes must say of it (its damaged checkpoint): not in its ``runs`` entry,
+    # the runner adds them to results.json's notes
+    notes: tuple[str, ...] = ()
 
     def record(self) -> dict:
         """results.json's ``runs`` entry (reports.schema.Run), the one place it is made."""

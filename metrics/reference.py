@@ -140,7 +140,16 @@ class PointsReference:
         return mixture.mode_counts(self.mixture, x.samples) / max(len(x.samples), 1)
 
     def caveats(self, samples: int) -> list[str]:
-        return []
+        """Modes counted depend on how many samples are scored: at another count than PacGAN's
+        they stand beside its Table 1 (and the mixture presets) no longer."""
+        if samples == mixture.PACGAN_SAMPLES:
+            return []
+        more = "more" if samples > mixture.PACGAN_SAMPLES else "fewer"
+        return [f"modes covered depend on how many samples are scored (a mode holding a share "
+                f"e of them is missed with probability (1 - e)^n): these were scored on "
+                f"{samples:,}, PacGAN Table 1 and the mixture presets on "
+                f"{mixture.PACGAN_SAMPLES:,}, so {more} modes are found than there, and the "
+                f"counts compare only with runs scored on {samples:,}"]
 
 
 def check_points(points, shape) -> np.ndarray:
@@ -206,6 +215,28 @@ def _load(folder: Path) -> tuple[dict[str, np.ndarray] | None, str | None]:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         return None, f"unreadable entry ({type(e).__name__}: {e})"
     return arrays, None
+
+
+def missing_from_cache(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,
+                       seed: int = 0) -> str | None:
+    """None when ``build_reference(dataset, n=n)`` would only read the cache (a read-only
+    cache serves it); else which entry it would have to write. Points need no entry; Stacked
+    MNIST's per-channel entries are not looked into (said as missing)."""
+    from metrics import classifier
+
+    if getattr(dataset, "mixture", None) is not None:
+        return None
+    if getattr(dataset, "channel_dataset", None) is not None:
+        return f"{dataset.name}'s per-channel classifier entries"
+    root = cache.default_cache_dir(cache_dir)
+    key = classifier.cache_key(dataset, seed)
+    folder = root / "classifier" / key
+    if cache.check_entry(folder, (classifier.WEIGHTS, classifier.META)) is not None:
+        return f"the classifier entry {folder}"
+    weights = cache.sha256(folder / classifier.WEIGHTS)[:12]
+    folder = (root / "reference"
+              / f"{key}-w{weights}-n{min(n, len(dataset.x_test))}-stats{STATS_VERSION}")
+    return f"the reference entry {folder}" if cache.check_entry(folder, (STATS,)) else None
 
 
 def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,

@@ -205,3 +205,28 @@ def test_a_truncated_checkpoint_is_noted_and_its_run_trains_again_from_step_0(
         assert ae["losses"]["step"] == list(range(1, 21))
         assert "continuing from its last checkpoint" not in proc.stdout
     assert not saved.parent.exists()  # scored: its checkpoint folder is gone
+
+
+def test_a_damaged_checkpoint_trained_again_is_in_the_notes_and_the_report(tmp_path):
+    """The "cannot be read, training again" line reaches results.json's notes and report.md,
+    not only the terminal (issue 29 item 10). Two steps on the ring: its run is dropped from
+    the record and a damaged checkpoint left where it kept its own."""
+    from tests.clitools import cli
+
+    out = tmp_path / "ring"
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture", "--steps",
+               "2", "--eval-every", "0", "--seeds", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    results.update(runs=[], status="interrupted")
+    (out / "results.json").write_text(json.dumps(results))
+    saved = out / "checkpoints" / "gan-s0" / checkpoint.FILE
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"PK\x03\x04 cut short")
+    proc = cli("run", "--resume", str(out), env={"COLUMNS": "500"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    (note,) = [n for n in results["notes"] if str(saved) in n]
+    assert note.startswith("gan seed 0: ") and note.endswith("training it again from step 0")
+    assert results["runs"][0]["steps_done"] == 2
+    assert note in (out / "report.md").read_text()

@@ -12,12 +12,12 @@ from tests.clitools import assert_one_line_error, cli
 
 
 def record(backend: str, fids: list[float], *, dataset: str = "digits",
-           accuracy: float = 0.97, sweep: dict | None = None) -> dict:
+           accuracy: float = 0.97, sweep: dict | None = None, samples: int = 500) -> dict:
     results = schema.new_results(
         command="python -m benchmarks run", environment={"backend": backend, "device": "CPU"},
         config={"models": ["ae"], "dataset": dataset, "preset": "smoke", "steps": 20,
                 "seeds": len(fids), "backend": backend, "precision": "float32",
-                "sweep": sweep or {}},
+                "sweep": sweep or {}, "samples": samples},
         dataset={"name": dataset, "source": "test", "train_size": 1437, "test_size": 360,
                  "class_names": [str(i) for i in range(10)], "image_shape": [28, 28, 1]})
     results.update(status="complete", classifier={"test_accuracy": accuracy, "gate": 0.9},
@@ -68,6 +68,10 @@ def test_compare_merges_runs_with_intervals_and_a_verdict(tmp_path):
     (record("jax", [1.0], dataset="mnist"), "different datasets (dataset.name 'digits' vs "
                                             "'mnist')"),
     (record("jax", [1.0], accuracy=0.95), "different classifiers (classifier.test_accuracy"),
+    # FID is biased by N: rows scored on other counts do not compare (issue 29 item 9)
+    (record("jax", [1.0], samples=10000), "different sample counts (config.samples 500 vs "
+                                          "10000); FID and modes covered depend on how many "
+                                          "samples are scored"),
 ])
 def test_compare_refuses_runs_on_other_data_or_classifiers(tmp_path, other, message):
     a = write(tmp_path / "a", record("tensorflow", [1.0]))

@@ -133,3 +133,19 @@ def test_a_decompression_bomb_is_one_line_in_run_and_data(tmp_path):
     assert not out.exists()
     proc = cli("data", str(tmp_path / "imgs"))
     assert_one_line_error(proc, str(bomb), "20000x20000", f"{Image.MAX_IMAGE_PIXELS:,}")
+
+
+def test_an_image_linked_to_another_classs_image_is_refused_not_counted_twice(tmp_path):
+    """A file link, not a folder link: bee/dup.png -> ../ant/img00.png (issue 29 item 9)."""
+    write_folder(tmp_path / "imgs")
+    link = tmp_path / "imgs" / "bee" / "dup.png"
+    os.symlink("../ant/img00.png", link)
+    with pytest.raises(data.DataError, match=r"image .*bee/dup.png is a link to .*ant/img00.png"
+                                             r".*counted twice \(class bee and class ant\)"):
+        data.load(str(tmp_path / "imgs"))
+    link.unlink()
+    outside = tmp_path / "elsewhere.png"  # a link out of the folder is an image like any other
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(outside)
+    os.symlink(outside, link)
+    ds = data.load(str(tmp_path / "imgs"))
+    assert len(ds.x_train) + len(ds.x_test) == 16  # 3 classes of 5, and the linked one

@@ -103,3 +103,20 @@ def test_a_runs_exported_generators_load_in_a_fresh_process_and_draw_its_samples
         drawn = np.load(path + ".npy")
         assert drawn.shape == (16, 28, 28, 1) and np.abs(drawn).max() <= 1.0
         np.testing.assert_allclose(drawn, model.sample(16, seed=5), atol=1e-5)
+
+
+def test_a_best_checkpoint_at_the_final_step_exports_its_generator_once(tmp_path):
+    """Two steps on the ring, evaluated only at the last: the best weights are the final
+    ones, and generator.keras is written once, which both entries of `exported` name."""
+    from tests.clitools import cli
+
+    out = tmp_path / "ring"
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture", "--steps",
+               "2", "--eval-every", "2", "--seeds", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = json.loads((out / "results.json").read_text())["runs"]
+    assert run["best"]["step"] == run["steps_done"] == 2
+    assert run["exported"] == {"final": "weights/gan-s0/generator.keras",
+                               "best": "weights/gan-s0/generator.keras"}
+    assert not (out / "weights" / "gan-s0-best" / "generator.keras").exists()
+    assert (out / run["exported"]["best"]).is_file()

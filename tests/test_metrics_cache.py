@@ -308,3 +308,16 @@ def test_an_unwritable_cache_is_one_clear_error(tmp_path):
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(MetricsError, match=r"^cannot write the cache entry .*writable folder$"):
         cache.write_entry(tmp_path / "a-file" / "entry", {"a.txt": lambda p: p.write_text("x")})
+
+
+def test_a_cache_holding_the_classifier_and_statistics_is_all_scoring_reads(
+        tmp_path, classifier_cache, digits_dataset):
+    """What a read-only shared cache must hold for a run to take it (issue 29 item 9)."""
+    from metrics.reference import missing_from_cache
+
+    metrics.build_reference(digits_dataset, cache_dir=classifier_cache, n=200)
+    assert missing_from_cache(digits_dataset, cache_dir=classifier_cache, n=200) is None
+    other_n = missing_from_cache(digits_dataset, cache_dir=classifier_cache, n=150)
+    assert other_n.startswith("the reference entry ") and other_n.endswith("-n150-stats3")
+    assert missing_from_cache(digits_dataset, cache_dir=tmp_path).startswith(
+        f"the classifier entry {tmp_path / 'classifier'}")

@@ -175,3 +175,67 @@ def test_a_resumed_mixture_run_keeps_its_curves_and_best(tmp_path):
     assert frames[0][0] == 100 and np.array_equal(frames[0][1], frame)
     fresh = experiment.progress_so_far(tmp_path / "none", keys, "reverse_kl")
     assert fresh[2] == {"step": None, "reverse_kl": math.inf} and set(fresh[0]) == {"step", *keys}
+
+
+def test_every_image_model_on_points_is_named_at_once(tmp_path):
+    """--models all on a mixture: one line naming every model that does not build for points,
+    not one a retry (issue 29 item 8)."""
+    proc = cli("run", "--dataset", "grid", "--models", "all", "--preset", "smoke",
+               "--out", str(tmp_path / "x"))
+    assert_one_line_error(proc, "grid", "2-d points", "--models gan")
+    unfit = proc.stderr.split("leave ")[1].split(" out of")[0]
+    assert unfit.split(", ") == ["ae", "dcgan", "dcgan_tf", "metz", "vae", "wgan_gp"]
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("preset, dataset, holds", [("mixture", "digits", "images"),
+                                                    ("pacgan-2d", "digits", "images"),
+                                                    ("pacgan-stacked", "ring", "points")])
+def test_a_preset_for_other_data_is_refused_before_training(tmp_path, preset, dataset, holds):
+    proc = cli("run", "--dataset", dataset, "--models", "gan", "--preset", preset,
+               "--steps", "1", "--out", str(tmp_path / "x"))
+    assert_one_line_error(proc, f"--preset {preset}", f"{dataset} holds {holds}", "smoke")
+    assert not (tmp_path / "x").exists()
+
+
+def test_every_preset_beyond_smoke_keeps_checkpoints_to_resume_from():
+    """An interrupted --preset mixture run resumed from step 0: it kept no checkpoint."""
+    from benchmarks.config import PRESETS
+
+    for name, preset in PRESETS.items():
+        if name != "smoke":
+            assert 0 < preset.checkpoint_every < preset.steps, name
+    assert _config("--preset", "mixture").checkpoint_every == 2500
+
+
+def test_mode_counts_at_another_sample_count_than_pacgans_are_noted(tmp_path):
+    """Two steps on the ring, scored on 500 samples: results.json's notes and the report say
+    that modes covered depend on the count and stand beside PacGAN's 2,500 no longer."""
+    out = tmp_path / "ring"
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture",
+               "--steps", "2", "--eval-every", "0", "--seeds", "1", "--samples", "500",
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    notes = json.loads((out / "results.json").read_text())["notes"]
+    (note,) = [n for n in notes if "modes covered depend" in n]
+    assert "500" in note and "2,500" in note and "fewer modes" in note
+    assert note in (out / "report.md").read_text()
+    import metrics
+
+    assert metrics.build_reference(data.load("ring")).caveats(2500) == []
+
+
+def test_epochs_count_the_images_a_packed_step_reads(tmp_path):
+    """An epoch reads the ring's 100,000 points once: at batch 10,000 with pack 2 a step reads
+    20,000 of them, so one epoch is 5 steps, not 10; a grid of packs is refused (item 9)."""
+    out = tmp_path / "ring"
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture",
+               "--epochs", "1", "--batch-size", "10000", "--set", "gan.pack=2",
+               "--eval-every", "0", "--seeds", "1", "--samples", "500", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["steps"] == results["runs"][0]["steps_done"] == 5
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture",
+               "--epochs", "1", "--sweep", "gan.pack=1,2", "--out", str(tmp_path / "x"))
+    assert_one_line_error(proc, "--epochs 1", "1 or 2 images per batch element", "--steps")
+    assert not (tmp_path / "x").exists()

@@ -42,8 +42,21 @@ def test_an_unwritable_cache_folder_is_refused_before_any_output(tmp_path):
     proc = cli("run", *SMOKE, "--models", "gan", "--cache-dir", str(blocker / "cache"),
                "--out", str(out), env={"BENCHMARKS_DATA_DIR": None})
     assert_one_line_error(proc, f"cannot write to the cache folder {blocker / 'cache'}",
-                          "--cache-dir DIR")
+                          "--cache-dir DIR", "it lacks the classifier entry")
     assert not out.exists()
+
+
+def test_an_unwritable_cache_holding_all_a_run_needs_is_not_refused(tmp_path):
+    """The ring is scored by its mixture: a run writes no cache entry, so a cache it cannot
+    write holds all it needs (issue 29 item 9: a read-only shared cache filled beforehand)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a folder cannot be made under a file, even by root
+    out = tmp_path / "run"
+    proc = cli("run", "--dataset", "ring", "--models", "gan", "--preset", "mixture", "--steps",
+               "2", "--eval-every", "0", "--seeds", "1", "--samples", "500",
+               "--cache-dir", str(blocker / "cache"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "results.json").read_text())["runs"][0]["status"] == "finished"
 
 
 def test_a_model_that_cannot_take_the_images_is_refused_before_any_output(tmp_path):

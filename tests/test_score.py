@@ -352,7 +352,8 @@ def trained_record(scored: dict) -> dict:
     results = schema.new_results(
         command="python -m benchmarks run", environment=scored["environment"],
         config={"models": ["ae"], "dataset": "digits", "preset": "smoke", "steps": 20,
-                "seeds": 1, "backend": "tensorflow", "precision": "float32"},
+                "seeds": 1, "backend": "tensorflow", "precision": "float32",
+                "samples": scored["config"]["samples"]},  # compare refuses other counts
         dataset=scored["dataset"])
     results.update(status="complete", classifier=scored["classifier"],
                    metrics=scored["metrics"], floor=scored["floor"])

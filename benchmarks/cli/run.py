@@ -58,7 +58,7 @@ def _add_budget(p: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=int_in(1, MAX_STEPS), help="training steps per model "
                         "and seed")
     budget.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), help="epochs (converted to "
-                        "steps)")
+                        "steps; a packed step reads pack images per batch element)")
     p.add_argument("--batch-size", type=positive_int, help="images per step (at most the "
                    "training set)")
     p.add_argument("--seeds", type=int_in(1, MAX_SEEDS), help="seeds per model (mean ± std)")

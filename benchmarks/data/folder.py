@@ -59,6 +59,26 @@ def _refuse_link_into(sub: Path, root: Path) -> None:
                         "remove the link")
 
 
+def _refuse_counted_twice(splits: dict[str, dict[str, list[Path]]]) -> None:
+    """An image file that is a link to another the folder holds (another class's, or one in
+    the other split) would be counted twice, in both places: refused, naming the link. A link
+    to an image outside the folder is an image like any other."""
+    seen: dict[Path, tuple[Path, str]] = {}
+    for split, classes in splits.items():
+        for name, files in classes.items():
+            where = name if split == "all" else f"{split}/{name}"
+            for path in files:
+                real = path.resolve()
+                if real not in seen:
+                    seen[real] = (path, where)
+                    continue
+                (link, at), (other, other_at) = sorted([(path, where), seen[real]],
+                                                       key=lambda f: not f[0].is_symlink())
+                raise DataError(f"image {link} is a link to {real}, which the folder also "
+                                f"holds as {other}; it would be counted twice (class {at} and "
+                                f"class {other_at}): remove the link")
+
+
 def scan(root: Path) -> tuple[dict[str, dict[str, list[Path]]], str]:
     """{split: {class: files}} and how the split was made; every layout error is one line."""
     if not root.exists():
@@ -90,6 +110,7 @@ def scan(root: Path) -> tuple[dict[str, dict[str, list[Path]]], str]:
         only = sorted(set(splits["train"]) ^ set(splits["test"]))
         raise DataError(f"{root}/train and {root}/test hold different classes "
                         f"(in one only: {', '.join(only)}); give both the same class folders")
+    _refuse_counted_twice(splits)
     if "all" in splits:
         few = [c for c, files in splits["all"].items() if len(files) < 2]
         if few:

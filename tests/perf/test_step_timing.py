@@ -77,6 +77,31 @@ def bare_step(batch: int):
     return lambda: [float(x) for x in step(images)]
 
 
+@dataclass(frozen=True)
+class Paired:
+    """Paired rounds of two steps, (other, timed, other, timed, ...): per pair, the other
+    step's seconds over the timed one's, so above 1 the timed step is the faster. On a machine
+    doing something else one pair says little and one median not much more; the middle half of
+    the per-pair ratios is the noise the verdict is measured against."""
+
+    q1: float
+    ratio: float
+    q3: float  # the per-pair ratios' quartiles: ratio is their median
+
+    @classmethod
+    def of(cls, timed_s, other_s) -> Paired:
+        pairs = np.asarray(other_s, float) / np.asarray(timed_s, float)
+        return cls(*(float(q) for q in np.percentile(pairs, [25, 50, 75])))
+
+    def slower_than(self, floor: float) -> bool:
+        """The timed step is slower than ``floor`` x the other beyond the pairs' own spread:
+        even their upper quartile is below it (a low median inside the spread is noise)."""
+        return self.q3 < floor
+
+    def __str__(self) -> str:
+        return f"ratio {self.ratio:.3f} (per-pair ratios, middle half: {self.q1:.3f}-{self.q3:.3f})"
+
+
 def record(benchmark, batch: int) -> float | None:
     """images/s of the timed step; None when untimed (--benchmark-disable runs it once)."""
     if benchmark.disabled:
@@ -118,18 +143,14 @@ def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark, batch):
     ours = record(benchmark, batch)
     if ours is None:
         return
-    bare_s = np.array(bare_s[WARMUP:])
-    theirs = batch / float(np.median(bare_s))
-    ratio = ours / theirs
+    theirs = batch / float(np.median(bare_s[WARMUP:]))
     # round by round: bare time / harness time of the same pair; its spread is the noise
-    pairs = bare_s / np.array(benchmark.stats.stats.data)
-    q1, q3 = np.percentile(pairs, [25, 75])
-    benchmark.extra_info.update(bare_images_per_s=round(theirs, 1), ratio=round(ratio, 3),
-                                pair_ratio_iqr=[round(q1, 3), round(q3, 3)])
-    print(f"\ndcgan batch {batch}: harness {ours:.0f} images/s, bare {theirs:.0f}, "
-          f"ratio {ratio:.3f} (per-pair ratios, middle half: {q1:.3f}-{q3:.3f})")
-    if batch == 256:  # the acceptance point; 5% below parity allowed for a shared machine
-        assert ratio >= 0.95, (ours, theirs)
+    paired = Paired.of(benchmark.stats.stats.data, bare_s[WARMUP:])
+    benchmark.extra_info.update(bare_images_per_s=round(theirs, 1), ratio=round(paired.ratio, 3),
+                                pair_ratio_iqr=[round(paired.q1, 3), round(paired.q3, 3)])
+    print(f"\ndcgan batch {batch}: harness {ours:.0f} images/s, bare {theirs:.0f}, {paired}")
+    if batch == 256:  # the acceptance point: parity less 5%, beyond the pairs' own spread
+        assert not paired.slower_than(0.95), f"harness slower than 0.95 x bare: {paired}"
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -149,9 +170,26 @@ def test_weight_averaging_costs_the_dcgan_step_little(benchmark, batch):
     if averaged is None:
         return
     plain_rate = batch / float(np.median(plain_s[WARMUP:]))
-    ratio = averaged / plain_rate
-    benchmark.extra_info.update(plain_images_per_s=round(plain_rate, 1), ratio=round(ratio, 3))
+    paired = Paired.of(benchmark.stats.stats.data, plain_s[WARMUP:])
+    benchmark.extra_info.update(plain_images_per_s=round(plain_rate, 1),
+                                ratio=round(paired.ratio, 3),
+                                pair_ratio_iqr=[round(paired.q1, 3), round(paired.q3, 3)])
     print(f"\ndcgan batch {batch}: with ema {averaged:.0f} images/s, without {plain_rate:.0f}, "
-          f"ratio {ratio:.3f}")
+          f"{paired}")
     # two identical plain steps timed this way on a loaded 2-core machine differed by 5%
-    assert ratio >= 0.9, (averaged, plain_rate)
+    assert not paired.slower_than(0.9), f"averaging slower than 0.9 x plain: {paired}"
+
+
+def test_a_low_median_inside_the_pairs_spread_is_noise_not_a_failure():
+    """A busy machine: the harness's median ratio to the bare step is 0.92, but a quarter of
+    the pairs have it faster, so the pairs cannot tell it from parity (issue 29 item 11)."""
+    load = np.random.default_rng(0).permutation(np.linspace(1.0, 1.3, 24))  # comes and goes
+    bare = 0.10 * load  # seconds per step
+    noisy = Paired.of(bare / np.random.default_rng(1).permutation(np.linspace(0.78, 1.06, 24)),
+                      bare)
+    assert noisy.ratio < 0.95 < noisy.q3  # the old rule, median ratio >= 0.95, failed here
+    assert not noisy.slower_than(0.95)
+    assert "middle half" in str(noisy)
+    # slower in every pair: a real regression, whatever the load
+    slow = Paired.of(bare / np.linspace(0.80, 0.90, 24), bare)
+    assert slow.q3 < 0.95 and slow.slower_than(0.95)
