@@ -71,6 +71,19 @@ def check_shape_flags(ds, options: samples_io.Options) -> None:
                         f"samples are scored at the dataset's shape: pass --channels {c}")
 
 
+def load_dataset(dataset: str, options: samples_io.Options, *, data_dir=None,
+                 classifier_gate=None, cache_dir=None):
+    """The dataset scored against. An image folder is loaded at --image-size/--channels, as
+    ``run`` loads it; a named dataset (mnist, cifar10, ...) always at its own shape, the flags
+    then bringing the samples to it (``check_shape_flags`` refuses flags that do not)."""
+    from benchmarks import data
+
+    is_folder = data.folder_path(dataset) is not None
+    return data.load(dataset, data_dir, image_size=options.image_size if is_folder else None,
+                     channels=options.channels if is_folder else None,
+                     classifier_gate=classifier_gate, cache_dir=cache_dir)
+
+
 def read_all(paths: list[str], ds, options: samples_io.Options | None = None
              ) -> list[samples_io.Samples]:
     """Every SAMPLES read and checked before any scoring: a bad one is one line, exit 2."""
@@ -101,15 +114,12 @@ def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
     Keras model (noise in, images in [-1, 1] out). ``options``: the fields of
     ``samples.Options`` (value_range, n, seed, image_size, channels).
     """
-    from benchmarks import data
-
     try:
         opts = samples_io.Options(**options)
     except TypeError as e:
         raise UserError(f"{e}; the options are value_range, n, seed, image_size, channels, "
                         "data_dir, cache_dir") from None
-    ds = data.load(dataset, data_dir, image_size=opts.image_size, channels=opts.channels,
-                   cache_dir=cache_dir)
+    ds = load_dataset(dataset, opts, data_dir=data_dir, cache_dir=cache_dir)
     check_shape_flags(ds, opts)
     got = from_object(samples, ds.image_shape, opts)
     return figures(got.images, space.build(ds, len(got.images), cache_dir=cache_dir))
@@ -147,16 +157,14 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
 
     Returns (the report's path, the record, the exit status: 0, or a signal's).
     """
-    from benchmarks import data
     from benchmarks.folder import RunFolder, check_free
     from benchmarks.signals import SIGNALS, TRAIN
 
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     rows = row_names(paths, names)
     check_free(out)
-    ds = data.load(dataset, data_dir, image_size=options.image_size,
-                   channels=options.channels, classifier_gate=classifier_gate,
-                   cache_dir=cache_dir)
+    ds = load_dataset(dataset, options, data_dir=data_dir, classifier_gate=classifier_gate,
+                      cache_dir=cache_dir)
     got = read_all(paths, ds, options)
     folder = RunFolder.create(out, f"score-{ds.name}", signals, again=score_hint,
                               subfolders=("figures",))

@@ -217,6 +217,22 @@ def test_image_size_and_channels_resize_and_convert_as_asked(tmp_path, digits):
         scoring.read_all([str(tmp_path / "rgb.npy")], digits, samples.Options(image_size=32))
 
 
+def test_size_and_channel_flags_bring_samples_to_a_named_datasets_shape(tmp_path):
+    """README's advice works for mnist, digits, cifar10...: the flags convert the samples, the
+    dataset keeps its own shape. The second SAMPLES is bad so the command stops (exit 2)
+    after reading the first at digits' shape, before any scoring."""
+    np.save(tmp_path / "rgb32.npy", np.full((60, 32, 32, 3), 200, np.uint8))
+    np.save(tmp_path / "unit.npy", np.full((60, 28, 28), 0.5, np.float32))
+    out = tmp_path / "out"
+    proc = cli("score", tmp_path / "rgb32.npy", tmp_path / "unit.npy", "--dataset", "digits",
+               "--image-size", "28", "--channels", "1", "--out", out)
+    assert_one_line_error(proc, "unit.npy are floats in [0.5, 0.5]")
+    assert not out.exists()
+    proc = cli("score", tmp_path / "rgb32.npy", "--dataset", "digits", "--image-size", "32")
+    assert_one_line_error(proc, "--image-size 32 does not match digits's 28x28 images",
+                          "pass --image-size 28")
+
+
 @pytest.mark.slow
 def test_bad_samples_stop_the_command_before_scoring(tmp_path):
     np.savez(tmp_path / "ok.npz", np.zeros((60, 28, 28), np.uint8))
