@@ -100,13 +100,13 @@ def read(path: str | Path, image_shape: tuple[int, int, int],
         images, rule = _generate(path, image_shape, options)
         notes.append(f"{len(images):,} images drawn from N(0, I) noise, seed {options.seed}")
     else:
-        raw = _folder(path, options) if kind == "folder" else _array(path, kind)
+        raw = _as_nhwc(_folder(path, options) if kind == "folder" else _array(path, kind),
+                       path)  # first: a 0-d array has no first n
         if options.n is not None:
             if len(raw) < options.n:
                 raise UserError(f"samples {path} hold {len(raw):,} images, fewer than --samples "
                                 f"{options.n:,}; give more images or a smaller --samples")
             raw = raw[:options.n]
-        raw = _as_nhwc(raw, path)
         images, rule = to_unit_range(raw, options.value_range, f"samples {path}")
     if len(images) < MIN_SAMPLES:
         raise UserError(f"samples {path} hold {len(images):,} images; the metrics need at least "
@@ -118,22 +118,80 @@ def read(path: str | Path, image_shape: tuple[int, int, int],
 # ---- reading --------------------------------------------------------------------------
 
 def _array(path: Path, kind: str) -> np.ndarray:
+    """The images of a .npy, or of a .npz's ``arr_0`` (or only array), each checked by its
+    header before numpy allocates them (``_check_header``)."""
+    _check_format(path, kind)
+    where = f"samples {path}"
     try:
         if kind == "npy":
+            with open(path, "rb") as f:
+                _check_header(f, path.stat().st_size, where)
             return np.load(path, allow_pickle=False)
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
-            if ADM_KEY in names:
-                return archive[ADM_KEY]
-            if len(names) == 1:
-                return archive[names[0]]
+            name = ADM_KEY if ADM_KEY in names else names[0] if len(names) == 1 else None
+            if name is not None:
+                member = name + ".npy"
+                if member not in archive.zip.namelist():
+                    raise ValueError(f"its entry {name} is not a .npy array")
+                with archive.zip.open(member) as f:
+                    _check_header(f, archive.zip.getinfo(member).file_size,
+                                  f"{where} (array {name})")
+                return archive[name]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise UserError(f"samples {path} are not a readable {kind} file ({e}); save them with "
-                        f"numpy.{'save' if kind == 'npy' else 'savez'}") from None
+        raise UserError(f"{where} are not a readable {kind} file ({e}); save them with "
+                        f"{SAVER[kind]}") from None
+    except MemoryError:
+        raise UserError(f"{where} do not fit in memory; score fewer images at a time") from None
     shown = ", ".join(names[:5]) or "none"
-    raise UserError(f"samples {path} hold {len(names)} arrays ({shown}) and none named "
+    raise UserError(f"{where} hold {len(names)} arrays ({shown}) and none named "
                     f"{ADM_KEY}; save the images as {ADM_KEY} (numpy.savez(path, images)) or "
                     "alone in the file")
+
+
+FORMAT_MAGIC = {"npy": b"\x93NUMPY", "npz": b"PK\x03\x04"}  # what numpy.save/savez write first
+SAVER = {"npy": "numpy.save", "npz": "numpy.savez"}
+
+
+def _check_format(path: Path, kind: str) -> None:
+    """The file is what its name says: a .npy named .npz (or the reverse) is refused naming
+    the right name, and a file of neither format saying how to write one."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    actual = next((k for k, magic in FORMAT_MAGIC.items() if head.startswith(magic)), None)
+    if actual == kind:
+        return
+    if actual is None:
+        raise UserError(f"samples {path} are not a {kind} file (it does not begin as "
+                        f"{SAVER[kind]} writes one); save the images with {SAVER[kind]}")
+    raise UserError(f"samples {path} are a .{actual} file (as {SAVER[actual]} writes) named "
+                    f".{kind}; rename it {path.with_suffix('.' + actual).name}")
+
+
+def _check_header(f, size: int, where: str) -> None:
+    """A .npy's header (read from ``f``, ``size`` bytes in all) against its data: pickled
+    Python objects are refused (loading them runs code), and a shape the bytes cannot hold
+    (a damaged or truncated file, or one whose header claims 10^9 images) is refused before
+    numpy allocates it."""
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(f)
+        read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = read(f)
+    except ValueError as e:
+        raise UserError(f"{where} have a damaged .npy header ({e}); save them again with "
+                        "numpy.save") from None
+    if dtype.hasobject:
+        raise UserError(f"{where} hold Python objects ({dtype} array, stored pickled), which "
+                        "score does not load; save the images as a number array "
+                        "(numpy.asarray(images, numpy.uint8) or float32)")
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = size - f.tell()
+    if held < needed:
+        raise UserError(f"{where}: the header says {_shape_text(shape) or 'a scalar'} "
+                        f"{dtype} values ({needed:,} bytes) but the file holds {held:,} bytes "
+                        "of data; the file is truncated or damaged: save it again")
 
 
 def _folder(path: Path, options: Options) -> np.ndarray:

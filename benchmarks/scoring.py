@@ -135,13 +135,13 @@ def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Sam
         fmt = "keras"
     else:
         raw = np.asarray(obj)
-        if options.n is not None:
-            raw = raw[:options.n]
         where = f"the {type(obj).__name__} of shape {raw.shape}"
         if raw.ndim == 3:
             raw = raw[..., None]
         if raw.ndim != 4 or raw.shape[-1] not in (1, 3):
             raise UserError(f"{where} is not N x H x W x C images (C 1 or 3) or N x H x W ones")
+        if options.n is not None:
+            raw = raw[:options.n]
         images, rule = samples_io.to_unit_range(raw, options.value_range, where)
         fmt = "array"
     images, done = samples_io.reshape(images, image_shape, options, where)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -231,6 +232,49 @@ def test_size_and_channel_flags_bring_samples_to_a_named_datasets_shape(tmp_path
     proc = cli("score", tmp_path / "rgb32.npy", "--dataset", "digits", "--image-size", "32")
     assert_one_line_error(proc, "--image-size 32 does not match digits's 28x28 images",
                           "pass --image-size 28")
+
+
+def write_npy_header(f, shape, descr="|u1") -> None:
+    np.lib.format.write_array_header_1_0(
+        f, {"descr": descr, "fortran_order": False, "shape": shape})
+
+
+def test_files_that_are_not_what_they_claim_are_one_line_before_numpy_allocates(tmp_path):
+    """Each is exit 2 and one line, never a traceback: a .npy named .npz and the reverse, a
+    1 KB .npy (and an .npz member) whose header claims 10^9 images (numpy would allocate
+    730 GiB), a pickled array (without numpy's allow_pickle hint), a 0-d array with
+    --samples."""
+    images = np.zeros((60, 28, 28), np.uint8)
+    np.save(tmp_path / "npy.npy", images)
+    (tmp_path / "npy.npy").rename(tmp_path / "really-npy.npz")
+    np.savez(tmp_path / "npz.npz", images)
+    (tmp_path / "npz.npz").rename(tmp_path / "really-npz.npy")
+    with open(tmp_path / "huge.npy", "wb") as f:
+        write_npy_header(f, (10**9, 28, 28))
+        f.write(bytes(1000))
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as z, z.open("arr_0.npy", "w") as f:
+        write_npy_header(f, (10**9, 28, 28))
+        f.write(bytes(1000))
+    np.save(tmp_path / "objects.npy", np.array([{"image": 1}] * 60, dtype=object),
+            allow_pickle=True)
+    np.save(tmp_path / "scalar.npy", np.float32(0.5))
+    cases = [
+        ("really-npy.npz", [], ["are a .npy file (as numpy.save writes) named .npz",
+                               "rename it really-npy.npy"]),
+        ("really-npz.npy", [], ["are a .npz file (as numpy.savez writes) named .npy",
+                               "rename it really-npz.npz"]),
+        ("huge.npy", [], ["the header says 1000000000x28x28 uint8 values "
+                          "(784,000,000,000 bytes) but the file holds 1,000 bytes",
+                          "save it again"]),
+        ("huge.npz", [], ["(array arr_0): the header says 1000000000x28x28 uint8"]),
+        ("objects.npy", [], ["hold Python objects (object array, stored pickled)",
+                             "numpy.asarray(images, numpy.uint8)"]),
+        ("scalar.npy", ["--samples", "60"], ["have shape ()", "N x H x W x C"]),
+    ]
+    for name, flags, fragments in cases:
+        proc = cli("score", tmp_path / name, *flags, "--dataset", "digits")
+        assert_one_line_error(proc, *fragments)
+        assert "allow_pickle" not in proc.stderr, name
 
 
 @pytest.mark.slow
