@@ -80,6 +80,29 @@ class Options:
     image_size: int | None = None  # resize to NxN (else another size is an error)
     channels: int | None = None  # convert to 1 or 3 channels (else another count is an error)
 
+    def __post_init__(self):
+        """Every field checked, for the Python API (the command line's types check its flags
+        first): a wrong one is a UserError naming it and what it takes."""
+        if self.value_range is not None and self.value_range not in RANGES:
+            raise UserError(f"value_range={self.value_range!r} is not a range score reads; "
+                            f"pass one of {', '.join(map(repr, RANGES))} (or None: the rule)")
+        for name, low, high, what in (("n", 1, None, "a count of images"),
+                                      ("seed", 0, 2**32 - 1, "a noise seed"),
+                                      ("image_size", 8, 1024, "pixels")):
+            value = getattr(self, name)
+            if value is None and name != "seed":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise UserError(f"{name}={value!r} is not a whole number; pass an int, "
+                                f"{what}")
+            if not low <= value <= (high or value):
+                limits = f"{low:,}..{high:,}" if high else f"at least {low:,}"
+                raise UserError(f"{name}={value:,} is outside {limits}; pass {what} in it")
+            object.__setattr__(self, name, int(value))
+        if self.channels not in (None, 1, 3) or isinstance(self.channels, bool):
+            raise UserError(f"channels={self.channels!r} is not a channel count; pass 1 or 3 "
+                            "(or None: the samples' own)")
+
     @property
     def reshapes(self) -> bool:
         return self.image_size is not None or self.channels is not None
@@ -93,8 +116,6 @@ def read(path: str | Path, image_shape: tuple[int, int, int],
     path = Path(path)
     kind = kind_of(path)
     image_shape = tuple(int(d) for d in image_shape)
-    if options.value_range is not None and options.value_range not in RANGES:
-        raise UserError(f"--range {options.value_range} is not one of {', '.join(RANGES)}")
     notes = []
     if kind == "keras":
         images, rule = _generate(path, image_shape, options)

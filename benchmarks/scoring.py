@@ -12,6 +12,7 @@ report's intervals over seeds.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -119,6 +120,12 @@ def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
     except TypeError as e:
         raise UserError(f"{e}; the options are value_range, n, seed, image_size, channels, "
                         "data_dir, cache_dir") from None
+    if not isinstance(dataset, str | os.PathLike):  # None too: the dataset is said, not guessed
+        from benchmarks import data
+
+        raise UserError(f"dataset {dataset!r} is not a dataset; pass its name "
+                        f"({', '.join(data.names())}) or an image folder's path")
+    dataset = os.fspath(dataset)
     ds = load_dataset(dataset, opts, data_dir=data_dir, cache_dir=cache_dir)
     check_shape_flags(ds, opts)
     got = from_object(samples, ds.image_shape, opts)
@@ -134,7 +141,12 @@ def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Sam
         images, rule = samples_io.generate(obj, where, image_shape, options)
         fmt = "keras"
     else:
-        raw = np.asarray(obj)
+        try:
+            raw = np.asarray(obj)
+        except (ValueError, TypeError) as e:  # ragged lists, objects numpy cannot convert
+            raise UserError(f"the {type(obj).__name__} given as samples is not an array of "
+                            f"images ({e}); pass an N x H x W x C numpy array, a path or a "
+                            "Keras generator") from None
         where = f"the {type(obj).__name__} of shape {raw.shape}"
         if raw.ndim == 3:
             raw = raw[..., None]

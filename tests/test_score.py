@@ -360,6 +360,33 @@ def test_api_scores_arrays_by_the_same_rule(digits):
         expected["fid"], abs=1e-4)
 
 
+def test_the_api_raises_only_user_errors_naming_the_argument():
+    """README promises UserError for bad input: never AttributeError, KeyError, TypeError or
+    numpy's ValueError, and no dataset guessed. Each stops before any scoring."""
+    from benchmarks import score
+
+    x = np.zeros((60, 28, 28), np.uint8)
+    cases = [
+        ((x, 5), {}, "dataset 5 is not a dataset; pass its name (cifar10, digits,"),
+        ((x, None), {}, "dataset None is not a dataset"),
+        ((x - 0.5, "digits"), {"value_range": "0,2"},
+         "value_range='0,2' is not a range score reads; pass one of '-1,1', '0,1'"),
+        ((x, "digits"), {"n": "10"}, "n='10' is not a whole number"),
+        ((x, "digits"), {"n": 0}, "n=0 is outside at least 1"),
+        ((x, "digits"), {"seed": -1}, "seed=-1 is outside 0..4,294,967,295"),
+        ((x, "digits"), {"seed": 1.5}, "seed=1.5 is not a whole number"),
+        ((x, "digits"), {"channels": 2}, "channels=2 is not a channel count; pass 1 or 3"),
+        ((x, "digits"), {"image_size": 4}, "image_size=4 is outside 8..1,024"),
+        ((np.float32(0.5), "digits"), {"n": 60}, "shape () is not N x H x W x C images"),
+        (([[0, 1], [2]], "digits"), {}, "the list given as samples is not an array"),
+        ((x, "digits"), {"colour": 3}, "unexpected keyword argument 'colour'"),
+    ]
+    for args, options, fragment in cases:
+        with pytest.raises(UserError) as err:
+            score(*args, **options)
+        assert fragment in str(err.value) and "\n" not in str(err.value), (options, err.value)
+
+
 def test_importing_the_package_stays_light():
     code = "import sys, benchmarks; benchmarks.score; print('keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
