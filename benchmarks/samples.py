@@ -11,7 +11,8 @@ What SAMPLES may be (``kind_of``):
   draws ``n`` images from standard normal noise of its input's shape, seeded.
 
 The value range is a rule, never a guess that can go silently wrong (``to_unit_range``):
-uint8 is [0, 255]; other integers need ``--range 0,255``; floats are [-1, 1] when every value
+uint8 is [0, 255]; other integers need ``--range 0,255`` (or ``0,65535``: 16 bits, rounded to
+8 as 16-bit PNGs are, ``folder.to_8_bits``); floats are [-1, 1] when every value
 lies in [-1, 1] and some lie below 0, and otherwise must say ``--range -1,1``, ``0,1`` or
 ``0,255``; a generator's output is [-1, 1] (the export contract) unless ``--range`` says
 otherwise. Values outside the stated range are refused, not clipped.
@@ -33,7 +34,8 @@ from benchmarks.data import folder
 from benchmarks.data.spec import to_unit_range as _uint8_to_unit
 from benchmarks.errors import UserError
 
-RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
+RANGES = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0),
+          "0,65535": (0.0, 65535.0)}
 # float32 round-off of a tanh or of x / 127.5 - 1 reaches a few ulps past the stated ends
 RANGE_TOLERANCE = 1e-5  # of the range's width
 GENERATOR_BATCH = 500  # images per generator call: bounded memory, few calls
@@ -268,24 +270,26 @@ def generate(model, where: str, image_shape, options: Options) -> tuple[np.ndarr
     wanted = tuple(image_shape)
     image_out = len(as_image) == 3 and as_image[-1] in (1, 3)
     if not image_out or (as_image != wanted and not options.reshapes):
+        resize = (f" (or pass --image-size {wanted[0]} --channels {wanted[2]} to "
+                  "resize/convert its output)") if image_out else ""
         raise UserError(f"{where} outputs {_shape_text(out_shape)}, not images of the "
                         f"dataset's shape {_shape_text(wanted)}; give a generator of "
-                        f"{_shape_text(wanted)} images (or pass --image-size "
-                        f"{wanted[0]} --channels {wanted[2]} to resize/convert its output)")
+                        f"{_shape_text(wanted)} images{resize}")
     n = options.n or DEFAULT_GENERATED
     rng = np.random.default_rng(options.seed)
     noise = rng.standard_normal((n, *noise_shape)).astype(np.float32)
     parts = [np.asarray(model.predict(noise[i:i + GENERATOR_BATCH], verbose=0), np.float32)
              for i in range(0, n, GENERATOR_BATCH)]
     images = np.concatenate(parts).reshape((n, *as_image))
-    return to_unit_range(images, options.value_range or "-1,1", where)
+    return to_unit_range(images, options.value_range, where, default="-1,1")
 
 
 # ---- the range rule and the shape -----------------------------------------------------
 
-def to_unit_range(images: np.ndarray, value_range: str | None, where: str
-                  ) -> tuple[np.ndarray, str]:
-    """(float32 images in [-1, 1], the rule that applied), by the rule in the module doc."""
+def to_unit_range(images: np.ndarray, value_range: str | None, where: str, *,
+                  default: str | None = None) -> tuple[np.ndarray, str]:
+    """(float32 images in [-1, 1], the rule that applied), by the rule in the module doc;
+    ``default``: the range read without --range (a generator's output, [-1, 1])."""
     if images.dtype == bool or images.dtype.kind not in "uif":
         raise UserError(f"{where} are {images.dtype} values; give uint8 pixels or floats")
     if images.size == 0:
@@ -303,8 +307,11 @@ def to_unit_range(images: np.ndarray, value_range: str | None, where: str
             raise UserError(f"{where} are uint8, which is [0, 255]; drop --range {value_range}")
         return _uint8_to_unit(images), "uint8 [0, 255]"
     if images.dtype.kind in "iu" and value_range is None:
+        wide = "--range 0,65535 (16 bits)" if high > 255 else "--range 0,255"
         raise UserError(f"{where} are {images.dtype} values in {span}; store them as uint8 "
-                        "or say --range 0,255")
+                        f"or say {wide}")
+    given = value_range is not None
+    value_range = value_range or default
     if value_range is None:
         if low >= -1.0 and high <= 1.0 and low < 0.0:
             value_range = "-1,1"
@@ -313,13 +320,16 @@ def to_unit_range(images: np.ndarray, value_range: str | None, where: str
                             "pass --range -1,1 or --range 0,1 (or --range 0,255)")
         rule = "[-1, 1] (floats with values below 0)"
     else:
-        rule = f"[{value_range.replace(',', ', ')}] (--range)"
+        why = "--range" if given else "a generator's output without --range"
+        rule = f"[{value_range.replace(',', ', ')}] ({why})"
     lo, hi = RANGES[value_range]
     slack = RANGE_TOLERANCE * (hi - lo)
     if low < lo - slack or high > hi + slack:
         raise UserError(f"{where} hold values in {span}, outside the range [{lo:g}, {hi:g}] "
-                        f"{'you gave' if rule.endswith('(--range)') else 'they are read in'}; "
+                        f"{'you gave' if given else 'they are read in'}; "
                         "pass the --range they are in, or clip them (numpy.clip) first")
+    if hi == 65535.0:  # 16 bits to the nearest 8-bit value, as 16-bit PNGs are read
+        return _uint8_to_unit(folder.to_8_bits(images)), rule
     if images.dtype.kind in "iu" or hi == 255.0:
         scaled = images.astype(np.float64) / 127.5 - 1.0
     else:

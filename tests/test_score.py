@@ -188,6 +188,42 @@ def test_values_outside_the_stated_range_are_refused_not_clipped():
         samples.to_unit_range(np.zeros((60, 4, 4, 1), np.uint8), "0,1", "x")
 
 
+def test_16_bit_samples_have_a_range_and_read_as_16_bit_pngs_do(tmp_path):
+    values = np.random.default_rng(0).integers(0, 65536, (60, 28, 28), dtype=np.uint16)
+    values[0, 0, :2] = 0, 65535  # the full 16-bit range
+    np.save(tmp_path / "wide.npy", values)
+    with pytest.raises(UserError, match=r"uint16 values in \[0, 65535\]; store them as uint8 "
+                                        r"or say --range 0,65535 \(16 bits\)"):
+        samples.read(tmp_path / "wide.npy", (28, 28, 1))
+    got = samples.read(tmp_path / "wide.npy", (28, 28, 1), samples.Options(value_range="0,65535"))
+    assert got.value_range == "[0, 65535] (--range)"
+    (tmp_path / "pngs").mkdir()
+    for i, image in enumerate(values):
+        Image.fromarray(image).save(tmp_path / "pngs" / f"{i:02d}.png")
+    as_pngs = samples.read(tmp_path / "pngs", (28, 28, 1))  # 16-bit PNGs: round(v / 257)
+    np.testing.assert_array_equal(got.images, as_pngs.images)
+
+
+def test_refusals_give_only_advice_that_applies():
+    keras.utils.set_random_seed(0)
+    noise = keras.Input((8,))
+    classifier = keras.Model(noise, keras.layers.Dense(10)(noise))  # not images: no resizing
+    with pytest.raises(UserError) as err:
+        samples.generate(classifier, "generator c", (28, 28, 1), samples.Options(n=60))
+    assert "outputs 10, not images of the dataset's shape 28x28x1" in str(err.value)
+    assert "--image-size" not in str(err.value)
+    loud = keras.Model(noise, keras.layers.Reshape((28, 28, 1))(
+        keras.layers.Dense(784, kernel_initializer="ones")(noise)))  # values far past 1
+    with pytest.raises(UserError) as err:  # no --range given: not "the range you gave"
+        samples.generate(loud, "generator g", (28, 28, 1), samples.Options(n=60))
+    assert "outside the range [-1, 1] they are read in" in str(err.value)
+    with pytest.raises(UserError, match=r"outside the range \[0, 1\] you gave"):
+        samples.generate(loud, "generator g", (28, 28, 1),
+                         samples.Options(n=60, value_range="0,1"))
+    _, rule = samples.generate(generator(), "generator t", (28, 28, 1), samples.Options(n=60))
+    assert rule == "[-1, 1] (a generator's output without --range)"
+
+
 def test_grayscale_samples_against_an_rgb_dataset_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv(folder_cache.CACHE_ENV, str(tmp_path / "cache"))
     ds = data.load(rgb_folder_dataset(tmp_path / "rgb"))

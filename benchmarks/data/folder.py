@@ -172,7 +172,7 @@ def choose_shape(files, headers, image_size, channels) -> tuple[tuple[int, int] 
     return size, channels
 
 
-def _to_8_bits(values: np.ndarray) -> np.ndarray:
+def to_8_bits(values: np.ndarray) -> np.ndarray:
     """16-bit grayscale (0..65535) to the nearest 8-bit value: round(v / 257), so 257 k is k
     exactly and 65535 is 255."""
     return np.round(np.clip(values, 0, 65535) / 257.0).astype(np.uint8)
@@ -184,7 +184,7 @@ def decode(path: Path, size, channels: int) -> np.ndarray:
     try:
         with _opened(path) as im:
             if im.mode in WIDE_GRAY_MODES:  # Pillow's convert("L") clips these at 255
-                im = Image.fromarray(_to_8_bits(np.asarray(im)), "L")
+                im = Image.fromarray(to_8_bits(np.asarray(im)), "L")
             im = im.convert("L" if channels == 1 else "RGB")  # decodes the whole file
             if size is not None and im.size != size:
                 im = im.resize(size, Image.Resampling.BILINEAR)
