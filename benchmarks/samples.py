@@ -19,7 +19,9 @@ otherwise. Values outside the stated range are refused, not clipped.
 
 Shapes are not fixed silently either: images of another size or channel count than the
 dataset's are refused naming both shapes, unless ``--image-size``/``--channels`` ask for the
-resize/conversion (``reshape``), which is then done as the image-folder dataset does it.
+resize/conversion (``reshape``), which is then done as the image-folder dataset does it: 8-bit
+samples by its own function (``folder.to_shape``), floats off the 8-bit grid (a generator's)
+by the same rule in float, unrounded.
 """
 
 from __future__ import annotations
@@ -340,7 +342,8 @@ def to_unit_range(images: np.ndarray, value_range: str | None, where: str, *,
 def reshape(images: np.ndarray, image_shape, options: Options, where: str
             ) -> tuple[np.ndarray, list[str]]:
     """The images at ``image_shape``: unchanged when they have it; resized/converted when
-    ``--image-size``/``--channels`` ask; else a one-line error naming both shapes."""
+    ``--image-size``/``--channels`` ask (by the rule in the module doc); else a one-line
+    error naming both shapes."""
     have = tuple(images.shape[1:])
     want = tuple(image_shape)
     if have == want:
@@ -349,23 +352,43 @@ def reshape(images: np.ndarray, image_shape, options: Options, where: str
         raise UserError(f"{where} are {_shape_text(have)} images, the dataset's are "
                         f"{_shape_text(want)}; give images of the dataset's shape, or pass "
                         f"--image-size {want[0]} --channels {want[2]} to resize/convert them")
+    done = []
+    if have[2] != want[2]:
+        done.append(f"converted from {have[2]} to {want[2]} channels")
+    if have[:2] != want[:2]:
+        done.append(f"resized from {have[0]}x{have[1]} to {want[0]}x{want[1]}")
+    pixels = (images.astype(np.float64) + 1.0) * 127.5
+    if np.abs(pixels - np.round(pixels)).max() < 1e-3:  # 8-bit images: as an image folder's
+        return _as_folder_does(np.round(pixels).astype(np.uint8), want), done
+    return _in_float(images, have, want), done
+
+
+def _as_folder_does(pixels: np.ndarray, want) -> np.ndarray:
     from PIL import Image
 
-    done = []
+    size = (want[1], want[0])
+    return _uint8_to_unit(np.stack([
+        folder.to_shape(Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p), size, want[2])
+        for p in pixels]))
+
+
+def _in_float(images: np.ndarray, have, want) -> np.ndarray:
+    """Floats off the 8-bit grid (a generator's): the image folder's rule (luma, bilinear)
+    done in float, without rounding to 8 bits."""
+    from PIL import Image
+
     if have[2] != want[2]:
         if want[2] == 1:  # ITU-R 601-2 luma, as Pillow's convert("L") in the folder reader
             images = images @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
         else:
             images = np.repeat(images, 3, axis=-1)
-        done.append(f"converted from {have[2]} to {want[2]} channels")
     if have[:2] != want[:2]:
         size = (want[1], want[0])
         images = np.stack([
             np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(im[..., c]), "F")
                                  .resize(size, Image.Resampling.BILINEAR))
                       for c in range(im.shape[-1])], axis=-1) for im in images])
-        done.append(f"resized from {have[0]}x{have[1]} to {want[0]}x{want[1]}")
-    return np.clip(images, -1.0, 1.0).astype(np.float32), done
+    return np.clip(images, -1.0, 1.0).astype(np.float32)
 
 
 def _shape_text(shape) -> str:

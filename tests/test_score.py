@@ -204,6 +204,21 @@ def test_16_bit_samples_have_a_range_and_read_as_16_bit_pngs_do(tmp_path):
     np.testing.assert_array_equal(got.images, as_pngs.images)
 
 
+def test_8_bit_samples_are_resized_and_converted_as_an_image_folder_is(tmp_path):
+    """The same RGB images as a .npy and as PNGs, brought to 28x28 gray by the flags, are the
+    same images: one rule (folder.to_shape), not a second one that rounds otherwise."""
+    rgb = np.random.default_rng(0).integers(0, 256, (60, 32, 32, 3), dtype=np.uint8)
+    np.save(tmp_path / "rgb32.npy", rgb)
+    (tmp_path / "pngs").mkdir()
+    for i, image in enumerate(rgb):
+        Image.fromarray(image, "RGB").save(tmp_path / "pngs" / f"{i:02d}.png")
+    asked = samples.Options(image_size=28, channels=1)
+    as_array = samples.read(tmp_path / "rgb32.npy", (28, 28, 1), asked)
+    as_pngs = samples.read(tmp_path / "pngs", (28, 28, 1), asked)
+    assert as_array.images.shape == (60, 28, 28, 1)
+    np.testing.assert_array_equal(as_array.images, as_pngs.images)
+
+
 def test_refusals_give_only_advice_that_applies():
     keras.utils.set_random_seed(0)
     noise = keras.Input((8,))
@@ -243,13 +258,19 @@ def test_image_size_and_channels_resize_and_convert_as_asked(tmp_path, digits):
     rgb = np.zeros((60, 32, 32, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 255, 0, 51  # luma 0.299*255 + 0.114*51 = 82.06
     np.save(tmp_path / "rgb.npy", rgb)
-    got = scoring.read_all([str(tmp_path / "rgb.npy")], digits,
-                           samples.Options(image_size=28, channels=1))[0]
+    asked = samples.Options(image_size=28, channels=1)
+    got = scoring.read_all([str(tmp_path / "rgb.npy")], digits, asked)[0]
     assert got.images.shape == (60, 28, 28, 1)
-    # a constant image stays constant under a bilinear resize; its gray is the luma
-    expected = (0.299 * 255 + 0.114 * 51) / 127.5 - 1
-    np.testing.assert_allclose(got.images, expected, atol=1e-5)
+    # a constant image stays constant under a bilinear resize; its gray is Pillow's 8-bit
+    # luma, as an image folder's: round(0.299 * 255 + 0.114 * 51 = 82.06)
+    np.testing.assert_allclose(got.images, 82 / 127.5 - 1, atol=1e-6)
     assert "resized from 32x32 to 28x28" in got.note
+    # floats off the 8-bit grid: the same luma, not rounded
+    np.save(tmp_path / "floats.npy", rgb / 255.0 * 0.999)
+    got = samples.read(tmp_path / "floats.npy", (28, 28, 1),
+                       samples.Options(value_range="0,1", image_size=28, channels=1))
+    np.testing.assert_allclose(got.images, (0.299 * 255 + 0.114 * 51) * 0.999 / 127.5 - 1,
+                               atol=1e-5)
     with pytest.raises(UserError, match="--image-size 32 does not match digits's 28x28"):
         scoring.read_all([str(tmp_path / "rgb.npy")], digits, samples.Options(image_size=32))
 
