@@ -357,7 +357,7 @@ def reshape(images: np.ndarray, image_shape, options: Options, where: str
         done.append(f"converted from {have[2]} to {want[2]} channels")
     if have[:2] != want[:2]:
         done.append(f"resized from {have[0]}x{have[1]} to {want[0]}x{want[1]}")
-    pixels = (images.astype(np.float64) + 1.0) * 127.5
+    pixels = (images + np.float32(1.0)) * np.float32(127.5)
     if np.abs(pixels - np.round(pixels)).max() < 1e-3:  # 8-bit images: as an image folder's
         return _as_folder_does(np.round(pixels).astype(np.uint8), want), done
     return _in_float(images, have, want), done
