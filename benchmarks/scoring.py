@@ -12,6 +12,7 @@ report's intervals over seeds.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -90,6 +91,19 @@ def check_shape_flags(ds, options: samples_io.Options) -> None:
                         f"samples are scored at the dataset's shape: pass --channels {c}")
 
 
+def load_dataset(dataset: str, options: samples_io.Options, *, data_dir=None,
+                 classifier_gate=None, cache_dir=None):
+    """The dataset scored against. An image folder is loaded at --image-size/--channels, as
+    ``run`` loads it; a named dataset (mnist, cifar10, ...) always at its own shape, the flags
+    then bringing the samples to it (``check_shape_flags`` refuses flags that do not)."""
+    from benchmarks import data
+
+    is_folder = data.folder_path(dataset) is not None
+    return data.load(dataset, data_dir, image_size=options.image_size if is_folder else None,
+                     channels=options.channels if is_folder else None,
+                     classifier_gate=classifier_gate, cache_dir=cache_dir)
+
+
 def read_all(paths: list[str], ds, options: samples_io.Options | None = None
              ) -> list[samples_io.Samples]:
     """Every SAMPLES read and checked before any scoring: a bad one is one line, exit 2."""
@@ -120,15 +134,18 @@ def score(samples, dataset: str = "mnist", *, data_dir=None, cache_dir=None,
     Keras model (noise in, images in [-1, 1] out). ``options``: the fields of
     ``samples.Options`` (value_range, n, seed, image_size, channels).
     """
-    from benchmarks import data
-
     try:
         opts = samples_io.Options(**options)
     except TypeError as e:
         raise UserError(f"{e}; the options are value_range, n, seed, image_size, channels, "
                         "data_dir, cache_dir") from None
-    ds = data.load(dataset, data_dir, image_size=opts.image_size, channels=opts.channels,
-                   cache_dir=cache_dir)
+    if not isinstance(dataset, str | os.PathLike):  # None too: the dataset is said, not guessed
+        from benchmarks import data
+
+        raise UserError(f"dataset {dataset!r} is not a dataset; pass its name "
+                        f"({', '.join(data.names())}) or an image folder's path")
+    dataset = os.fspath(dataset)
+    ds = load_dataset(dataset, opts, data_dir=data_dir, cache_dir=cache_dir)
     check_shape_flags(ds, opts)
     got = from_object(samples, ds.image_shape, opts)
     return figures(got.images, space.build(ds, len(got.images), cache_dir=cache_dir))
@@ -143,14 +160,19 @@ def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Sam
         images, rule = samples_io.generate(obj, where, image_shape, options)
         fmt = "keras"
     else:
-        raw = np.asarray(obj)
-        if options.n is not None:
-            raw = raw[:options.n]
+        try:
+            raw = np.asarray(obj)
+        except (ValueError, TypeError) as e:  # ragged lists, objects numpy cannot convert
+            raise UserError(f"the {type(obj).__name__} given as samples is not an array of "
+                            f"images ({e}); pass an N x H x W x C numpy array, a path or a "
+                            "Keras generator") from None
         where = f"the {type(obj).__name__} of shape {raw.shape}"
         if raw.ndim == 3:
             raw = raw[..., None]
         if raw.ndim != 4 or raw.shape[-1] not in (1, 3):
             raise UserError(f"{where} is not N x H x W x C images (C 1 or 3) or N x H x W ones")
+        if options.n is not None:
+            raw = raw[:options.n]
         images, rule = samples_io.to_unit_range(raw, options.value_range, where)
         fmt = "array"
     images, done = samples_io.reshape(images, image_shape, options, where)
@@ -166,16 +188,14 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
 
     Returns (the report's path, the record, the exit status: 0, or a signal's).
     """
-    from benchmarks import data
     from benchmarks.folder import RunFolder, check_free
     from benchmarks.signals import SIGNALS, TRAIN
 
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     rows = row_names(paths, names)
     check_free(out)
-    ds = data.load(dataset, data_dir, image_size=options.image_size,
-                   channels=options.channels, classifier_gate=classifier_gate,
-                   cache_dir=cache_dir)
+    ds = load_dataset(dataset, options, data_dir=data_dir, classifier_gate=classifier_gate,
+                      cache_dir=cache_dir)
     got = read_all(paths, ds, options)
     record = new_record(ds, rows, got, backend=backend, data_dir=data_dir)
     folder = RunFolder.create(out, f"score-{ds.name}", signals, again=score_hint,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -187,6 +188,57 @@ def test_values_outside_the_stated_range_are_refused_not_clipped():
         samples.to_unit_range(np.zeros((60, 4, 4, 1), np.uint8), "0,1", "x")
 
 
+def test_16_bit_samples_have_a_range_and_read_as_16_bit_pngs_do(tmp_path):
+    values = np.random.default_rng(0).integers(0, 65536, (60, 28, 28), dtype=np.uint16)
+    values[0, 0, :2] = 0, 65535  # the full 16-bit range
+    np.save(tmp_path / "wide.npy", values)
+    with pytest.raises(UserError, match=r"uint16 values in \[0, 65535\]; store them as uint8 "
+                                        r"or say --range 0,65535 \(16 bits\)"):
+        samples.read(tmp_path / "wide.npy", (28, 28, 1))
+    got = samples.read(tmp_path / "wide.npy", (28, 28, 1), samples.Options(value_range="0,65535"))
+    assert got.value_range == "[0, 65535] (--range)"
+    (tmp_path / "pngs").mkdir()
+    for i, image in enumerate(values):
+        Image.fromarray(image).save(tmp_path / "pngs" / f"{i:02d}.png")
+    as_pngs = samples.read(tmp_path / "pngs", (28, 28, 1))  # 16-bit PNGs: round(v / 257)
+    np.testing.assert_array_equal(got.images, as_pngs.images)
+
+
+def test_8_bit_samples_are_resized_and_converted_as_an_image_folder_is(tmp_path):
+    """The same RGB images as a .npy and as PNGs, brought to 28x28 gray by the flags, are the
+    same images: one rule (folder.to_shape), not a second one that rounds otherwise."""
+    rgb = np.random.default_rng(0).integers(0, 256, (60, 32, 32, 3), dtype=np.uint8)
+    np.save(tmp_path / "rgb32.npy", rgb)
+    (tmp_path / "pngs").mkdir()
+    for i, image in enumerate(rgb):
+        Image.fromarray(image, "RGB").save(tmp_path / "pngs" / f"{i:02d}.png")
+    asked = samples.Options(image_size=28, channels=1)
+    as_array = samples.read(tmp_path / "rgb32.npy", (28, 28, 1), asked)
+    as_pngs = samples.read(tmp_path / "pngs", (28, 28, 1), asked)
+    assert as_array.images.shape == (60, 28, 28, 1)
+    np.testing.assert_array_equal(as_array.images, as_pngs.images)
+
+
+def test_refusals_give_only_advice_that_applies():
+    keras.utils.set_random_seed(0)
+    noise = keras.Input((8,))
+    classifier = keras.Model(noise, keras.layers.Dense(10)(noise))  # not images: no resizing
+    with pytest.raises(UserError) as err:
+        samples.generate(classifier, "generator c", (28, 28, 1), samples.Options(n=60))
+    assert "outputs 10, not images of the dataset's shape 28x28x1" in str(err.value)
+    assert "--image-size" not in str(err.value)
+    loud = keras.Model(noise, keras.layers.Reshape((28, 28, 1))(
+        keras.layers.Dense(784, kernel_initializer="ones")(noise)))  # values far past 1
+    with pytest.raises(UserError) as err:  # no --range given: not "the range you gave"
+        samples.generate(loud, "generator g", (28, 28, 1), samples.Options(n=60))
+    assert "outside the range [-1, 1] they are read in" in str(err.value)
+    with pytest.raises(UserError, match=r"outside the range \[0, 1\] you gave"):
+        samples.generate(loud, "generator g", (28, 28, 1),
+                         samples.Options(n=60, value_range="0,1"))
+    _, rule = samples.generate(generator(), "generator t", (28, 28, 1), samples.Options(n=60))
+    assert rule == "[-1, 1] (a generator's output without --range)"
+
+
 def test_grayscale_samples_against_an_rgb_dataset_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv(folder_cache.CACHE_ENV, str(tmp_path / "cache"))
     ds = data.load(rgb_folder_dataset(tmp_path / "rgb"))
@@ -206,15 +258,80 @@ def test_image_size_and_channels_resize_and_convert_as_asked(tmp_path, digits):
     rgb = np.zeros((60, 32, 32, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 255, 0, 51  # luma 0.299*255 + 0.114*51 = 82.06
     np.save(tmp_path / "rgb.npy", rgb)
-    got = scoring.read_all([str(tmp_path / "rgb.npy")], digits,
-                           samples.Options(image_size=28, channels=1))[0]
+    asked = samples.Options(image_size=28, channels=1)
+    got = scoring.read_all([str(tmp_path / "rgb.npy")], digits, asked)[0]
     assert got.images.shape == (60, 28, 28, 1)
-    # a constant image stays constant under a bilinear resize; its gray is the luma
-    expected = (0.299 * 255 + 0.114 * 51) / 127.5 - 1
-    np.testing.assert_allclose(got.images, expected, atol=1e-5)
+    # a constant image stays constant under a bilinear resize; its gray is Pillow's 8-bit
+    # luma, as an image folder's: round(0.299 * 255 + 0.114 * 51 = 82.06)
+    np.testing.assert_allclose(got.images, 82 / 127.5 - 1, atol=1e-6)
     assert "resized from 32x32 to 28x28" in got.note
+    # floats off the 8-bit grid: the same luma, not rounded
+    np.save(tmp_path / "floats.npy", rgb / 255.0 * 0.999)
+    got = samples.read(tmp_path / "floats.npy", (28, 28, 1),
+                       samples.Options(value_range="0,1", image_size=28, channels=1))
+    np.testing.assert_allclose(got.images, (0.299 * 255 + 0.114 * 51) * 0.999 / 127.5 - 1,
+                               atol=1e-5)
     with pytest.raises(UserError, match="--image-size 32 does not match digits's 28x28"):
         scoring.read_all([str(tmp_path / "rgb.npy")], digits, samples.Options(image_size=32))
+
+
+def test_size_and_channel_flags_bring_samples_to_a_named_datasets_shape(tmp_path):
+    """README's advice works for mnist, digits, cifar10...: the flags convert the samples, the
+    dataset keeps its own shape. The second SAMPLES is bad so the command stops (exit 2)
+    after reading the first at digits' shape, before any scoring."""
+    np.save(tmp_path / "rgb32.npy", np.full((60, 32, 32, 3), 200, np.uint8))
+    np.save(tmp_path / "unit.npy", np.full((60, 28, 28), 0.5, np.float32))
+    out = tmp_path / "out"
+    proc = cli("score", tmp_path / "rgb32.npy", tmp_path / "unit.npy", "--dataset", "digits",
+               "--image-size", "28", "--channels", "1", "--out", out)
+    assert_one_line_error(proc, "unit.npy are floats in [0.5, 0.5]")
+    assert not out.exists()
+    proc = cli("score", tmp_path / "rgb32.npy", "--dataset", "digits", "--image-size", "32")
+    assert_one_line_error(proc, "--image-size 32 does not match digits's 28x28 images",
+                          "pass --image-size 28")
+
+
+def write_npy_header(f, shape, descr="|u1") -> None:
+    np.lib.format.write_array_header_1_0(
+        f, {"descr": descr, "fortran_order": False, "shape": shape})
+
+
+def test_files_that_are_not_what_they_claim_are_one_line_before_numpy_allocates(tmp_path):
+    """Each is exit 2 and one line, never a traceback: a .npy named .npz and the reverse, a
+    1 KB .npy (and an .npz member) whose header claims 10^9 images (numpy would allocate
+    730 GiB), a pickled array (without numpy's allow_pickle hint), a 0-d array with
+    --samples."""
+    images = np.zeros((60, 28, 28), np.uint8)
+    np.save(tmp_path / "npy.npy", images)
+    (tmp_path / "npy.npy").rename(tmp_path / "really-npy.npz")
+    np.savez(tmp_path / "npz.npz", images)
+    (tmp_path / "npz.npz").rename(tmp_path / "really-npz.npy")
+    with open(tmp_path / "huge.npy", "wb") as f:
+        write_npy_header(f, (10**9, 28, 28))
+        f.write(bytes(1000))
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as z, z.open("arr_0.npy", "w") as f:
+        write_npy_header(f, (10**9, 28, 28))
+        f.write(bytes(1000))
+    np.save(tmp_path / "objects.npy", np.array([{"image": 1}] * 60, dtype=object),
+            allow_pickle=True)
+    np.save(tmp_path / "scalar.npy", np.float32(0.5))
+    cases = [
+        ("really-npy.npz", [], ["are a .npy file (as numpy.save writes) named .npz",
+                               "rename it really-npy.npy"]),
+        ("really-npz.npy", [], ["are a .npz file (as numpy.savez writes) named .npy",
+                               "rename it really-npz.npz"]),
+        ("huge.npy", [], ["the header says 1000000000x28x28 uint8 values "
+                          "(784,000,000,000 bytes) but the file holds 1,000 bytes",
+                          "save it again"]),
+        ("huge.npz", [], ["(array arr_0): the header says 1000000000x28x28 uint8"]),
+        ("objects.npy", [], ["hold Python objects (object array, stored pickled)",
+                             "numpy.asarray(images, numpy.uint8)"]),
+        ("scalar.npy", ["--samples", "60"], ["have shape ()", "N x H x W x C"]),
+    ]
+    for name, flags, fragments in cases:
+        proc = cli("score", tmp_path / name, *flags, "--dataset", "digits")
+        assert_one_line_error(proc, *fragments)
+        assert "allow_pickle" not in proc.stderr, name
 
 
 @pytest.mark.slow
@@ -338,6 +455,33 @@ def test_api_scores_arrays_by_the_same_rule(digits):
         score((images + 1) / 2, "digits")  # [0, 1] floats must say so
     assert score((images + 1) / 2, "digits", value_range="0,1")["fid"] == pytest.approx(
         expected["fid"], abs=1e-4)
+
+
+def test_the_api_raises_only_user_errors_naming_the_argument():
+    """README promises UserError for bad input: never AttributeError, KeyError, TypeError or
+    numpy's ValueError, and no dataset guessed. Each stops before any scoring."""
+    from benchmarks import score
+
+    x = np.zeros((60, 28, 28), np.uint8)
+    cases = [
+        ((x, 5), {}, "dataset 5 is not a dataset; pass its name (cifar10, digits,"),
+        ((x, None), {}, "dataset None is not a dataset"),
+        ((x - 0.5, "digits"), {"value_range": "0,2"},
+         "value_range='0,2' is not a range score reads; pass one of '-1,1', '0,1'"),
+        ((x, "digits"), {"n": "10"}, "n='10' is not a whole number"),
+        ((x, "digits"), {"n": 0}, "n=0 is outside at least 1"),
+        ((x, "digits"), {"seed": -1}, "seed=-1 is outside 0..4,294,967,295"),
+        ((x, "digits"), {"seed": 1.5}, "seed=1.5 is not a whole number"),
+        ((x, "digits"), {"channels": 2}, "channels=2 is not a channel count; pass 1 or 3"),
+        ((x, "digits"), {"image_size": 4}, "image_size=4 is outside 8..1,024"),
+        ((np.float32(0.5), "digits"), {"n": 60}, "shape () is not N x H x W x C images"),
+        (([[0, 1], [2]], "digits"), {}, "the list given as samples is not an array"),
+        ((x, "digits"), {"colour": 3}, "unexpected keyword argument 'colour'"),
+    ]
+    for args, options, fragment in cases:
+        with pytest.raises(UserError) as err:
+            score(*args, **options)
+        assert fragment in str(err.value) and "\n" not in str(err.value), (options, err.value)
 
 
 def test_importing_the_package_stays_light():

@@ -30,8 +30,9 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
                         "seed of that row; once per SAMPLES: SAMPLES sharing a name are seeds "
                         "of one row (default: each SAMPLES its own row, named after its file)")
     p.add_argument("--range", dest="value_range", type=value_range, metavar="LOW,HIGH",
-                   help="float samples' value range: -1,1 | 0,1 | 0,255 (needed unless uint8, "
-                        "or floats in [-1, 1] with some below 0; generators: default -1,1)")
+                   help="samples' value range: -1,1 | 0,1 | 0,255 | 0,65535 (16 bits; needed "
+                        "unless uint8, or floats in [-1, 1] with some below 0; generators: "
+                        "default -1,1)")
     p.add_argument("--samples", dest="n", type=int_in(MIN_SAMPLES, MAX_SAMPLES,
                    f" (metrics need at least {MIN_SAMPLES})"), metavar="N",
                    help="images per SAMPLES: a .keras generator draws N (default 10,000); "

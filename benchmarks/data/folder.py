@@ -193,7 +193,7 @@ def choose_shape(files, headers, image_size, channels) -> tuple[tuple[int, int] 
     return size, channels
 
 
-def _to_8_bits(values: np.ndarray) -> np.ndarray:
+def to_8_bits(values: np.ndarray) -> np.ndarray:
     """16-bit grayscale (0..65535) to the nearest 8-bit value: round(v / 257), so 257 k is k
     exactly and 65535 is 255."""
     return np.round(np.clip(values, 0, 65535) / 257.0).astype(np.uint8)
@@ -205,13 +205,22 @@ def decode(path: Path, size, channels: int) -> np.ndarray:
     try:
         with _opened(path) as im:
             if im.mode in WIDE_GRAY_MODES:  # Pillow's convert("L") clips these at 255
-                im = Image.fromarray(_to_8_bits(np.asarray(im)), "L")
-            im = im.convert("L" if channels == 1 else "RGB")  # decodes the whole file
-            if size is not None and im.size != size:
-                im = im.resize(size, Image.Resampling.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
+                im = Image.fromarray(to_8_bits(np.asarray(im)), "L")
+            return to_shape(im, size, channels)  # decodes the whole file
     except (OSError, ValueError, SyntaxError) as e:
         raise DataError(f"corrupt image file {path} ({e}); replace or remove it") from None
+
+
+def to_shape(im, size: tuple[int, int] | None, channels: int) -> np.ndarray:
+    """A Pillow image as uint8 H x W x ``channels`` at ``size`` (W, H; None: its own): gray
+    by Pillow's convert("L") (ITU-R 601-2 luma), then a bilinear resize. The one rule for an
+    image folder's images and for ``score``'s 8-bit samples under --image-size/--channels."""
+    from PIL import Image
+
+    im = im.convert("L" if channels == 1 else "RGB")
+    if size is not None and im.size != size:
+        im = im.resize(size, Image.Resampling.BILINEAR)
+    arr = np.asarray(im, dtype=np.uint8)
     return arr.reshape(arr.shape[0], arr.shape[1], channels)
 
 
