@@ -307,13 +307,22 @@ def run_ray(specs, job: Job, dataset, address: str | None, on_result: OnResult,
                     continue
                 except ray.exceptions.RayError as err:
                     record = failed(spec, _ray_error(err))
+                if isinstance(record, OSError):  # a full disk stops the study, as in workers
+                    for other in pending:
+                        ray.cancel(other, force=True)
+                    raise record
                 on_result(record)
     finally:
         ray.shutdown()
 
 
-def _ray_work(job: Job, spec: TrialSpec, dataset) -> Trial:
-    return work(job, spec, dataset)
+def _ray_work(job: Job, spec: TrialSpec, dataset) -> Trial | OSError:
+    try:
+        return work(job, spec, dataset)
+    except Exception as err:
+        if no_space(err):  # returned, not raised: the driver stops the study (not "failed")
+            return OSError(err.errno, os.strerror(err.errno))
+        raise
 
 
 def _ray_error(err: BaseException) -> str:

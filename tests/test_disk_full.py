@@ -117,6 +117,28 @@ def test_a_full_disk_stops_in_one_line_and_the_run_resumes_once_there_is_space(t
             subprocess.run(["umount", str(mount)], check=False)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
+def test_a_full_disk_inside_a_ray_task_stops_the_study_rather_than_failing_the_run(
+        tmp_path, classifier_cache):
+    """As in this process and in worker processes: a Ray task that meets the full disk stops
+    the study (one line, exit 74, to resume once there is space), and no run is 'failed'."""
+    pytest.importorskip("ray")
+    mount = tmp_path / "disk"
+    _tmpfs(mount, "3m")
+    out = mount / "run"
+    try:
+        proc = _benchmarks(["run", *SMOKE, "--models", "ae,gan", "--executor", "ray",
+                            "--out", str(out)], run_env(classifier_cache))
+        _assert_one_line(proc, str(out), "No space left on device", f"--resume {out}")
+        results = schema.load(out)
+        assert results["status"] == "running"
+        assert all(r["status"] == "finished" for r in results["runs"]), results["runs"]
+        _assert_every_file_whole(out)
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
 # where the full disk meets compare's folder: its probe (2 bytes), its lock's pid line, its
 # merged results.json (larger than 1,000 bytes)
 FIRST_WRITES = {"probe": 1, "lock": 10, "record": 1000}
