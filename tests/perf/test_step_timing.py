@@ -126,28 +126,40 @@ def test_bare_tutorial_recipe_step(benchmark, batch):
     record(benchmark, batch)
 
 
-@pytest.mark.parametrize("batch", BATCHES)
-def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark, batch):
-    """Timed: the harness step; in pedantic's untimed setup before each round, a bare step
-    timed by hand. Interleaving (bare, harness, bare, harness, ...) puts both under the same
-    load, and each step follows one of the other kind, so neither finds the caches warm."""
-    bare, bare_s = bare_step(batch), []
+def paired_rounds(benchmark, timed, other, batch: int, name: str):
+    """Timed: ``timed``; in pedantic's untimed setup before each round, ``other`` timed by
+    hand. Interleaving (other, timed, other, timed, ...) puts both under the same load, and
+    each step follows one of the other kind, so neither finds the caches warm. Returns the
+    timed step's images/s, the other's, and the pairs' ratios (None when not timed)."""
+    other_s = []
 
     def setup():
         start = time.perf_counter()
-        bare()
-        bare_s.append(time.perf_counter() - start)
+        other()
+        other_s.append(time.perf_counter() - start)
 
-    benchmark.pedantic(harness_step("dcgan", batch), setup=setup, rounds=PAIRED_ROUNDS,
-                       warmup_rounds=WARMUP, iterations=1)
+    benchmark.pedantic(timed, setup=setup, rounds=PAIRED_ROUNDS, warmup_rounds=WARMUP,
+                       iterations=1)
     ours = record(benchmark, batch)
     if ours is None:
+        return None
+    theirs = batch / float(np.median(other_s[WARMUP:]))
+    # round by round: other time / timed time of the same pair; its spread is the noise
+    paired = Paired.of(benchmark.stats.stats.data, other_s[WARMUP:])
+    benchmark.extra_info.update({f"{name}_images_per_s": round(theirs, 1),
+                                 "ratio": round(paired.ratio, 3),
+                                 "pair_ratio_iqr": [round(paired.q1, 3), round(paired.q3, 3)]})
+    return ours, theirs, paired
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark, batch):
+    """The harness step timed against a bare step, interleaved (paired_rounds)."""
+    timed = paired_rounds(benchmark, harness_step("dcgan", batch), bare_step(batch), batch,
+                          "bare")
+    if timed is None:
         return
-    theirs = batch / float(np.median(bare_s[WARMUP:]))
-    # round by round: bare time / harness time of the same pair; its spread is the noise
-    paired = Paired.of(benchmark.stats.stats.data, bare_s[WARMUP:])
-    benchmark.extra_info.update(bare_images_per_s=round(theirs, 1), ratio=round(paired.ratio, 3),
-                                pair_ratio_iqr=[round(paired.q1, 3), round(paired.q3, 3)])
+    ours, theirs, paired = timed
     print(f"\ndcgan batch {batch}: harness {ours:.0f} images/s, bare {theirs:.0f}, {paired}")
     if batch == 256:  # the acceptance point: parity less 5%, beyond the pairs' own spread
         assert not paired.slower_than(0.95), f"harness slower than 0.95 x bare: {paired}"
@@ -155,25 +167,13 @@ def test_harness_dcgan_step_keeps_up_with_the_bare_step(benchmark, batch):
 
 @pytest.mark.parametrize("batch", BATCHES)
 def test_weight_averaging_costs_the_dcgan_step_little(benchmark, batch):
-    """Timed: the step with the generator's weights averaged; untimed setup: the same step
-    without, timed by hand; interleaved as above."""
-    plain, plain_s = harness_step("dcgan", batch), []
-
-    def setup():
-        start = time.perf_counter()
-        plain()
-        plain_s.append(time.perf_counter() - start)
-
-    benchmark.pedantic(harness_step(AveragedDCGAN, batch), setup=setup, rounds=PAIRED_ROUNDS,
-                       warmup_rounds=WARMUP, iterations=1)
-    averaged = record(benchmark, batch)
-    if averaged is None:
+    """The step with the generator's weights averaged timed against the same step without,
+    interleaved (paired_rounds)."""
+    timed = paired_rounds(benchmark, harness_step(AveragedDCGAN, batch),
+                          harness_step("dcgan", batch), batch, "plain")
+    if timed is None:
         return
-    plain_rate = batch / float(np.median(plain_s[WARMUP:]))
-    paired = Paired.of(benchmark.stats.stats.data, plain_s[WARMUP:])
-    benchmark.extra_info.update(plain_images_per_s=round(plain_rate, 1),
-                                ratio=round(paired.ratio, 3),
-                                pair_ratio_iqr=[round(paired.q1, 3), round(paired.q3, 3)])
+    averaged, plain_rate, paired = timed
     print(f"\ndcgan batch {batch}: with ema {averaged:.0f} images/s, without {plain_rate:.0f}, "
           f"{paired}")
     # two identical plain steps timed this way on a loaded 2-core machine differed by 5%
