@@ -224,6 +224,11 @@ def _seed_from_shipped(folder: Path) -> str | None:
     return reason
 
 
+def entry(key: str, cache_dir=None) -> Path:
+    """The cache folder of the classifier with ``cache_key`` ``key``."""
+    return cache.default_cache_dir(cache_dir) / "classifier" / key
+
+
 def load_or_train(dataset, *, cache_dir: str | Path | None = None, seed: int = 0,
                   check_gate: bool = True, gate: float | None = None,
                   note: Callable[[str], None] | None = None) -> Classifier:
@@ -234,7 +239,7 @@ def load_or_train(dataset, *, cache_dir: str | Path | None = None, seed: int = 0
     """
     gate = gate_for(dataset, gate)
     key = cache_key(dataset, seed)
-    folder = cache.default_cache_dir(cache_dir) / "classifier" / key
+    folder = entry(key, cache_dir)
     with cache.building(folder):
         network, accuracy, notes, seconds = _load_or_train(folder, dataset, seed, note)
     classifier = Classifier(network, dataset.name, accuracy, seconds, key, gate=gate,

@@ -228,15 +228,20 @@ def missing_from_cache(dataset, *, cache_dir: str | Path | None = None, n: int =
         return None
     if getattr(dataset, "channel_dataset", None) is not None:
         return f"{dataset.name}'s per-channel classifier entries"
-    root = cache.default_cache_dir(cache_dir)
     key = classifier.cache_key(dataset, seed)
-    folder = root / "classifier" / key
+    folder = classifier.entry(key, cache_dir)
     if cache.check_entry(folder, (classifier.WEIGHTS, classifier.META)) is not None:
         return f"the classifier entry {folder}"
-    weights = cache.sha256(folder / classifier.WEIGHTS)[:12]
-    folder = (root / "reference"
-              / f"{key}-w{weights}-n{min(n, len(dataset.x_test))}-stats{STATS_VERSION}")
+    weights = cache.sha256(folder / classifier.WEIGHTS)
+    folder = _entry(cache.default_cache_dir(cache_dir), key, weights, min(n, len(dataset.x_test)))
     return f"the reference entry {folder}" if cache.check_entry(folder, (STATS,)) else None
+
+
+def _entry(root: Path, classifier_key: str, weights_sha256: str | None, n: int) -> Path:
+    """The statistics' cache folder: keyed by the exact weights too, so statistics of a
+    retrained network are never reused."""
+    weights = (weights_sha256 or "none")[:12]
+    return root / "reference" / f"{classifier_key}-w{weights}-n{n}-stats{STATS_VERSION}"
 
 
 def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10000,
@@ -262,10 +267,8 @@ def build_reference(dataset, *, cache_dir: str | Path | None = None, n: int = 10
                                    note=note)
     notes = list(classifier.notes)
     n = min(n, len(dataset.x_test))
-    # keyed by the exact weights too: statistics of a retrained network are never reused
-    weights = (classifier.weights_sha256 or "none")[:12]
-    folder = (cache.default_cache_dir(cache_dir) / "reference"
-              / f"{classifier.key}-w{weights}-n{n}-stats{STATS_VERSION}")
+    folder = _entry(cache.default_cache_dir(cache_dir), classifier.key,
+                    classifier.weights_sha256, n)
     with cache.building(folder):
         arrays, reason = _load(folder)
         if arrays is None:
