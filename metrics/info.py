@@ -40,6 +40,11 @@ class Inputs:
         return self.ref.classifier(self.samples)
 
     @cached_property
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """The samples' feature mean and covariance: FID's and its interval's."""
+        return fid.statistics(self.out.features)
+
+    @cached_property
     def shares(self) -> np.ndarray:
         """The share of samples predicted as each class."""
         return mode_collapse.class_histogram(self.out.predicted, self.ref.num_classes)
@@ -75,11 +80,12 @@ class MetricInfo:
 
 
 def _fid(x: Inputs) -> float:
-    return fid.frechet_distance(*fid.statistics(x.out.features), x.ref.mu, x.ref.sigma)
+    return fid.frechet_distance(*x.statistics, x.ref.mu, x.ref.sigma)
 
 
 def _fid_interval(x: Inputs) -> dict[str, float]:
-    low, high = fid.fid_interval(x.out.features, x.ref.mu, x.ref.sigma, seed=x.ref.seed)
+    low, high = fid.fid_interval(x.out.features, x.ref.mu, x.ref.sigma, seed=x.ref.seed,
+                                 sample_stats=x.statistics)
     return {"fid_ci_low": low, "fid_ci_high": high}
 
 

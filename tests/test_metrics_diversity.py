@@ -29,12 +29,15 @@ def test_a_sample_on_a_ball_edge_is_inside_for_precision_outside_for_density():
     assert got == {"precision": 0.5, "recall": 1.0, "density": 0.5, "coverage": 0.25}
 
 
-@pytest.mark.parametrize("k", [3, 5])
-def test_agrees_with_the_reference_implementation_prdc(k, capsys):
+# offset 40: |x|^2 ~ 16,000 against squared distances ~ 20, where float32's |x|^2 + |y|^2 - 2x.y
+# is off by ~0.01-0.1: most decisions go to the float64 recomputation, which must settle them
+@pytest.mark.parametrize("k, offset", [(3, 0.0), (5, 0.0), (3, 40.0)])
+def test_agrees_with_the_reference_implementation_prdc(k, offset, capsys, monkeypatch):
     prdc = pytest.importorskip("prdc", reason="prdc is a dev dependency: pip install -e .[dev]")
+    monkeypatch.setattr(diversity, "SELECT_COLUMNS", 16)  # the candidate step, not a full sort
     rng = np.random.default_rng(k)
-    real = rng.normal(size=(400, 10))
-    fake = rng.normal(size=(300, 10)) * 1.2 + 0.2
+    real = rng.normal(size=(400, 10)) + offset
+    fake = rng.normal(size=(300, 10)) * 1.2 + 0.2 + offset
     ours = diversity.manifold_scores(real, fake, k_pr=k, k_dc=k)
     theirs = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
     assert ours == pytest.approx({key: float(v) for key, v in theirs.items()}, abs=1e-12)
@@ -78,8 +81,27 @@ def test_chunking_does_not_change_results(monkeypatch):
     rng = np.random.default_rng(4)
     real, samples = rng.normal(size=(200, 3)), rng.normal(size=(250, 3)) + 0.3
     whole = diversity.manifold_scores(real, samples)
-    monkeypatch.setattr(diversity, "CHUNK", 7)
+    monkeypatch.setattr(diversity, "BLOCK_BYTES", 4 * 7 * 250)
     assert diversity.manifold_scores(real, samples) == whole
+
+
+@pytest.mark.parametrize("offset", [0.0, 300.0])
+def test_kth_radii_and_nearest_distances_equal_a_full_float64_sort(offset, monkeypatch):
+    # small blocks and few head columns: every stage (blocks, the candidates' bound, the
+    # float64 recomputation) is crossed; offset 300 makes float32 distances meaningless
+    monkeypatch.setattr(diversity, "BLOCK_BYTES", 4 * 37 * 500)
+    monkeypatch.setattr(diversity, "SELECT_COLUMNS", 9)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(500, 6)) + offset
+    x[10] = x[11]  # a duplicate: its nearest other point is at 0
+    q = rng.normal(size=(120, 6)) * 1.5 + offset
+    full = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    for k in (1, 3, 5):
+        np.testing.assert_allclose(diversity.kth_neighbour_radii(x, k),
+                                   np.sort(full, axis=1)[:, k], rtol=1e-12, atol=1e-12)
+    assert diversity.kth_neighbour_radii(x, 1)[10] == 0.0
+    to_x = np.sqrt(((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)).min(axis=1)
+    np.testing.assert_allclose(diversity.nearest_distances(q, x), to_x, rtol=1e-12)
 
 
 def test_collapsed_samples_lose_recall_and_coverage():

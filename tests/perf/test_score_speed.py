@@ -5,7 +5,7 @@ same features, time and memory, each in its own process.
 
     # cheap: every test once at 2,000 samples (what CI runs)
     pytest tests/perf/test_score_speed.py --benchmark-only
-    # the full measurement (docs/scoring.md's figures): ~10 min on 2 cores
+    # the full measurement (docs/scoring.md's figures): ~5 min on 2 cores
     GENBENCH_SCORE_SIZES=10000,50000 GENBENCH_PRDC_SIZES=10000,20000,50000 \\
         pytest tests/perf/test_score_speed.py --benchmark-only -s
     # or the same as two tables, without pytest (features computed once, at the largest N)
@@ -56,6 +56,7 @@ def stages(n: int, features_out: str | None = None) -> dict:
 
     import numpy as np
 
+    import metrics
     from benchmarks import data, samples, scoring, space
     from metrics import diversity, fid, kid, mode_collapse
 
@@ -104,6 +105,9 @@ def stages(n: int, features_out: str | None = None) -> dict:
     start = time.perf_counter()
     figures = scoring.figures(images, reference)  # what `score` runs, end to end
     t["evaluate_total"] = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics.evaluate(images, reference, fast=True)  # what training runs at each evaluation
+    t["evaluate_fast"] = time.perf_counter() - start
     rss["end"] = _maxrss_mb()
     return {"n": n, "real": len(reference.real_features), "seconds": t, "maxrss_mb": rss,
             "fid": figures["fid"]}
@@ -218,8 +222,8 @@ def test_knn_against_prdc(benchmark, n, features_dir):
 
 def _table(sizes: list[int], prdc_sizes: list[int]) -> None:
     print("| N | loading s | features s | FID s | KID s | k-NN s | other s | evaluate s | "
-          "peak RSS MB |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "peak RSS MB | fast evaluate s |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     largest = max([*sizes, *prdc_sizes])
     with tempfile.TemporaryDirectory() as tmp:
         features = str(Path(tmp) / "features.npz")
@@ -230,7 +234,8 @@ def _table(sizes: list[int], prdc_sizes: list[int]) -> None:
             t = r["seconds"]
             print(f"| {n:,} | {t['loading']:.2f} | {t['features']:.1f} | {t['fid']:.1f} | "
                   f"{t['kid']:.1f} | {t['knn']:.1f} | {t['other']:.1f} | "
-                  f"{t['evaluate_total']:.1f} | {r['maxrss_mb']['end']:,.0f} |", flush=True)
+                  f"{t['evaluate_total']:.1f} | {r['maxrss_mb']['end']:,.0f} | "
+                  f"{t['evaluate_fast']:.2f} |", flush=True)
         print("\n| N | ours s | prdc s | ours/prdc time | ours MB | prdc MB | ours/prdc memory |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for n in prdc_sizes:
