@@ -173,3 +173,15 @@ def test_a_bad_published_row_is_named_and_an_old_record_needs_none():
         schema.validate(results)
     del results["published"]
     assert "published" not in " ".join(mode_collapse(schema.validate(results)))
+
+
+def test_compare_keeps_each_runs_published_rows_beside_its_renamed_models(tmp_path):
+    from benchmarks import compare
+
+    a = ring_record({1: [final(7, 0.98, 0.45)]})
+    b = ring_record({2: [final(8, 0.95, 0.10)]})
+    del b["published"]  # a run whose preset reproduces no table
+    merged = compare.merge([("a", a), ("b", b)], [tmp_path / "a", tmp_path / "b"], tmp_path)
+    rows = [line.split(" | ")[0] for line in mode_collapse(schema.validate(merged))
+            if line.startswith("| ")]
+    assert rows[2:] == ["| gan@a\\[pack=1\\]", "| *GAN, published*", "| gan@b\\[pack=2\\]"]
