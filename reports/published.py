@@ -49,14 +49,18 @@ def _signed(x: float, count: bool) -> str:
     return ("+" if x > 0 else "−" if x < 0 else "") + fmt(abs(x), count)
 
 
+def _interval(figure: dict) -> tuple[float, float] | None:
+    return stats.published_interval(figure["mean"], figure.get("spread"),
+                                    figure.get("spread_kind"), figure["runs"])
+
+
 def figure_cell(figure: dict | None, ours: Stat | None, count: bool) -> str:
     """'6.3 [5.17, 7.43] · +0.2 · inside': the paper's mean, its interval, our mean minus
     it and the verdict; "—" for a figure the paper does not give."""
     if not figure:
         return DASH
     mean = figure["mean"]
-    interval = stats.published_interval(mean, figure.get("spread"), figure.get("spread_kind"),
-                                        figure["runs"])
+    interval = _interval(figure)
     ours_mean = ours.mean if ours is not None and ours.n else None
     parts = [fmt(mean, count) + (f" [{fmt(interval[0], count)}, {fmt(interval[1], count)}]"
                                  if interval else "")]
@@ -75,6 +79,24 @@ def rows_under(results: dict, name: str, runs: list[dict], keys: list[str]) -> l
                     + [figure_cell(row["metrics"].get(k), ours.get(k),
                                    records.is_count(results, k)) for k in keys])
     return rows
+
+
+def sentence(results: dict) -> list[str]:
+    """The verdict's sentence: how many of our means lie inside the paper's intervals."""
+    agg = records.aggregate(results)
+    said, sources = [], []
+    for name, runs in records.runs_by_model(results).items():
+        for row in matching(results, runs):
+            sources.append(row["source"])
+            said += [verdict(ours.mean, _interval(figure))
+                     for key, figure in row["metrics"].items()
+                     if (ours := agg.get(name, {}).get(key)) and ours.n]
+    judged = [v for v in said if v in (INSIDE, OUTSIDE)]
+    if not judged:
+        return []
+    source = join([text(s) for s in dict.fromkeys(sources)])
+    return [f"Against {source}: {judged.count(INSIDE)} of our {len(judged)} means lie inside "
+            "the paper's 95% interval (its rows are under ours in Mode collapse)."]
 
 
 def note(results: dict) -> list[str]:

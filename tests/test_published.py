@@ -185,3 +185,16 @@ def test_compare_keeps_each_runs_published_rows_beside_its_renamed_models(tmp_pa
     rows = [line.split(" | ")[0] for line in mode_collapse(schema.validate(merged))
             if line.startswith("| ")]
     assert rows[2:] == ["| gan@a\\[pack=1\\]", "| *GAN, published*", "| gan@b\\[pack=2\\]"]
+
+
+def test_the_verdict_counts_our_means_inside_the_papers_intervals():
+    results = ring_record({1: [final(6, 0.80, 0.30), final(7, 0.90, 0.20)],
+                           2: [final(8, 0.95, 0.10), final(8, 0.96, 0.05)]})
+    verdict = render(results).split("## Verdict")[1].split("## ")[0]
+    assert ("Against Lin et al. 2018 (PacGAN), Table 1: 5 of our 6 means lie inside the "
+            "paper's 95% interval (its rows are under ours in Mode collapse).") in verdict
+    results["runs"][0]["final"]["mixture_modes"] = 1  # GAN's modes: 4 [1, 7], outside
+    verdict = render(results).split("## Verdict")[1].split("## ")[0]
+    assert "Table 1: 4 of our 6 means lie inside" in verdict
+    del results["published"]
+    assert "Against" not in render(results).split("## Verdict")[1].split("## ")[0]
