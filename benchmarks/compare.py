@@ -61,7 +61,7 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
     from reports.schema import run_key
 
     first = copy.deepcopy(loaded[0][1])
-    models, sweep, runs, notes = [], {}, [], []
+    models, sweep, runs, notes, published = [], {}, [], [], []
     for i, ((label, results), src) in enumerate(zip(loaded, run_dirs, strict=True)):
         cfg, env = results.get("config", {}), results.get("environment", {})
         for name in cfg.get("models", []):
@@ -74,6 +74,9 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
             run["key"] = run_key(run["model"], run.get("overrides") or {}, run["seed"])
             run["figures"] = copy_figures(run.get("figures") or {}, src, out, i + 1)
             runs.append(run)
+        # a paper's rows sit beside this run's models, renamed as they are
+        published += [{**row, "model": f"{row['model']}@{label}"}
+                      for row in results.get("published") or []]
         how = (f"{cfg.get('precision', '?')}, {cfg.get('steps', '?')} steps"
                if records.any_trained(results) else "scored samples, nothing trained")
         notes.append(f"{label}: {src} ({env.get('backend', '?')} on {env.get('device', '?')}, "
@@ -84,6 +87,9 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
                  + " ".join(str(d) for d in run_dirs),
                  status="complete" if all(r.get("status") == "complete" for _, r in loaded)
                  else "interrupted")
+    first.pop("published", None)
+    if published:
+        first["published"] = published
     return first
 
 

@@ -31,6 +31,10 @@ class Preset:
     # what the datasets it was set for hold: "points" (the 2-D mixtures), "images" (a paper's
     # image networks); None: any. preflight.check_fits refuses it on the other kind
     holds: str | None = None
+    # the paper's table it reproduces (a key of benchmarks/published.py's TABLES): the run
+    # writes that table's rows for its dataset into results.json, and the report sets them
+    # under ours; None: none
+    reproduces: str | None = None
 
 
 # PacGAN's 2-D networks' settings (its synthetic_data_experiments configs): a 2-d Gaussian
@@ -78,11 +82,13 @@ PRESETS: dict[str, Preset] = {
     "mixture": Preset(steps=10000, batch_size=100, seeds=5, eval_every=2500,
                       eval_samples=2500, samples=2500, settings=PACGAN_2D, holds="points",
                       checkpoint_every=2500,
+                      reproduces="pacgan-table1",
                       about="2-D mixtures: 10k steps at batch 100, 5 seeds"),
     # PacGAN Table 1's own budget: 400 epochs of 100,000 points at batch 100
     "pacgan-2d": Preset(steps=400000, batch_size=100, seeds=10, eval_every=50000,
                         eval_samples=2500, samples=2500, checkpoint_every=50000, settings=PACGAN_2D,
                         holds="points",
+                        reproduces="pacgan-table1",
                         about="PacGAN Table 1: 400 epochs of 100k points at batch 100"),
     # PacGAN Table 2's budget (a GPU's): 50 epochs of Stacked MNIST's 128,000 images at batch
     # 64, 10 trials, scored on 26,000 samples; with its settings for dcgan_tf (the paper's
@@ -90,6 +96,7 @@ PRESETS: dict[str, Preset] = {
     "pacgan-stacked": Preset(steps=100000, batch_size=64, seeds=10, eval_every=10000,
                              eval_samples=5000, samples=26000, checkpoint_every=5000,
                              settings=PACGAN_TABLE2, holds="images",
+                             reproduces="pacgan-table2",
                              about="PacGAN Table 2: 50 epochs of 128k at batch 64, 10 seeds"),
     # PacGAN Table 3's budget (a GPU's; Metz et al.'s): 500,000 steps at batch 128 (its
     # config.py: num_training_sample 500000 * 128, one epoch), 50 trials, scored on 25,600
@@ -98,6 +105,7 @@ PRESETS: dict[str, Preset] = {
     "pacgan-table3": Preset(steps=500000, batch_size=128, seeds=50, eval_every=25000,
                             eval_samples=10000, samples=25600, checkpoint_every=25000,
                             settings=PACGAN_TABLE3, holds="images",
+                            reproduces="pacgan-table3",
                             about="PacGAN Table 3: 500k steps at batch 128, 50 seeds"),
     # Table 3's settings on a CPU: 20,000 steps (4 % of the paper's), 3 seeds, evaluated
     # every 2,000 steps as the code logs its metrics. A placeholder: the CPU budget at which
@@ -105,6 +113,7 @@ PRESETS: dict[str, Preset] = {
     "pacgan-table3-cpu": Preset(steps=20000, batch_size=128, seeds=3, eval_every=2000,
                                 eval_samples=5000, samples=25600, checkpoint_every=5000,
                                 settings=PACGAN_TABLE3, holds="images",
+                                reproduces="pacgan-table3",
                                 about="PacGAN Table 3's settings, 20k steps, 3 seeds (CPU)"),
 }
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, plugins, preflight, space, study
+from benchmarks import data, executors, experiment, plugins, preflight, published, space, study
 from benchmarks.config import PRESETS, RunConfig, check_models, steps_for_epochs
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
@@ -211,9 +211,13 @@ def _train_all(t: Training) -> None:
 
 def new_results(cfg: RunConfig, ds) -> dict:
     # config.dataset: what `data.load` takes to load the same data again on --resume
-    return new_record(ds, {**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
-                           "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
-                           "preset_about": PRESETS[cfg.preset].about}, cfg.backend)
+    record = new_record(ds, {**dataclasses.asdict(cfg), "dataset": ds.request or ds.name,
+                             "dataset_requested": cfg.dataset or data.DEFAULT_DATASET,
+                             "preset_about": PRESETS[cfg.preset].about}, cfg.backend)
+    rows = published.for_run(cfg.preset, ds.name)  # the paper's rows the preset reproduces
+    if rows:
+        record["published"] = rows
+    return record
 
 
 def rerender(run_dir: str | Path) -> Path:

@@ -4,6 +4,7 @@ the models x metrics table with the best per column in bold and the real-data fl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -96,17 +97,25 @@ def _seeds_cell(runs: list[dict]) -> str:
     return str(n) if n == len(runs) else f"{n} of {len(runs)}"
 
 
-def _metric_rows(results: dict, keys: list[str]) -> list[list[str]]:
-    """Models x keys, best per column in bold, then the italic real-data floor row."""
+# the rows set under one of ours (name, its runs, the table's keys): reports/published.py
+Under = Callable[[dict, str, list[dict], list[str]], list[list[str]]]
+
+
+def _metric_rows(results: dict, keys: list[str], under: Under | None = None
+                 ) -> list[list[str]]:
+    """Models x keys, best per column in bold, each followed by the rows ``under`` gives for
+    it; then the italic real-data floor row."""
     agg = records.aggregate(results)
     vals = records.values(results)
     grouped = records.runs_by_model(results)
     best = {k: best_in_column(results, {n: s.get(k) for n, s in agg.items()}, k) for k in keys}
-    rows = [[_model_cell(n, runs), _seeds_cell(runs)]
-            + [bold(interval_cell(agg[n].get(k), vals[n].get(k), records.is_count(results, k)),
-                    n in best[k])
-               for k in keys]
-            for n, runs in grouped.items()]
+    rows = []
+    for n, runs in grouped.items():
+        rows.append([_model_cell(n, runs), _seeds_cell(runs)]
+                    + [bold(interval_cell(agg[n].get(k), vals[n].get(k),
+                                          records.is_count(results, k)), n in best[k])
+                       for k in keys])
+        rows += under(results, n, runs, keys) if under else []
     real = floor(results)
     if any(k in real for k in keys):
         rows.append([FLOOR_LABEL, ""] + [italic(fmt(real.get(k), records.is_count(results, k)))
@@ -114,12 +123,12 @@ def _metric_rows(results: dict, keys: list[str]) -> list[list[str]]:
     return rows
 
 
-def metric_table(results: dict, keys) -> list[str]:
+def metric_table(results: dict, keys, under: Under | None = None) -> list[str]:
     keys = present(records.aggregate(results), keys)
     if not keys:
         return ["_No model has these metrics in this run._"]
     lines = table(["Model", "Seeds"] + [head(results, k) for k in keys],
-                  _metric_rows(results, keys))
+                  _metric_rows(results, keys, under))
     if any(diverged(runs) for runs in records.runs_by_model(results).values()):
         lines += ["", "† diverged in at least one seed; its metrics are from where training "
                   "stopped (see Notes)."]

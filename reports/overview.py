@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from reports import records, significance
+from reports import published, records, significance
 from reports.blocks import diverged, floor, label, primary, table, when
 from reports.format import DASH, cell, code, duration, fmt, interval_cell, join, plural, text
 from reports.records import Stat
@@ -132,6 +132,7 @@ def verdict(results: dict) -> list[str]:
                              f"{floor_text}), ahead of {others}.")
             sentences.append(why)
     sentences += _collapse_sentences(results, agg)
+    sentences += published.sentence(results)
     sentences += _speed_sentence(results)
     for name, runs in grouped.items():
         bad = diverged(runs)

@@ -8,7 +8,8 @@ the description and the check cannot drift apart. Keys not declared here are kep
 Versions: 1 (the first), 2 (runs keyed by (model, overrides, seed); failed runs; which weights
 were scored; the dataset's image shape; where the classifier's gate came from; a metric's
 target value), 3 (each metric says where the report shows it: short label, section, count,
-summary and verdict places; optional since: a run's ``source``, set by ``score``). Versions
+summary and verdict places; optional since: a run's ``source``, set by ``score``; the
+``published`` rows of the paper's table a preset reproduces). Versions
 1 and 2 are migrated on load; any other is refused.
 """
 
@@ -161,6 +162,21 @@ class Run(TypedDict):
     source: NotRequired[Source | None]  # set for samples scored by ``score``: no training
 
 
+class PublishedFigure(TypedDict):  # one figure of a paper's row, in the record's units
+    mean: float
+    spread: float | None  # null: the paper gives the mean alone
+    spread_kind: Literal["s.e.", "s.d."] | None  # standard error, or deviation over runs
+    runs: int
+
+
+class Published(TypedDict):  # a row of the paper's table the run's preset reproduces
+    source: str  # "Lin et al. 2018 (PacGAN), Table 1"
+    label: str  # the paper's name for the row: "PacGAN2"
+    model: str  # the model whose runs it sits beside
+    settings: dict[str, Any]  # the model settings those runs have: {"pack": 2}
+    metrics: dict[str, PublishedFigure]  # metric key -> the paper's figure
+
+
 class Results(TypedDict):
     schema_version: int
     status: RecordStatus
@@ -176,6 +192,7 @@ class Results(TypedDict):
     scoring: NotRequired[Scoring | None]
     floor: NotRequired[Metrics | None]  # real held-out data scored like a model
     notes: NotRequired[list[str] | None]
+    published: NotRequired[list[Published] | None]  # optional since schema 3's first records
 
 
 # ---- building records -------------------------------------------------------------------

@@ -68,6 +68,18 @@ def _mean_interval(x: tuple[float, ...], confidence: float, resamples: int, seed
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def published_interval(mean: float, spread: float | None, kind: str | None, runs: int, *,
+                       confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The 95% interval of a paper's mean from what it prints: mean ± t(0.975, R - 1) · s.e.
+    over its R runs (a standard deviation over runs is s.e. · sqrt(R)); None when it prints
+    no spread, or one run."""
+    if spread is None or kind not in ("s.e.", "s.d.") or runs < 2:
+        return None
+    se = spread if kind == "s.e." else spread / math.sqrt(runs)
+    half = float(stats.t.ppf(0.5 + confidence / 2, runs - 1)) * se
+    return mean - half, mean + half
+
+
 def probability_of_improvement(x, y) -> float:
     """P(X > Y) + 0.5 P(X = Y) over every pair of a run of X and a run of Y (higher better).
 

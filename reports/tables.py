@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports import records
+from reports import published, records
 from reports.blocks import (
     FLOOR_LABEL,
     best_in_column,
@@ -43,7 +43,8 @@ def mode_collapse(results: dict, run_dir: Path | None) -> list[str]:
         lines += figure_block(run_dir, "figures/class_histograms.png",
                                "Class histograms per model")
     keys = records.section_keys(results, "mode_collapse")
-    lines += metric_table(results, keys)
+    shown = metric_table(results, keys, under=published.rows_under)
+    lines += shown + (published.note(results) if len(shown) > 1 else [])
     lines += _class_share_table(results) if shown else []
     if any(records.has_curve(results, k) for k in keys):
         fig = figure(run_dir, "figures/mode_curves.png", "Modes covered and KL over training")

@@ -78,6 +78,11 @@ def test_gan_on_the_ring_end_to_end(tmp_path):
     report = (out / "report.md").read_text()
     section = report[report.index("## Mode collapse"):]
     assert "Reverse KL" in section and "High quality" in section
+    # the preset reproduces PacGAN Table 1: its rows travel in results.json, and the one for
+    # pack 2 sits under ours
+    assert [row["label"] for row in results["published"]] == ["GAN", "PacGAN2", "PacGAN3",
+                                                               "PacGAN4"]
+    assert section.count(", published*") == 1 and "| *PacGAN2, published* | 10 | 7.9 [" in section
 
 
 def test_image_models_on_points_are_one_line_before_training(tmp_path):
