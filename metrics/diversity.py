@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.spatial import distance
@@ -77,9 +78,6 @@ class _Points:
     def __init__(self, x: np.ndarray):
         self.x = x
         self.sq = _squared_norms(x)
-        ones = np.ones((len(x), 1))
-        self.as_query = np.hstack([x, self.sq[:, None], ones]).astype(np.float32)
-        self.as_point = np.hstack([-2.0 * x, ones, self.sq[:, None]]).astype(np.float32).T
         # round-off of a (D + 2)-term float32 dot product whose terms sum in absolute value to
         # at most 2 (|x|^2 + |y|^2), in any summation order, and of a threshold's cast and
         # subtraction
@@ -87,6 +85,15 @@ class _Points:
 
     def __len__(self):
         return len(self.x)
+
+    @cached_property
+    def as_query(self) -> np.ndarray:  # built only for a set in that role
+        return np.hstack([self.x, self.sq[:, None], np.ones((len(self), 1))]).astype(np.float32)
+
+    @cached_property
+    def as_point(self) -> np.ndarray:
+        ones = np.ones((len(self), 1))
+        return np.hstack([-2.0 * self.x, ones, self.sq[:, None]]).astype(np.float32).T
 
     def blocks(self, other: _Points):
         """(start, stop, float32 squared distances of rows start:stop to every ``other``)."""
@@ -241,7 +248,7 @@ def _scan(s: _Points, r: _Points, balls: _Balls) -> _Scan:
 def _columns(s: _Points, r: _Points, balls: _Balls, recall_margin, nearest):
     """Recall and coverage per real point from the float32 column minima, the columns within
     round-off of their threshold computed again in float64."""
-    err = (r.rounding * (r.sq + s.sq.max())).astype(np.float32)
+    err = r.error(0, len(r), s)
     recall = recall_margin <= 0
     covered = nearest < balls.real_dc.astype(np.float32)
     unsure = np.flatnonzero((np.abs(recall_margin) <= err)
