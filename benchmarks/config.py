@@ -151,6 +151,9 @@ class RunConfig:
     # --plugin files (resolved paths): every process that trains loads them before its model
     plugins: tuple[str, ...] = ()
     steps_per_call: int = 1  # training steps per compiled call
+    # where progress is written as it trains (benchmarks/tracking.py): "tensorboard",
+    # "mlflow", both comma-separated, or "none" (what records from before it, resumed, did)
+    tracker: str = "none"
 
 
 def check_models(names) -> None:

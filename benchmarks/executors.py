@@ -63,6 +63,7 @@ class Job:
     dataset: str  # the dataset the runner loaded (after any fallback)
     run_dir: str
     cache_dir: str  # where the runner put the classifier and the real statistics
+    parent_run: str | None = None  # the command's MLflow parent run (benchmarks/tracking.py)
 
 
 def check(kind: str, workers: int | None, ray_address: str | None) -> Choice:
@@ -169,7 +170,8 @@ def work(job: Job, spec: TrialSpec, dataset=None, should_stop: ShouldStop = lamb
 
     ds = dataset if dataset is not None else data.load(job.dataset, job.cfg.data_dir)
     reference = space.build(ds, job.cfg.samples, cache_dir=job.cache_dir)
-    ctx = experiment.Context(job.cfg, ds, reference, Path(job.run_dir), WorkerConsole(spec.key))
+    ctx = experiment.Context(job.cfg, ds, reference, Path(job.run_dir), WorkerConsole(spec.key),
+                             parent_run=job.parent_run)
     return experiment.run(spec, ctx, should_stop)
 
 

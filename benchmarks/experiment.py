@@ -48,6 +48,7 @@ class Context:
     run_dir: Path
     console: object  # benchmarks.console.Console
     summary: bool = False  # print each network's Keras summary before training
+    parent_run: str | None = None  # the command's MLflow parent run (benchmarks/tracking.py)
 
 
 def run(spec: TrialSpec, ctx: Context, should_stop: Callable[[], bool]) -> Trial:
@@ -56,6 +57,19 @@ def run(spec: TrialSpec, ctx: Context, should_stop: Callable[[], bool]) -> Trial
     files = Files(ctx.run_dir, spec.tag)
     model = build_model(spec, ctx)
     tracker = Tracker(model, spec, ctx, files)
+    try:
+        trial = trained_and_scored(model, tracker, ctx, files, should_stop)
+    except BaseException:
+        tracker.trackers.each("close", "failed")
+        raise
+    tracker.trackers.finish(trial, ctx.run_dir)
+    return dataclasses.replace(trial, notes=trial.notes + tuple(tracker.trackers.notes))
+
+
+def trained_and_scored(model, tracker: Tracker, ctx: Context, files: Files,
+                       should_stop: Callable[[], bool]) -> Trial:
+    """The trial trained, then scored (final and best) and drawn unless it was stopped."""
+    spec = tracker.spec
     log = train_model(model, tracker, ctx, spec.seed, should_stop)
     trained = training(model, log, tracker.curves, ctx, files)
     notes = tracker.notes
@@ -135,8 +149,11 @@ class Tracker:
         self.key = SELECTED_BY[self.kind]
         self.curves, self.frames, self.best = progress_so_far(files.checkpoints,
                                                               CURVES[self.kind], self.key)
+        held = None
         if self.curves["step"] or (files.checkpoints / checkpoint.FILE).exists():
             ctx.console.info(f"{label}: continuing from its last checkpoint")
+            held = checkpoint.held(files.checkpoints)
+        self.trackers = open_trackers(model, spec, ctx, self, held)
 
     def on_step(self, info) -> None:
         """The progress bar listens to steps, not the tracker."""
@@ -159,6 +176,8 @@ class Tracker:
         self.curves["step"].append(step)
         for key in CURVES[self.kind]:
             self.curves[key].append(scores.get(key))
+        self.trackers.evaluation(step, {k: scores.get(k) for k in CURVES[self.kind]},
+                                 self.frames[-1][1])
         self.ctx.console.eval_line(self.spec.model, self.spec.seed, step, scores)
         if scores[self.key] < self.best[self.key]:
             self.best.update({"step": step, self.key: scores[self.key]})
@@ -166,6 +185,53 @@ class Tracker:
 
     def on_checkpoint(self, step: int) -> None:  # what the harness's checkpoint does not hold
         save_progress(self.files.checkpoints, self.curves, self.frames, self.best)
+
+
+def open_trackers(model, spec: TrialSpec, ctx: Context, tracker: Tracker,
+                  held: tuple[int, dict] | None):
+    """The trial's trackers (``--tracker``), given what its checkpoint holds when resumed:
+    the losses to its step, and the curves and frames saved beside it."""
+    from benchmarks import tracking
+
+    cfg = ctx.cfg
+    step, history = held or (0, {})
+    settings = {"dataset": ctx.dataset.name, "preset": cfg.preset, "steps": cfg.steps,
+                "batch_size": cfg.batch_size, "eval_every": cfg.eval_every,
+                "eval_samples": cfg.eval_samples, "samples": cfg.samples,
+                "backend": cfg.backend, "precision": cfg.precision,
+                **{f"config.{k}": v for k, v in dataclasses.asdict(model.config).items()}}
+    swept = {**cfg.overrides.get(spec.model, {}), **spec.overrides}
+    hparams = {"key": spec.key, "model": spec.model, "seed": spec.seed,
+               **{f"{spec.model}.{k}": v for k, v in swept.items()}}
+    mixture = ctx.dataset.mixture
+    opening = tracking.Opening(
+        tracking.parse(cfg.tracker), ctx.run_dir, spec.tag, spec.key, settings, hparams,
+        frozenset(loss_steps(cfg.steps)), lambda s, samples: picture(samples, mixture),
+        ctx.parent_run)
+    return tracking.Trackers(opening, ctx.console,
+                             tracking.Held(step, history, tracker.curves, tracker.frames))
+
+
+def picture(samples: np.ndarray, mixture=None) -> tuple[bytes, int, int]:
+    """The fixed noise batch as a PNG (bytes, height, width): a row of images, or for a
+    mixture the scatter of its points over the components' centres."""
+    import io
+    import tempfile
+
+    from PIL import Image
+
+    from reports import images, plots
+
+    if mixture is None:
+        image = Image.fromarray(images.grid_array(samples, ncols=len(samples))).convert("RGB")
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue(), image.height, image.width
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scatter.png"
+        plots.mixture_scatter(path, samples, mixture.centres)
+        with Image.open(path) as image:
+            return path.read_bytes(), image.height, image.width
 
 
 def discard_unreadable(files: Files, console, label: str) -> tuple[str, ...]:
@@ -192,7 +258,8 @@ def train_model(model, tracker: Tracker, ctx: Context, seed: int,
 
     cfg = ctx.cfg
     with ctx.console.progress(f"{model.name} s{seed}", cfg.steps) as progress:
-        listeners = [tracker, LambdaCallback(on_step=progress.update, should_stop=should_stop)]
+        listeners = [tracker, tracker.trackers,
+                     LambdaCallback(on_step=progress.update, should_stop=should_stop)]
         return train(model, ctx.dataset.x_train, steps=cfg.steps, batch_size=cfg.batch_size,
                      seed=seed, callbacks=listeners, eval_every=cfg.eval_every, jit=cfg.jit,
                      steps_per_call=cfg.steps_per_call,
@@ -332,13 +399,20 @@ def full_eval(model, ctx: Context) -> dict:
     return metrics.evaluate(samples, ctx.reference, reconstructions=recon)
 
 
+def loss_steps(n: int, points: int = LOSS_POINTS) -> list[int]:
+    """The steps (1-based) whose losses a trial of ``n`` steps keeps: at most ``points``,
+    evenly spread, the first and the last among them (the trackers write the same)."""
+    if not n:
+        return []
+    return (np.unique(np.linspace(0, n - 1, min(n, points)).astype(int)) + 1).tolist()
+
+
 def downsample_losses(losses: dict[str, list[float]], points: int = LOSS_POINTS) -> dict:
     if not losses:
         return {"step": []}
-    n = len(next(iter(losses.values())))
-    idx = np.unique(np.linspace(0, n - 1, min(n, points)).astype(int)) if n else np.array([], int)
-    out = {"step": (idx + 1).tolist()}
+    steps = loss_steps(len(next(iter(losses.values()))), points)
+    out = {"step": steps}
     for key, values in losses.items():
         arr = np.asarray(values, dtype=np.float64)
-        out[key] = [float(arr[i]) for i in idx]
+        out[key] = [float(arr[s - 1]) for s in steps]
     return out

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks import data, executors, experiment, plugins, preflight, published, space, study
+from benchmarks import (
+    data,
+    executors,
+    experiment,
+    plugins,
+    preflight,
+    published,
+    space,
+    study,
+    tracking,
+)
 from benchmarks.config import PRESETS, RunConfig, check_models, steps_for_epochs
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
@@ -31,6 +41,7 @@ def run(cfg: RunConfig, *, cache_dir: str | None = None, epochs: int | None = No
     console = Console()
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     check_free(cfg.out)
+    tracking.check(tracking.parse(cfg.tracker), Path(cfg.out or "runs/new"))
     unwritable = preflight.cache_unwritable(cache_dir)
     ds = _load_data(cfg, console, cache_dir)
     preflight.check_cache(unwritable, ds, cfg.samples, cache_dir)
@@ -67,6 +78,7 @@ class Training:
     cache_dir: str | None
     summary: bool  # print each network's Keras summary
     executor: executors.Choice
+    parent_run: str | None = None  # the command's MLflow parent run, once begun
 
 
 LARGE_STUDY = 1_000  # runs: from this many on, the size and the time left are said up front
@@ -118,6 +130,7 @@ def resume(path: str, *, cache_dir: str | None = None, data_dir: str | None = No
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
     plugins.load(cfg.plugins)  # the run's own --plugin files define some of its models
     check_models(cfg.models)
+    tracking.check(tracking.parse(cfg.tracker), folder.path)
     unwritable = preflight.cache_unwritable(cache_dir)
     preflight.check_split(cfg)  # this machine may have other devices than the one that started it
     resumed = f"resumed at {datetime.now():%Y-%m-%d %H:%M:%S}"
@@ -162,7 +175,12 @@ def _execute(t: Training) -> int:
     results["command"] = results.get("command") or command_line()
     results["runs"] = [r for r in results["runs"] if r["status"] in study.DONE_STATUSES]
     _say_skipped(t.skipped, t.console)
-    return t.folder.work(lambda: _train_all(t), t.console)
+    try:
+        return t.folder.work(lambda: _train_all(t), t.console)
+    finally:
+        note = tracking.end(t.folder.path, t.parent_run, results.get("status", "failed"))
+        if note:
+            t.console.loud(note)
 
 
 def _say_skipped(skipped: list, console) -> None:
@@ -197,16 +215,34 @@ def _train_all(t: Training) -> None:
     reference = space.build(t.ds, t.cfg.samples, cache_dir=t.cache_dir, note=t.console.loud,
                             results=results)
     folder.write()
-    ctx = experiment.Context(t.cfg, t.ds, reference, folder.path, t.console, t.summary)
+    cfg = _begin_tracking(t)
+    ctx = experiment.Context(cfg, t.ds, reference, folder.path, t.console, t.summary,
+                             t.parent_run)
     # worker processes load the classifier and statistics space.build just cached there
-    job = executors.Job(t.cfg, t.ds.name, str(folder.path.resolve()),
-                        str(default_cache_dir(t.cache_dir).resolve()))
+    job = executors.Job(cfg, t.ds.name, str(folder.path.resolve()),
+                        str(default_cache_dir(t.cache_dir).resolve()), t.parent_run)
     signals.mode = TRAIN
     started[0] = time.monotonic()
     executors.execute(t.executor, t.todo, ctx, job, on_result,
                       lambda: signals.requested is not None)
     if signals.requested:
         raise KeyboardInterrupt
+
+
+def _begin_tracking(t: Training) -> RunConfig:
+    """The command's MLflow parent run; a store that cannot be written then is a note, and
+    the run trains without MLflow (a tracker never costs a run)."""
+    names = tracking.parse(t.cfg.tracker)
+    try:
+        t.parent_run = tracking.begin(names, t.folder.path, t.folder.results["command"])
+    except Exception as err:
+        t.folder.note(f"mlflow tracker not started ({type(err).__name__}: "
+                      f"{str(err).splitlines()[0] if str(err) else ''}); training goes on "
+                      "without it")
+        t.console.loud(t.folder.results["notes"][-1])
+        kept = ",".join(n for n in names if n != "mlflow") or tracking.NONE
+        return dataclasses.replace(t.cfg, tracker=kept)
+    return t.cfg
 
 
 def new_results(cfg: RunConfig, ds) -> dict:

@@ -70,6 +70,8 @@ class Config(TypedDict, total=False):
     checkpoint_every: int
     plugins: list[str]  # --plugin files the models were loaded from (absent before them)
     steps_per_call: int  # training steps per compiled call (absent before: 1)
+    tracker: str  # where progress went as it trained: tensorboard, mlflow, both, none
+    # (absent before: none)
 
 
 class Environment(TypedDict, total=False):

@@ -17,6 +17,7 @@ from benchmarks.cli.types import (
     out_dir,
     percent,
     positive_int,
+    tracker_names,
 )
 from benchmarks.config import DEFAULT_MODELS, PRESETS, RunConfig, default_preset
 from benchmarks.errors import UserError
@@ -105,6 +106,15 @@ def _add_machine(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary", action="store_true",
                    help="print each network's Keras summary (layers, shapes, parameters) "
                         "before training it")
+    tracker_argument(p)
+
+
+def tracker_argument(p: argparse.ArgumentParser) -> None:
+    """``--tracker``, for run and score (docs/tracking.md)."""
+    p.add_argument("--tracker", type=tracker_names, metavar="NAMES",
+                   help="where progress is written as it trains: tensorboard (default; "
+                        "RUN_FOLDER/tensorboard/), mlflow (pip install genbench[mlflow]), "
+                        "tensorboard,mlflow, or none")
 
 
 def resolve_config(args) -> RunConfig:
@@ -137,7 +147,7 @@ def resolve_config(args) -> RunConfig:
                           else args.checkpoint_every),
         image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
         plugins=tuple(args.plugin),
-        steps_per_call=args.steps_per_call or preset.steps_per_call,
+        steps_per_call=args.steps_per_call or preset.steps_per_call, tracker=args.tracker,
     )
 
 
@@ -152,7 +162,7 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
                 "--distribute": False, "--backend": None, "--checkpoint-every": None,
                 "--image-size": None, "--channels": None,
-                "--plugin": [], "--steps-per-call": None}
+                "--plugin": [], "--steps-per-call": None, "--tracker": "tensorboard"}
 # run flags that do not shape it, so --resume takes them: where and how it executes, what it
 # prints, where files are found; --classifier-gate accepts or refuses the same cached
 # classifier, and lowering it is how a run stopped by a gate miss is finished (runner.resume)

@@ -52,6 +52,16 @@ def dataset_name(text: str) -> str:
     return text
 
 
+def tracker_names(text: str) -> str:
+    """``--tracker``: tensorboard, mlflow, both comma-separated, or none; as one text."""
+    from benchmarks import tracking
+
+    try:
+        return ",".join(tracking.parse(text)) or tracking.NONE
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def image_size(text: str) -> int:
     value = positive_int(text)
     if not 8 <= value <= 1024:

@@ -78,6 +78,17 @@ def read(folder: str | os.PathLike) -> tuple[dict, list[np.ndarray], np.ndarray]
         raise Unreadable(f"{path} cannot be read ({type(err).__name__}: {err})") from None
 
 
+def held(folder: str | os.PathLike) -> tuple[int, dict[str, list[float]]] | None:
+    """(step, loss history) of the checkpoint in ``folder``, its variables left unread (what
+    a tracker writes again on resume); None when there is none or it cannot be read."""
+    try:
+        with np.load(Path(folder) / FILE) as f:
+            meta = json.loads(str(f["meta"]))
+        return int(meta["step"]), dict(meta["history"])
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, ValueError):
+        return None
+
+
 def restore(folder: str | os.PathLike, model, batch_size: int) -> Restored | None:
     """Loads the checkpoint in ``folder`` into ``model``'s variables; None when the folder
     holds none. A checkpoint that does not fit the model or the batch size is refused before
