@@ -10,7 +10,7 @@ ARGS   ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[jax,dev,ray]'
+	$(BIN)/python -m pip install -q -e '.[jax,dev,ray,mlflow]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
