@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import samples as samples_io
-from benchmarks import space
+from benchmarks import space, tracking
 from benchmarks.errors import UserError
 from benchmarks.trial import Scored, Trial, TrialSpec
 from reports import REPORT_FILE, schema
@@ -183,8 +184,10 @@ def from_object(obj, image_shape, options: samples_io.Options) -> samples_io.Sam
 
 def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
               names: list[str], out: str | None, data_dir=None, cache_dir=None,
-              classifier_gate=None, console, backend: str) -> tuple[Path, dict, int]:
-    """Read and check every SAMPLES, score each, write results.json and report.md.
+              classifier_gate=None, console, backend: str,
+              tracker: str = "none") -> tuple[Path, dict, int]:
+    """Read and check every SAMPLES, score each, write results.json and report.md; each
+    row's figures to the trackers (``--tracker``) too.
 
     Returns (the report's path, the record, the exit status: 0, or a signal's).
     """
@@ -194,6 +197,8 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     rows = row_names(paths, names)
     check_free(out)
+    trackers = tracking.parse(tracker)
+    tracking.check(trackers, Path(out or "runs/new"))
     ds = load_dataset(dataset, options, data_dir=data_dir, classifier_gate=classifier_gate,
                       cache_dir=cache_dir)
     got = read_all(paths, ds, options)
@@ -217,15 +222,28 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
         for (name, row_seed), tag, s in zip(rows, row_tags(rows), got, strict=True):
             if signals.requested:
                 raise KeyboardInterrupt
-            folder.results["runs"].append(
-                score_row(name, row_seed, tag, s, reference, folder.path).record())
+            trial = score_row(name, row_seed, tag, s, reference, folder.path)
+            folder.results["runs"].append(trial.record())
+            for note in tracking.scored(trackers, folder.path, trial, tag, s.images[:8],
+                                        parent[0], console):
+                folder.note(note)
             folder.write()
             final = folder.results["runs"][-1]["final"]
             console.info(f"{name} seed {row_seed} ({s.path}): FID {final['fid']:.2f}, modes "
                          f"{final['modes_covered']:.0f}/{ds.num_classes}")
 
+    parent = [None]  # the command's MLflow parent run, once the folder holds a record
     with folder.full_disk():
+        try:
+            parent[0] = tracking.begin(trackers, folder.path, " ".join(sys.argv))
+        except Exception as err:  # a tracker never costs a run
+            folder.note(f"mlflow tracker not started ({type(err).__name__}); scoring goes on "
+                        "without it")
+            trackers = tuple(n for n in trackers if n != "mlflow")
         status = folder.work(score_rows)
+    note = tracking.end(folder.path, parent[0], folder.results.get("status", "failed"))
+    if note:
+        console.loud(note)
     return folder.path / REPORT_FILE, folder.results, status
 
 

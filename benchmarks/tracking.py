@@ -214,12 +214,12 @@ class Trackers:
         final = record.get("final")
         best = record.get("best") and (record["best"]["step"], record["best"]["metrics"])
         step = record.get("steps_done") or self.step
-        artifacts = [Path(run_dir) / p for p in [*record.get("figures", {}).values(),
-                                                 *record.get("exported", {}).values()]]
+        artifacts = [(Path(run_dir) / p, p) for p in [*record.get("figures", {}).values(),
+                                                      *record.get("exported", {}).values()]]
         self._end(step, final, best, trial.status, artifacts)
 
     def _end(self, step: int, final: dict | None, best: tuple[int, dict] | None,
-             status: str, artifacts: list[Path]) -> None:
+             status: str, artifacts: list[tuple[Path, str]]) -> None:
         self.step = step
         figures = {f"final/{k}": v for k, v in (final or {}).items()}
         if best is not None:
@@ -227,8 +227,26 @@ class Trackers:
                                                                              best[0]})
         self.each("scalars", step, figures)
         self.each("text", "summary", step, summary_table(final, best))
-        self.each("files", [p for p in artifacts if p.exists()])
+        self.each("files", [(path, rel) for path, rel in artifacts if path.exists()])
         self.each("close", status)
+
+
+def scored(names: tuple[str, ...], run_dir: Path, trial, tag: str, shown, parent_run,
+           console) -> list[str]:
+    """``score``'s row (a ``trial.Trial`` with no training) to the trackers: its figures at
+    step 0, its samples' picture, its HParams record and summary, its grid; their notes."""
+    if not names:
+        return []
+    from benchmarks.experiment import picture
+
+    spec, record = trial.spec, trial.record()
+    opening = Opening(names, Path(run_dir), tag, spec.key, {"source": record.get("source")},
+                      {"key": spec.key, "model": spec.model, "seed": spec.seed}, frozenset(),
+                      lambda step, samples: picture(samples), parent_run)
+    trackers = Trackers(opening, console, Held())
+    trackers.each("image", "samples", 0, opening.picture(0, shown))
+    trackers.finish(trial, run_dir)
+    return trackers.notes
 
 
 def summary_table(final: dict | None, best: tuple[int, dict] | None) -> str:
@@ -333,7 +351,7 @@ class Board:
         if not self.folder.is_dir():
             raise OSError(f"its log directory {self.folder} is gone")
 
-    def files(self, paths: list[Path]) -> None:
+    def files(self, paths: list[tuple[Path, str]]) -> None:
         """TensorBoard keeps no files: the run folder has them."""
 
     def close(self, status: str) -> None:
@@ -449,12 +467,11 @@ class Flow:
             self.client.log_batch(self.run, metrics=self.pending[i:i + 1000])
         self.pending = []
 
-    def files(self, paths: list[Path]) -> None:
-        for path in paths:
-            if path.is_dir():
-                self.client.log_artifacts(self.run, str(path), path.name)
-            else:
-                self.client.log_artifact(self.run, str(path))
+    def files(self, paths: list[tuple[Path, str]]) -> None:
+        """Each file where it is in the run folder (figures/..., weights/TAG/...)."""
+        for path, relative in paths:
+            folder = Path(relative).parent.as_posix()
+            self.client.log_artifact(self.run, str(path), None if folder == "." else folder)
 
     def close(self, status: str) -> None:
         self.flush()

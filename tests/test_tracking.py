@@ -276,3 +276,19 @@ def test_mlflow_store_written_by_two_workers_holds_one_child_per_trial(tmp_path)
         assert child.data.params["seed"] == str(run["seed"])
         files = {f.path for f in client.list_artifacts(child.info.run_id, "figures")}
         assert f"figures/gan-s{run['seed']}-final.png" in files
+
+
+def test_score_writes_each_row_s_figures(tmp_path, classifier_cache, digits_dataset):
+    np.save(tmp_path / "held.npy", digits_dataset.x_test[:200])
+    out = tmp_path / "scored"
+    proc = cli("score", tmp_path / "held.npy", "--dataset", "digits", "--out", out,
+               env={"BENCHMARKS_CACHE_DIR": str(classifier_cache)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = json.loads((out / "results.json").read_text())["runs"]
+    (logs,) = (out / tracking.LOG_FOLDER).iterdir()
+    acc = _events(logs)
+    for name, value in run["final"].items():
+        if isinstance(value, float) and np.isfinite(value):
+            assert _series(acc, f"final/{name}") == ([0], _f32([value])), name
+    assert [e.step for e in acc.Images("samples")] == [0]
+    assert _hparams(acc)["key"] == run["key"]

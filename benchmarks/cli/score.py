@@ -54,7 +54,10 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", metavar="DIR",
                    help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
                         "~/.cache/genbench)")
-    p.set_defaults(func=cmd_score)
+    from benchmarks.cli.run import tracker_argument
+
+    tracker_argument(p)
+    p.set_defaults(func=cmd_score, tracker="tensorboard")
 
 
 def cmd_score(args) -> int:
@@ -71,7 +74,7 @@ def cmd_score(args) -> int:
         args.samples, options, dataset=args.dataset, names=args.names, out=args.out,
         data_dir=args.data_dir, cache_dir=args.cache_dir,
         classifier_gate=args.classifier_gate, console=console,
-        backend=keras.backend.backend())
+        backend=keras.backend.backend(), tracker=args.tracker)
     if args.json:
         print(json.dumps(scoring.json_summary(results, report.parent), allow_nan=False))
     else:
