@@ -62,6 +62,11 @@ NOT_RUN = {
     "--batch-size 256": "four GPUs",
     "python -m benchmarks bench --backend jax --distribute --batch-sizes 1024,4096":
         "several GPUs",
+    "tensorboard --logdir runs/": "a server that runs until stopped; tests/test_tracking.py "
+                                  "starts one on a run's folder and reads its HTTP data API",
+    "mlflow ui --backend-store-uri sqlite:///runs/mlflow.db":
+        "a server that runs until stopped; tests/test_tracking.py reads the store it shows "
+        "with MlflowClient",
 }
 
 BUDGET = ("--steps", "--epochs", "--batch-size", "--seeds", "--eval-every", "--eval-samples",
