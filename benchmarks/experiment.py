@@ -206,32 +206,10 @@ def open_trackers(model, spec: TrialSpec, ctx: Context, tracker: Tracker,
     mixture = ctx.dataset.mixture
     opening = tracking.Opening(
         tracking.parse(cfg.tracker), ctx.run_dir, spec.tag, spec.key, settings, hparams,
-        frozenset(loss_steps(cfg.steps)), lambda s, samples: picture(samples, mixture),
+        frozenset(loss_steps(cfg.steps)), lambda s, samples: tracking.picture(samples, mixture),
         ctx.parent_run)
     return tracking.Trackers(opening, ctx.console,
                              tracking.Held(step, history, tracker.curves, tracker.frames))
-
-
-def picture(samples: np.ndarray, mixture=None) -> tuple[bytes, int, int]:
-    """The fixed noise batch as a PNG (bytes, height, width): a row of images, or for a
-    mixture the scatter of its points over the components' centres."""
-    import io
-    import tempfile
-
-    from PIL import Image
-
-    from reports import images, plots
-
-    if mixture is None:
-        image = Image.fromarray(images.grid_array(samples, ncols=len(samples))).convert("RGB")
-        out = io.BytesIO()
-        image.save(out, format="PNG")
-        return out.getvalue(), image.height, image.width
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "scatter.png"
-        plots.mixture_scatter(path, samples, mixture.centres)
-        with Image.open(path) as image:
-            return path.read_bytes(), image.height, image.width
 
 
 def discard_unreadable(files: Files, console, label: str) -> tuple[str, ...]:

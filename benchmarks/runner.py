@@ -232,17 +232,13 @@ def _train_all(t: Training) -> None:
 def _begin_tracking(t: Training) -> RunConfig:
     """The command's MLflow parent run; a store that cannot be written then is a note, and
     the run trains without MLflow (a tracker never costs a run)."""
-    names = tracking.parse(t.cfg.tracker)
-    try:
-        t.parent_run = tracking.begin(names, t.folder.path, t.folder.results["command"])
-    except Exception as err:
-        t.folder.note(f"mlflow tracker not started ({type(err).__name__}: "
-                      f"{str(err).splitlines()[0] if str(err) else ''}); training goes on "
-                      "without it")
-        t.console.loud(t.folder.results["notes"][-1])
-        kept = ",".join(n for n in names if n != "mlflow") or tracking.NONE
-        return dataclasses.replace(t.cfg, tracker=kept)
-    return t.cfg
+    names, t.parent_run, note = tracking.start(tracking.parse(t.cfg.tracker), t.folder.path,
+                                               t.folder.results["command"])
+    if note is None:
+        return t.cfg
+    t.folder.note(note)
+    t.console.loud(note)
+    return dataclasses.replace(t.cfg, tracker=",".join(names) or tracking.NONE)
 
 
 def new_results(cfg: RunConfig, ds) -> dict:

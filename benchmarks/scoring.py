@@ -197,7 +197,7 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
     signals = SIGNALS.start()  # a signal before the folder exists stops at once
     rows = row_names(paths, names)
     check_free(out)
-    trackers = tracking.parse(tracker)
+    trackers, parent = tracking.parse(tracker), [None]
     tracking.check(trackers, Path(out or "runs/new"))
     ds = load_dataset(dataset, options, data_dir=data_dir, classifier_gate=classifier_gate,
                       cache_dir=cache_dir)
@@ -232,14 +232,10 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
             console.info(f"{name} seed {row_seed} ({s.path}): FID {final['fid']:.2f}, modes "
                          f"{final['modes_covered']:.0f}/{ds.num_classes}")
 
-    parent = [None]  # the command's MLflow parent run, once the folder holds a record
-    with folder.full_disk():
-        try:
-            parent[0] = tracking.begin(trackers, folder.path, " ".join(sys.argv))
-        except Exception as err:  # a tracker never costs a run
-            folder.note(f"mlflow tracker not started ({type(err).__name__}); scoring goes on "
-                        "without it")
-            trackers = tuple(n for n in trackers if n != "mlflow")
+    with folder.full_disk():  # the MLflow parent run, once the folder holds a record
+        trackers, parent[0], note = tracking.start(trackers, folder.path, " ".join(sys.argv))
+        if note:
+            folder.note(note)
         status = folder.work(score_rows)
     note = tracking.end(folder.path, parent[0], folder.results.get("status", "failed"))
     if note:

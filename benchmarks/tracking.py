@@ -237,8 +237,6 @@ def scored(names: tuple[str, ...], run_dir: Path, trial, tag: str, shown, parent
     step 0, its samples' picture, its HParams record and summary, its grid; their notes."""
     if not names:
         return []
-    from benchmarks.experiment import picture
-
     spec, record = trial.spec, trial.record()
     opening = Opening(names, Path(run_dir), tag, spec.key, {"source": record.get("source")},
                       {"key": spec.key, "model": spec.model, "seed": spec.seed}, frozenset(),
@@ -247,6 +245,28 @@ def scored(names: tuple[str, ...], run_dir: Path, trial, tag: str, shown, parent
     trackers.each("image", "samples", 0, opening.picture(0, shown))
     trackers.finish(trial, run_dir)
     return trackers.notes
+
+
+def picture(samples, mixture=None) -> tuple[bytes, int, int]:
+    """The fixed noise batch as a PNG (bytes, height, width): a row of images, or for a
+    mixture the scatter of its points over the components' centres."""
+    import io
+    import tempfile
+
+    from PIL import Image
+
+    from reports import images, plots
+
+    if mixture is None:
+        image = Image.fromarray(images.grid_array(samples, ncols=len(samples))).convert("RGB")
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue(), image.height, image.width
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scatter.png"
+        plots.mixture_scatter(path, samples, mixture.centres)
+        with Image.open(path) as image:
+            return path.read_bytes(), image.height, image.width
 
 
 def summary_table(final: dict | None, best: tuple[int, dict] | None) -> str:
@@ -395,6 +415,18 @@ def begin(names: tuple[str, ...], run_dir: Path, command: str) -> str | None:
     run = client.create_run(experiment_id, run_name=Path(run_dir).name,
                             tags={FOLDER_TAG: folder, "genbench.command": command[:5000]})
     return run.info.run_id
+
+
+def start(names: tuple[str, ...], run_dir: Path, command: str
+          ) -> tuple[tuple[str, ...], str | None, str | None]:
+    """``begin``, or when the store cannot be written then: the trackers without MLflow and a
+    note saying so (a tracker never costs a run). (names, parent run, note)."""
+    try:
+        return names, begin(names, run_dir, command), None
+    except Exception as err:
+        first = f"{type(err).__name__}: {err}".splitlines()[0]
+        return (tuple(n for n in names if n != "mlflow"), None,
+                f"mlflow tracker not started ({first}); the command goes on without it")
 
 
 def end(run_dir: Path, parent: str | None, status: str) -> str | None:

@@ -31,7 +31,7 @@ def trackers(folder: Path, steps: int, mixture=None) -> tracking.Trackers:
     opening = tracking.Opening(
         ("tensorboard",), folder, "dcgan-s0", "dcgan/s0", {"steps": steps}, {"model": "dcgan"},
         frozenset(experiment.loss_steps(steps)),
-        lambda step, samples: experiment.picture(samples, mixture))
+        lambda step, samples: tracking.picture(samples, mixture))
     return tracking.Trackers(opening, Quiet(), tracking.Held())
 
 
