@@ -167,6 +167,8 @@ class Trackers:
 
     def replay(self, held: Held) -> None:
         """A resumed trial's series up to its checkpoint, as training wrote them."""
+        if not self.live:
+            return
         history = held.history
         for step in sorted(s for s in self.opening.loss_steps if s <= held.step):
             self.each("scalars", step, {f"loss/{k}": v[step - 1] for k, v in history.items()
@@ -214,8 +216,9 @@ class Trackers:
         final = record.get("final")
         best = record.get("best") and (record["best"]["step"], record["best"]["metrics"])
         step = record.get("steps_done") or self.step
-        artifacts = [(Path(run_dir) / p, p) for p in [*record.get("figures", {}).values(),
-                                                      *record.get("exported", {}).values()]]
+        files = [*(record.get("figures") or {}).values(),
+                 *(record.get("exported") or {}).values()]
+        artifacts = [(Path(run_dir) / p, p) for p in files]
         self._end(step, final, best, trial.status, artifacts)
 
     def _end(self, step: int, final: dict | None, best: tuple[int, dict] | None,
@@ -223,8 +226,8 @@ class Trackers:
         self.step = step
         figures = {f"final/{k}": v for k, v in (final or {}).items()}
         if best is not None:
-            figures.update({f"best/{k}": v for k, v in best[1].items()}, **{"best/step":
-                                                                             best[0]})
+            figures.update({f"best/{k}": v for k, v in best[1].items()})
+            figures["best/step"] = best[0]
         self.each("scalars", step, figures)
         self.each("text", "summary", step, summary_table(final, best))
         self.each("files", [(path, rel) for path, rel in artifacts if path.exists()])
