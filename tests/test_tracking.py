@@ -90,6 +90,7 @@ def _hparams(acc) -> dict:
     return {k: v.string_value or v.number_value for k, v in info.hparams.items()}
 
 
+@pytest.mark.slow  # trains (seconds)
 def test_the_hparams_records_of_a_sweep_name_both_settings(tmp_path):
     out = tmp_path / "sweep"
     proc = cli(*RING, "--sweep", "gan.lr=1e-4,2e-4", "--steps", "2", "--eval-every", "0",
@@ -149,15 +150,19 @@ def _when(condition, then) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow  # trains (seconds)
 def test_a_resumed_run_writes_no_step_twice(tmp_path):
     """Ctrl-C once the first checkpoint is written, then --resume: the trial's series run
     from step 1 to the end, each step once, as results.json has them, even with events a
-    crash left past the checkpoint (written here as such a crash would have)."""
+    crash left past the checkpoint (written here as such a crash would have); in MLflow, the
+    interrupted child is replaced by one finished child, its series written once."""
+    pytest.importorskip("mlflow")  # make install's extras have it
     out = tmp_path / "ring"
     saved = out / "checkpoints" / "gan-s0" / "checkpoint.npz"
     watcher = _when(saved.exists, lambda: os.kill(os.getpid(), signal.SIGINT))
     proc = cli(*RING, "--steps", "60", "--eval-every", "10", "--checkpoint-every", "10",
-               "--out", str(out))
+               "--tracker", "tensorboard,mlflow", "--out", str(out),
+               env={"MLFLOW_TRACKING_URI": None})
     watcher.join()
     assert proc.returncode == 130, proc.stderr[-3000:]
     from benchmarks.harness import checkpoint
@@ -171,15 +176,38 @@ def test_a_resumed_run_writes_no_step_twice(tmp_path):
     past.add_event(event_pb2.Event(step=stopped + 1, summary=summary_pb2.Summary(value=[
         summary_pb2.Summary.Value(tag="loss/generator", simple_value=99.0)])))
     past.close()
-    proc = cli("run", "--resume", str(out))
+    proc = cli("run", "--resume", str(out), env={"MLFLOW_TRACKING_URI": None})
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = json.loads((out / "results.json").read_text())["runs"]
     assert run["status"] == "finished" and run["losses"]["step"] == list(range(1, 61))
     acc = _events(out / tracking.LOG_FOLDER / "gan-s0")
     assert_same_series(acc, run)
     assert len(acc.Tensors("settings")) == 1
+    (child,) = _children(tmp_path / tracking.MLFLOW_DB, out)
+    history = _client(tmp_path / tracking.MLFLOW_DB).get_metric_history(child.info.run_id,
+                                                                         "loss/generator")
+    assert [m.step for m in history] == run["losses"]["step"]
+    assert child.info.status == "FINISHED"
 
 
+def _client(db: Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{db}")
+
+
+def _children(db: Path, out: Path) -> list:
+    """The child runs of the parent run that recorded ``out`` (which is finished)."""
+    client = _client(db)
+    experiment = client.get_experiment_by_name(tracking.MLFLOW_EXPERIMENT)
+    (parent,) = client.search_runs([experiment.experiment_id],
+                                   f"tags.`{tracking.FOLDER_TAG}` = '{out.resolve()}'")
+    assert parent.info.status == "FINISHED"
+    return client.search_runs([experiment.experiment_id],
+                              f"tags.`{tracking.PARENT_TAG}` = '{parent.info.run_id}'")
+
+
+@pytest.mark.slow  # trains (seconds)
 def test_a_tracker_failing_mid_run_is_a_note_and_the_run_completes(tmp_path):
     """The trial's log directory replaced by a file once training has begun: the tracker
     stops at its next flush with one note (console, results.json, report.md), and training,
@@ -247,22 +275,15 @@ def test_mlflow_store_written_by_two_workers_holds_one_child_per_trial(tmp_path)
     folder at once: one parent, exactly one finished child per (model, seed), with
     results.json's final figures, its params and its files."""
     pytest.importorskip("mlflow")
-    from mlflow.tracking import MlflowClient
-
     out = tmp_path / "runs" / "ring"
     proc = cli(*RING[:-6], "--seeds", "2", "--samples", "500", "--eval-samples", "500",
-               "--steps", "20", "--eval-every", "10", "--tracker", "tensorboard,mlflow",
+               "--steps", "10", "--eval-every", "5", "--tracker", "tensorboard,mlflow",
                "--workers", "2", "--out", str(out), process=True, timeout=600,
                env={"MLFLOW_TRACKING_URI": None})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'runs' / tracking.MLFLOW_DB}")
-    experiment = client.get_experiment_by_name(tracking.MLFLOW_EXPERIMENT)
-    (parent,) = client.search_runs([experiment.experiment_id],
-                                   f"tags.`{tracking.FOLDER_TAG}` = '{out.resolve()}'")
-    assert parent.info.status == "FINISHED"
-    children = client.search_runs([experiment.experiment_id],
-                                  f"tags.`{tracking.PARENT_TAG}` = '{parent.info.run_id}'")
+    client = _client(tmp_path / "runs" / tracking.MLFLOW_DB)
+    children = _children(tmp_path / "runs" / tracking.MLFLOW_DB, out)
     by_key = {c.data.tags[tracking.KEY_TAG]: c for c in children}
     assert len(children) == 2 and set(by_key) == {"gan/s0", "gan/s1"}
     for run in results["runs"]:
@@ -278,6 +299,7 @@ def test_mlflow_store_written_by_two_workers_holds_one_child_per_trial(tmp_path)
         assert f"figures/gan-s{run['seed']}-final.png" in files
 
 
+@pytest.mark.slow  # scores with the classifier
 def test_score_writes_each_row_s_figures(tmp_path, classifier_cache, digits_dataset):
     np.save(tmp_path / "held.npy", digits_dataset.x_test[:200])
     out = tmp_path / "scored"
