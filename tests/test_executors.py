@@ -62,6 +62,8 @@ def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
         for key in KEYS:  # every run drew its own figures (no file shared by two settings)
             tag = key.replace("[lr=", "-lr").replace("]/", "-")
             assert (out / "figures" / f"{tag}-final.png").is_file()
+            # and wrote its own TensorBoard directory, in whichever process trained it
+            assert any((out / "tensorboard" / tag).glob("events.out.tfevents.*")), name
         results = json.loads((out / "results.json").read_text())
         assert results["config"]["plugins"] == [str(plugin.resolve())]
         for key in PLUGIN_KEYS:
