@@ -112,6 +112,13 @@ class Console:
     def loud(self, text: str) -> None:
         self.rich.print(f"[bold black on yellow] NOTE [/] [bold yellow]{text}[/]")
 
+    def note(self, text: str) -> None:
+        """``loud``, the text shown as written: a trial's key holds [settings], which rich
+        would read as markup."""
+        from rich.markup import escape
+
+        self.loud(escape(text))
+
     def progress(self, label: str, total: int) -> _Bar:
         return _Bar(self.rich, label, total)
 

@@ -138,7 +138,7 @@ class WorkerConsole:
     def info(self, text: str) -> None:
         print(f"[{self.key}] {text}", flush=True)
 
-    loud = info
+    loud = note = info
 
     def eval_line(self, name: str, seed: int, step: int, scores: dict) -> None:
         self.info(f"step {step}: FID {scores.get('fid', float('nan')):.2f}")

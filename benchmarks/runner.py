@@ -237,7 +237,7 @@ def _begin_tracking(t: Training) -> RunConfig:
     if note is None:
         return t.cfg
     t.folder.note(note)
-    t.console.loud(note)
+    t.console.note(note)
     return dataclasses.replace(t.cfg, tracker=",".join(names) or tracking.NONE)
 
 

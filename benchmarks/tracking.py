@@ -158,7 +158,7 @@ class Trackers:
             first = f"{type(err).__name__}: {err}".splitlines()[0]
             note = (f"{self.opening.key}: {name} tracker stopped at step {self.step} "
                     f"({first}); training and results.json go on without it")
-            self.console.loud(note)
+            self.console.note(note)
             self.notes.append(note)
 
     def each(self, method: str, *args) -> None:
@@ -167,7 +167,7 @@ class Trackers:
 
     def replay(self, held: Held) -> None:
         """A resumed trial's series up to its checkpoint, as training wrote them."""
-        if not self.live:
+        if not self.live or not held.step:
             return
         history = held.history
         for step in sorted(s for s in self.opening.loss_steps if s <= held.step):

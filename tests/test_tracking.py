@@ -213,7 +213,7 @@ def test_a_tracker_failing_mid_run_is_a_note_and_the_run_completes(tmp_path):
     stops at its next flush with one note (console, results.json, report.md), and training,
     scoring, results.json and the report go on as without it."""
     out = tmp_path / "ring"
-    logs = out / tracking.LOG_FOLDER / "gan-s0"
+    logs = out / tracking.LOG_FOLDER / "gan-lr0.0001-s0"  # a key with [settings] in the note
 
     def replace():
         import shutil
@@ -222,7 +222,8 @@ def test_a_tracker_failing_mid_run_is_a_note_and_the_run_completes(tmp_path):
         logs.write_text("not a folder")
 
     watcher = _when(lambda: logs.is_dir() and any(logs.iterdir()), replace)
-    proc = cli(*RING, "--steps", "40", "--eval-every", "10", "--out", str(out))
+    proc = cli(*RING, "--steps", "40", "--eval-every", "10", "--sweep", "gan.lr=1e-4",
+               "--out", str(out), env={"COLUMNS": "500"})
     watcher.join()
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -230,9 +231,12 @@ def test_a_tracker_failing_mid_run_is_a_note_and_the_run_completes(tmp_path):
     (run,) = results["runs"]
     assert run["status"] == "finished" and run["steps_done"] == 40 and run["final"]
     (note,) = [n for n in results["notes"] if "tensorboard tracker stopped" in n]
-    assert note.startswith("gan/s0: ") and "is gone" in note
+    assert note.startswith("gan[lr=0.0001]/s0: tensorboard tracker stopped at step 10 (")
+    assert "is gone" in note
     assert note in proc.stdout + proc.stderr
-    assert note in (out / "report.md").read_text()
+    from reports.format import text
+
+    assert text(note) in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize("args, env, fragments", [

@@ -23,7 +23,7 @@ PAIRS, STEPS = 12, 20  # rounds of each, steps per round
 
 
 class Quiet:
-    def loud(self, text: str) -> None:
+    def note(self, text: str) -> None:
         raise AssertionError(text)
 
 
