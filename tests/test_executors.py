@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import executors
+from benchmarks import executors, tracking
 from benchmarks.errors import UserError
 from tests import plugintools
 from tests.clitools import ROOT, assert_one_line_error, cli
@@ -29,7 +29,7 @@ FIGURES = ("fid", "modes_covered", "recon_mse")
 def _env(tmp_path: Path) -> dict:
     cache = os.environ.get("BENCHMARKS_CACHE_DIR") or str(tmp_path / "cache")
     return {"BENCHMARKS_CACHE_DIR": cache, "KERAS_HOME": str(tmp_path / "keras"),
-            "RAY_ADDRESS": None, "PYTHONPATH": str(ROOT)}
+            "RAY_ADDRESS": None, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": None}
 
 
 def _runs(out: Path) -> dict[str, dict]:
@@ -41,8 +41,12 @@ def _runs(out: Path) -> dict[str, dict]:
 @pytest.mark.xdist_group("ray")  # one local Ray instance at a time
 def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
     """Also a plugin model under each executor (the plugin file is imported again by each
-    worker process and Ray task): what test_plugins checked per executor, merged here."""
+    worker process and Ray task): what test_plugins checked per executor, merged here. Each
+    trial logs to one MLflow SQLite store beside the run folders too, workers and Ray tasks
+    at once: one child run per trial (tests/test_tracking.py's assert_mlflow_holds)."""
     pytest.importorskip("ray")
+    pytest.importorskip("mlflow")
+    from tests.test_tracking import assert_mlflow_holds
     (tmp_path / "elsewhere").mkdir()
     plugin = plugintools.write(tmp_path / "elsewhere", plugintools.readme_plugin())
     sweep = [*SWEEP[:SWEEP.index("--models")], "--models", "ae,mine", "--plugin", str(plugin),
@@ -51,9 +55,11 @@ def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
     for name, args in [("local", []), ("workers", ["--workers", "2"]),
                        ("ray", ["--executor", "ray"])]:
         out = tmp_path / name
-        proc = cli(*sweep, "--out", str(out), *args, env=_env(tmp_path), timeout=1200,
+        proc = cli(*sweep, "--out", str(out), *args, "--tracker", "tensorboard,mlflow",
+                   env=_env(tmp_path), timeout=1200,
                    process=bool(args))  # workers and Ray: as a user starts them
         assert proc.returncode == 0, proc.stderr[-3000:]
+        assert_mlflow_holds(tmp_path / tracking.MLFLOW_DB, out)
         runs = _runs(out)
         assert set(runs) == KEYS | PLUGIN_KEYS, name
         assert all(r["status"] == "finished" for r in runs.values()), name
