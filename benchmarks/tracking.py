@@ -48,6 +48,9 @@ PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: a child run nested under its 
 FOLDER_TAG = "genbench.run_folder"  # a parent run: the run folder it records
 KEY_TAG = "genbench.key"  # a child run: its trial's key (TrialSpec.key)
 REACH_S = 5.0  # how long an MLflow server is given to answer the check before training
+# a server gone mid-run: MLflow's own defaults retry a request 7 times with doubling waits
+# (minutes of a stalled training loop) before the tracker is dropped; unless the user set them
+HTTP_PATIENCE = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
 def parse(text: str) -> tuple[str, ...]:
@@ -465,6 +468,8 @@ class Flow:
     def __init__(self, opening: Opening):
         from mlflow.tracking import MlflowClient
 
+        for name, value in HTTP_PATIENCE.items():
+            os.environ.setdefault(name, value)
         self.client = MlflowClient(tracking_uri=mlflow_uri(opening.run_dir))
         parent = self.client.get_run(opening.parent_run)
         experiment = parent.info.experiment_id
