@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from benchmarks import tracking
 from benchmarks.cli.types import (
     MAX_EPOCHS,
     MAX_SAMPLES,
@@ -162,7 +163,7 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
                 "--distribute": False, "--backend": None, "--checkpoint-every": None,
                 "--image-size": None, "--channels": None,
-                "--plugin": [], "--steps-per-call": None, "--tracker": "tensorboard"}
+                "--plugin": [], "--steps-per-call": None, "--tracker": tracking.DEFAULT}
 # run flags that do not shape it, so --resume takes them: where and how it executes, what it
 # prints, where files are found; --classifier-gate accepts or refuses the same cached
 # classifier, and lowering it is how a run stopped by a gate miss is finished (runner.resume)

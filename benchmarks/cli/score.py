@@ -54,10 +54,11 @@ def add_score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", metavar="DIR",
                    help="classifier/statistics cache (default $BENCHMARKS_CACHE_DIR or "
                         "~/.cache/genbench)")
+    from benchmarks import tracking
     from benchmarks.cli.run import tracker_argument
 
     tracker_argument(p)
-    p.set_defaults(func=cmd_score, tracker="tensorboard")
+    p.set_defaults(func=cmd_score, tracker=tracking.DEFAULT)
 
 
 def cmd_score(args) -> int:
