@@ -113,7 +113,8 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_tensorboard_serves_the_run_s_scalar_tags(smoke_run):
     """A real ``tensorboard --logdir`` on a loopback port: its HTTP data API lists every
-    trial as a run, with its loss and evaluation tags (polled up to a deadline)."""
+    trial as a run, with its loss and evaluation tags (polled up to a deadline), and its
+    HParams plugin each trial's model against the final figures."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir",
@@ -131,10 +132,19 @@ def test_tensorboard_serves_the_run_s_scalar_tags(smoke_run):
                     tags = json.loads(reply.read())
             except OSError:
                 time.sleep(0.1)  # not listening yet: poll again
+        # the HParams dashboard's table: each trial's model and seed, the figures as metrics
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/data/plugin/hparams/experiment",
+            data=b'{"experimentName": ""}', headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            experiment = json.loads(reply.read())
     finally:
         server.kill()
         server.wait()
     assert {"loss/generator", "eval/fid", "final/fid"} <= set(tags["dcgan-s0"])
+    hparams = {h["name"]: h for h in experiment["hparamInfos"]}
+    assert set(hparams["model"]["domainDiscrete"]) == {"dcgan", "gan", "ae"}
+    assert {"final/fid", "best/fid"} <= {m["name"]["tag"] for m in experiment["metricInfos"]}
 
 
 def _when(condition, then) -> threading.Thread:
