@@ -232,8 +232,12 @@ def _train_all(t: Training) -> None:
 def _begin_tracking(t: Training) -> RunConfig:
     """The command's MLflow parent run; a store that cannot be written then is a note, and
     the run trains without MLflow (a tracker never costs a run)."""
+    from rich.markup import escape  # a folder's name is not markup
+
     names, t.parent_run, note = tracking.start(tracking.parse(t.cfg.tracker), t.folder.path,
                                                t.folder.results["command"])
+    for line in tracking.where(names, t.folder.path, t.parent_run):
+        t.console.info(escape(line))
     if note is None:
         return t.cfg
     t.folder.note(note)

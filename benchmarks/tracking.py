@@ -435,6 +435,19 @@ def start(names: tuple[str, ...], run_dir: Path, command: str
                 f"mlflow tracker not started ({first}); the command goes on without it")
 
 
+def where(names: tuple[str, ...], run_dir: Path, parent: str | None) -> list[str]:
+    """Where to watch the run while it trains, a line per tracker (the console's)."""
+    lines = []
+    if "tensorboard" in names:
+        lines.append(f"watch it train: tensorboard --logdir {Path(run_dir) / LOG_FOLDER}")
+    if parent is not None:
+        uri = mlflow_uri(run_dir)
+        lines.append(f"MLflow: run {parent} in {uri}"
+                     + (f" (mlflow ui --backend-store-uri {uri})" if uri.startswith("sqlite")
+                        else ""))
+    return lines
+
+
 def end(run_dir: Path, parent: str | None, status: str) -> str | None:
     """The parent run given the command's report and results.json, and marked as the command
     ended; a line to say if the store cannot be written (the record is final by then)."""
