@@ -58,6 +58,8 @@ def parse(text: str) -> tuple[str, ...]:
     words = [w.strip() for w in text.split(",") if w.strip()]
     if words == [NONE]:
         return ()
+    if NONE in words:
+        raise ValueError(f"tracker '{text}': {NONE} turns every tracker off, so it stands alone")
     unknown = [w for w in words if w not in TRACKERS]
     if unknown or not words:
         raise ValueError(f"unknown tracker '{','.join(unknown) or text}'; choose "

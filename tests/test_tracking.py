@@ -249,6 +249,17 @@ def test_a_tracker_failing_mid_run_is_a_note_and_the_run_completes(tmp_path):
     assert text(note) in (out / "report.md").read_text()
 
 
+def test_tracker_names_parse_as_run_and_score_take_them():
+    assert tracking.parse("tensorboard") == ("tensorboard",)
+    assert tracking.parse("mlflow, tensorboard,mlflow") == ("mlflow", "tensorboard")
+    assert tracking.parse("none") == ()
+    for bad in ("", "wandb"):
+        with pytest.raises(ValueError, match="unknown tracker"):
+            tracking.parse(bad)
+    with pytest.raises(ValueError, match="none turns every tracker off"):
+        tracking.parse("none,mlflow")
+
+
 @pytest.mark.parametrize("args, env, fragments", [
     (["--tracker", "tensorbored"], {}, ["unknown tracker 'tensorbored'", "none"]),
     (["--tracker", "mlflow"], {"MLFLOW_TRACKING_URI": "http://127.0.0.1:{port}"},
