@@ -8,6 +8,7 @@ import re
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.clitools import assert_one_line_error, cli, finish, start, wait_for
@@ -69,6 +70,8 @@ def test_smoke_run_falls_back_to_digits_and_writes_everything(smoke_run, tmp_pat
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path, classifier_cache):
+    """Also what test_run_safety's test_a_stopped_model_continues_from_its_checkpoint_with_
+    the_same_losses checked, merged here (one process stopped by Ctrl-C, not two)."""
     out, here = tmp_path / "run", _env(tmp_path, classifier_cache)
     env = {**os.environ, "BENCHMARKS_OFFLINE": "1"}  # the process Ctrl-C is sent to
     for key, value in here.items():
@@ -77,7 +80,8 @@ def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path, classifier_cac
     def run(*args):
         return cli("run", *args, env=here)
 
-    proc = run("--preset", "smoke", "--models", "gan", "--steps", "30", "--out", str(out))
+    proc = run("--preset", "smoke", "--models", "gan", "--steps", "30", "--checkpoint-every",
+               "1000", "--out", str(out))  # a stopped model checkpoints its last step
     assert proc.returncode == 0, proc.stderr[-2000:]
     # widen the finished run to gan + a very long ae, resume it, and press Ctrl-C during ae
     results = json.loads((out / "results.json").read_text())
@@ -94,16 +98,31 @@ def test_ctrl_c_keeps_finished_runs_and_resume_finishes(tmp_path, classifier_cac
     runs = {(r["model"], r["status"]) for r in results["runs"]}
     assert runs == {("gan", "finished"), ("ae", "interrupted")}
     assert "interrupted" in (out / "report.md").read_text().lower()
-    # resume with a small budget: gan is skipped, ae is trained again and the run completes
-    results["config"]["steps"] = 20
+    stopped_at = [r for r in results["runs"] if r["model"] == "ae"][0]["steps_done"]
+    assert (out / "checkpoints" / "ae-s0" / "checkpoint.npz").exists()
+    # resume with 15 steps more than ae took: gan is skipped, ae continues from its checkpoint
+    # and the run completes; ae's losses are those of a run that was never stopped
+    total = stopped_at + 15
+    results["config"]["steps"] = total
     (out / "results.json").write_text(json.dumps(results))
     proc = run("--resume", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "gan seed 0: already finished" in proc.stdout
+    assert "ae seed 0: continuing from its last checkpoint" in proc.stdout
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "complete"
     assert sorted((r["model"], r["status"]) for r in results["runs"]) == [
         ("ae", "finished"), ("gan", "finished")]
+    assert not (out / "checkpoints" / "ae-s0").exists()  # scored: its checkpoint is gone
+    proc = run("--preset", "smoke", "--models", "ae", "--steps", str(total),
+               "--out", str(tmp_path / "straight"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    resumed, straight = (
+        [r for r in json.loads((d / "results.json").read_text())["runs"] if r["model"] == "ae"][0]
+        for d in (out, tmp_path / "straight"))
+    assert resumed["losses"]["step"] == straight["losses"]["step"] == list(range(1, total + 1))
+    np.testing.assert_allclose(resumed["losses"]["reconstruction"],
+                               straight["losses"]["reconstruction"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from tests.clitools import assert_one_line_error, cli, finish, run_env, start, wait_for
@@ -101,37 +100,6 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_any_output(tmp_p
 def test_bad_settings_are_one_line_before_training(args, fragments):
     proc = cli("run", "--models", "gan", "--dataset", "digits", *args)
     assert_one_line_error(proc, *fragments)
-
-
-@pytest.mark.slow
-def test_a_stopped_model_continues_from_its_checkpoint_with_the_same_losses(tmp_path,
-                                                                            classifier_cache):
-    env, out, again = run_env(classifier_cache), tmp_path / "stopped", tmp_path / "straight"
-    here = {"BENCHMARKS_CACHE_DIR": str(classifier_cache), "BENCHMARKS_DATA_DIR": None}
-    args = [*SMOKE, "--models", "ae", "--eval-every", "0", "--checkpoint-every", "1000"]
-    child = start([*args, "--steps", "100000", "--out", str(out)], env)
-    seen = wait_for(child, "ae s0 step 1/")
-    child.send_signal(signal.SIGINT)  # stops after the current step, checkpointing it
-    finish(child, seen)
-    assert child.returncode == 130
-    results = json.loads((out / "results.json").read_text())
-    stopped_at = results["runs"][0]["steps_done"]
-    assert (out / "checkpoints" / "ae-s0" / "checkpoint.npz").exists()
-    total = stopped_at + 15  # then finish a run of this many steps, from the checkpoint
-    results["config"]["steps"] = total
-    (out / "results.json").write_text(json.dumps(results))
-    proc = cli("run", "--resume", str(out), env=here)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "ae seed 0: continuing from its last checkpoint" in proc.stdout
-    proc = cli("run", *args, "--steps", str(total), "--out", str(again), env=here)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    resumed, straight = (json.loads((d / "results.json").read_text())["runs"][0]
-                         for d in (out, again))
-    assert resumed["status"] == straight["status"] == "finished"
-    assert resumed["losses"]["step"] == straight["losses"]["step"] == list(range(1, total + 1))
-    np.testing.assert_allclose(resumed["losses"]["reconstruction"],
-                               straight["losses"]["reconstruction"], rtol=1e-5)
-    assert not (out / "checkpoints" / "ae-s0").exists()  # scored: its checkpoint is gone
 
 
 @pytest.mark.parametrize("command", [["run", *SMOKE, "--models", "gan"], ["compare", "a", "b"]])
