@@ -75,7 +75,7 @@ class JaxWorker:
 
     def _retire(self, what: str) -> str:
         """Ends a worker that died or hung; the message a test fails with."""
-        self.proc.kill()
+        self.proc.kill()  # if it still runs
         status = self.proc.wait()
         self.log.seek(0)
         tail = self.log.read()[-3000:]
@@ -84,14 +84,12 @@ class JaxWorker:
                 f"test gets a fresh one. Its stderr ends:\n{tail}")
 
     def close(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None:  # killed: it holds nothing unsaved between scripts, and
+            self.proc.kill()  # the JAX process's own exit took 2 s
+            self.proc.wait()
             with contextlib.suppress(BrokenPipeError):
-                self.proc.stdin.close()  # the worker's loop ends at end of input
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.proc.stdin.close()
+            self.proc.stdout.close()
             self.proc = None
         if self.log is not None:
             self.log.close()
