@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import linecache
 import os
 import select
 import subprocess
@@ -101,6 +102,8 @@ def run_script(script: str, argv: list[str]) -> dict:
     """``python -c script *argv`` in this process: {"result": its RESULT or None}, or
     {"error": its traceback, with what it wrote to stderr}."""
     out, err = io.StringIO(), io.StringIO()
+    # the script's lines, for its traceback (a file's lines are read from the file)
+    linecache.cache["<script>"] = (len(script), None, script.splitlines(True), "<script>")
     saved = sys.argv, os.getcwd(), dict(os.environ)
     sys.argv = ["-c", *argv]
     try:

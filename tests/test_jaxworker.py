@@ -29,7 +29,8 @@ def test_a_script_runs_like_python_c_and_its_state_does_not_carry_over(worker):
 
 def test_a_failing_script_fails_its_test_with_the_traceback_and_retires_the_worker(worker):
     pid = worker.run("import json, os; print('RESULT' + json.dumps(os.getpid()))")
-    with pytest.raises(pytest.fail.Exception, match=r"(?s)on JAX:.*ValueError: boom"):
+    said = r"(?s)on JAX:\nsaid\n.*raise ValueError.*: boom"  # its stderr, its line, the error
+    with pytest.raises(pytest.fail.Exception, match=said):
         worker.run("import sys; print('said', file=sys.stderr); raise ValueError('boom')")
     assert worker.run("import json, os; print('RESULT' + json.dumps(os.getpid()))") != pid
 
