@@ -87,6 +87,18 @@ def classifier_cache(tmp_path_factory) -> Path:
     return shared
 
 
+@pytest.fixture(scope="session")
+def jax_worker():
+    """The session's one JAX process (tests/jaxworker.py): ``jax_worker.run(SCRIPT, *argv)``
+    runs a script on JAX and returns its RESULT. Started by the first script, ended with the
+    session."""
+    from tests.jaxworker import JaxWorker
+
+    worker = JaxWorker()
+    yield worker
+    worker.close()
+
+
 @dataclass(frozen=True)
 class SmokeRun:
     """The session's one finished smoke run: ``python -m benchmarks run --preset smoke

@@ -5,12 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,8 +15,6 @@ import pytest
 from benchmarks import data
 from benchmarks.harness import LambdaCallback, build, checkpoint, train
 from tests.conftest import SHAPE
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -147,13 +141,8 @@ JAX_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_a_continued_run_matches_an_uninterrupted_one_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    whole, continued = json.loads(lines[-1][len("RESULT"):])
+def test_a_continued_run_matches_an_uninterrupted_one_on_jax(jax_worker):
+    whole, continued = jax_worker.run(JAX_SCRIPT, timeout=600)
     assert len(continued["reconstruction"]) == 9
     np.testing.assert_allclose(continued["reconstruction"], whole["reconstruction"], rtol=1e-5)
 

@@ -1,15 +1,12 @@
 """The engine contract on both engines: phase repeats, the input gradient (a gradient
 penalty, differentiated again), weight averages, and today's models' losses kept step for
-step. TensorFlow runs in process, JAX in a subprocess; both run the same script."""
+step. TensorFlow runs in process, JAX in the session's JAX worker (tests/jaxworker.py); both
+run the same script."""
 
 from __future__ import annotations
 
 import ast
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -234,14 +231,9 @@ def test_contract_on_tensorflow():
 @pytest.mark.slow
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_contract_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+def test_contract_on_jax(jax_worker):
     script = CONTRACT + "\nimport json\nprint('RESULT' + json.dumps(measure()))\n"
-    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT"):])
+    out = jax_worker.run(script, timeout=600)
     assert out["backend"] == "jax"
     check_contract(out)
 

@@ -1,4 +1,5 @@
-"""The shared training loop on TensorFlow (in process) and JAX (in a subprocess)."""
+"""The shared training loop on TensorFlow (in process) and JAX (in the session's JAX worker,
+tests/jaxworker.py)."""
 
 from __future__ import annotations
 
@@ -160,6 +161,13 @@ def test_batches_are_seeded_epoch_permutations():
         BatchOrder(10, 11, seed=0, rows=1)
 
 
+# Same-seed determinism on JAX is checked by JAX_SCRIPT (a second build and compile each, about
+# 9 s) only for the models whose step draws randomness of its own beyond the generator's
+# noise: vae's reparameterization noise and wgan_gp's gradient-penalty interpolates. gan, dcgan
+# and ae (gan's and dcgan's discriminator dropout included) must train to the losses recorded in
+# another process: test_engine_contract's BEFORE["jax"]; dcgan_tf and metz draw only that noise,
+# in gan's compute_losses, and have no dropout.
+DRAWS_IN_STEP = ("vae", "wgan_gp")
 JAX_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -169,6 +177,7 @@ JAX_SCRIPT = textwrap.dedent("""
 
     x = data.load("digits").x_train[:128]
     out = {"backend": keras.backend.backend()}
+    DRAWS_IN_STEP = %(draws)r
     # the paper's 8.8M-weight dcgan_tf at an eighth of its width: the same code, compiled in
     # seconds (its full size is tested against the paper's code in test_papers_models.py)
     light = {"dcgan_tf": {"gf_dim": 8, "df_dim": 8}}
@@ -177,11 +186,13 @@ JAX_SCRIPT = textwrap.dedent("""
         model = build(name, config, seed=0, image_shape=(28, 28, 1))
         before = [np.array(v) for p in model.phases for v in p.variables]
         log = train(model, x, steps=2, batch_size=32, seed=0)
-        again = train(build(name, config, seed=0, image_shape=x.shape[1:]), x, steps=2,
-                      batch_size=32, seed=0)
+        same = None
+        if name in DRAWS_IN_STEP:  # same seed, same losses: built and trained again
+            same = log.history == train(build(name, config, seed=0, image_shape=x.shape[1:]),
+                                        x, steps=2, batch_size=32, seed=0).history
         after = [np.array(v) for p in model.phases for v in p.variables]
         model.prepare_sampling(x)
-        out[name] = {"history": log.history, "same": log.history == again.history,
+        out[name] = {"history": log.history, "same": same,
                      "updates": [[int(np.array(p.optimizer.iterations)), p.repeats]
                                  for p in model.phases],
                      "changed": any(not np.array_equal(a, b) for a, b in zip(before, after)),
@@ -195,7 +206,7 @@ JAX_SCRIPT = textwrap.dedent("""
     out["scan"] = {"one": one.history["generator"], "two": two.history["generator"],
                    "mixed": mixed.history["generator"]}
     print("RESULT" + json.dumps(out))
-""")
+""") % {"draws": DRAWS_IN_STEP}
 
 
 def run_with_backend(backend: str, script: str, extra_env: dict | None = None) -> dict:
@@ -211,15 +222,17 @@ def run_with_backend(backend: str, script: str, extra_env: dict | None = None) -
 @pytest.mark.slow
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_every_model_trains_on_jax():
-    out = run_with_backend("jax", JAX_SCRIPT)
+def test_every_model_trains_on_jax(jax_worker):
+    out = jax_worker.run(JAX_SCRIPT)
     assert out.pop("backend") == "jax"
     scan = out.pop("scan")  # two steps per compiled call train like one, bfloat16 trains
     np.testing.assert_allclose(scan["two"], scan["one"], rtol=1e-4)
     assert all(math.isfinite(v) for v in scan["mixed"])
     assert sorted(out) == models.names()
     for name, result in out.items():
-        assert result["changed"] and result["same"], name
+        assert result["changed"], name
+        # trained twice only if in DRAWS_IN_STEP (the others' determinism: see there)
+        assert result["same"] is (True if name in DRAWS_IN_STEP else None), name
         assert all(done == 2 * repeats for done, repeats in result["updates"]), name
         assert all(math.isfinite(v) for values in result["history"].values() for v in values)
         assert result["sample"] == [3, 28, 28, 1]
@@ -254,11 +267,14 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_data_parallel_training_on_two_virtual_devices(backend):
+def test_data_parallel_training_on_two_virtual_devices(backend, jax_worker):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    out = run_with_backend(backend, DISTRIBUTED_SCRIPT,
-                           {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    if backend == "jax":  # the session's JAX worker has two virtual devices
+        out = jax_worker.run(DISTRIBUTED_SCRIPT)
+    else:  # TensorFlow's two logical devices are set before it starts: a process of its own
+        out = run_with_backend(backend, DISTRIBUTED_SCRIPT,
+                               {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     for name, result in out.items():
         assert result["replicas"] == 2, name
         assert all(math.isfinite(v) for values in result["history"].values() for v in values)

@@ -6,10 +6,7 @@ CPU cores), once per session, into the session's cache.
 
 import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,15 +157,11 @@ np.save(sys.argv[2], c(data.load("digits").x_test[:64]).features)
 @pytest.mark.slow
 @pytest.mark.jax
 def test_cached_classifier_gives_the_same_features_on_jax(reference, digits_dataset, cache_dir,
-                                                           tmp_path):
+                                                           tmp_path, jax_worker):
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed (pip install -e '.[jax]')")
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
     out = tmp_path / "features.npy"
-    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(cache_dir), str(out)],
-                         cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
+    jax_worker.run(JAX_SCRIPT, cache_dir, out, timeout=300)
     expected = reference.classifier(digits_dataset.x_test[:64]).features
     np.testing.assert_allclose(np.load(out), expected, atol=1e-4)
 

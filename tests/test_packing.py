@@ -385,18 +385,25 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_data_parallel_packing_splits_whole_elements(backend):
-    if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed")
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
+def tensorflow_process(script: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT),
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    proc = subprocess.run([sys.executable, "-c", DISTRIBUTED_SCRIPT], env=env, cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT"):])
+    return json.loads(lines[-1][len("RESULT"):])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_data_parallel_packing_splits_whole_elements(backend, jax_worker):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    if backend == "jax":  # the session's JAX worker has two virtual devices
+        out = jax_worker.run(DISTRIBUTED_SCRIPT, timeout=600)
+    else:  # TensorFlow's two logical devices are set before it starts: a process of its own
+        out = tensorflow_process(DISTRIBUTED_SCRIPT)
     assert out["replicas"] == 2
     # TensorFlow: each replica computes on its half, 4 elements of 2 points; JAX: the
     # global batch, which XLA shards by rows (8 whole elements, 4 on each device)

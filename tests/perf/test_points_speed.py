@@ -1,7 +1,8 @@
 """Training steps per second of the 2-D GAN (gan's PacGAN networks on vectors) with PacGAN's
 settings (noise_dim 2, Adam 1e-4 / 0.8, no dropout, batch 100), unpacked and packed (pack 2),
 through the harness's ``train`` on TensorFlow (in process) and JAX (in a subprocess: the
-backend is fixed per process), one step a call and 50; and the same two MLPs' bare
+backend is fixed per process; a fresh one per case when timed, the session's JAX worker,
+tests/jaxworker.py, when untimed), one step a call and 50; and the same two MLPs' bare
 tf.function step, one a call and 50 in a tf.range loop, to show what bounds the harness:
 per-call overhead (dispatch, the logs' fetch) or the step's compute.
 
@@ -125,6 +126,10 @@ def jax_child(pack: int, k: int, calls: int) -> dict:
     return json.loads(lines[-1][len("RESULT"):])
 
 
+CASE_SCRIPT = ("import json, sys\nfrom tests.perf.test_points_speed import harness_case\n"
+               "print('RESULT' + json.dumps(harness_case(*(int(a) for a in sys.argv[1:4]))))")
+
+
 def report(benchmark, what: str, pack: int, k: int, result: dict) -> None:
     ms = result["ms_per_step"]
     benchmark.extra_info.update(steps_per_s=round(1000 / ms, 1), ms_per_step=round(ms, 3),
@@ -158,9 +163,12 @@ def test_harness_points_steps_tensorflow(benchmark, pack, k):
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 @pytest.mark.parametrize("k", CALL_STEPS)
 @pytest.mark.parametrize("pack", PACKS)
-def test_harness_points_steps_jax(benchmark, pack, k):
+def test_harness_points_steps_jax(benchmark, pack, k, jax_worker):
     case = _case(benchmark, pack, k)
-    result = benchmark.pedantic(jax_child, args=case, rounds=1, iterations=1)
+    # timed, each case in a fresh process; untimed (one run, to catch a broken case), in the
+    # session's JAX worker (tests/jaxworker.py), sparing a JAX import per case
+    child = (lambda *case: jax_worker.run(CASE_SCRIPT, *case)) if benchmark.disabled else jax_child
+    result = benchmark.pedantic(child, args=case, rounds=1, iterations=1)
     assert result["backend"] == "jax"
     report(benchmark, "harness", *case[:2], result)
 
