@@ -148,6 +148,23 @@ def _offline(monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp / "genbench-no-keras-home"))
 
 
+# Tests run with one thread in each of TensorFlow's two pools and in OpenMP (oneDNN, BLAS),
+# set before any test runs an op and inherited by every process a test starts (workers, Ray,
+# `python -m benchmarks`): the tests' networks are tiny, so a second thread per op buys
+# little, while the pools' and OpenMP's spinning threads of one process take the cores from
+# the others that run beside it (a worker or Ray run is three processes or more). Measured
+# in docs/development.md. Not under --benchmark-only: timings are taken as users run. A value
+# already in the environment is kept.
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+              "OMP_NUM_THREADS": "1"}
+
+
+def pytest_configure(config):
+    if not config.getoption("benchmark_only", default=False):
+        for name, value in ONE_THREAD.items():
+            os.environ.setdefault(name, value)
+
+
 # a test that asks for one of these trains, times training or reads real data: slow, whatever
 # its file says (a test without them that trains or starts processes is marked by hand)
 SLOW_FIXTURES = ("smoke_run", "real_dataset", "mnist", "mnist_dir", "benchmark")
