@@ -97,6 +97,21 @@ class JaxWorker:
             self.log = None
 
 
+def on_two_devices(backend: str, script: str, jax_worker: JaxWorker, timeout: float = 1200):
+    """A data-parallel script's RESULT on ``backend`` with two CPU devices: the session's JAX
+    worker has them; TensorFlow sets its two logical devices before it starts, so it runs in
+    a ``python -c`` process of its own."""
+    if backend == "jax":
+        return jax_worker.run(script, timeout=timeout)
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
+           "XLA_FLAGS": DEVICES_FLAG}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT"):])
+
+
 # --- the worker's side -----------------------------------------------------------------------
 def run_script(script: str, argv: list[str]) -> dict:
     """``python -c script *argv`` in this process: {"result": its RESULT or None}, or

@@ -4,11 +4,7 @@ tests/jaxworker.py)."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 
@@ -22,8 +18,8 @@ from benchmarks.harness import Callback, LambdaCallback, build, train
 from benchmarks.harness.loop import BatchOrder
 from models import registry
 from models.base import GenerativeModel, Phase
-from tests.clitools import ROOT
 from tests.conftest import SHAPE
+from tests.jaxworker import on_two_devices
 
 
 class Tiny(GenerativeModel):
@@ -209,16 +205,6 @@ JAX_SCRIPT = textwrap.dedent("""
 """) % {"draws": DRAWS_IN_STEP}
 
 
-def run_with_backend(backend: str, script: str, extra_env: dict | None = None) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
-           **(extra_env or {})}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT"):])
-
-
 @pytest.mark.slow
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
@@ -270,11 +256,7 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
 def test_data_parallel_training_on_two_virtual_devices(backend, jax_worker):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    if backend == "jax":  # the session's JAX worker has two virtual devices
-        out = jax_worker.run(DISTRIBUTED_SCRIPT)
-    else:  # TensorFlow's two logical devices are set before it starts: a process of its own
-        out = run_with_backend(backend, DISTRIBUTED_SCRIPT,
-                               {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    out = on_two_devices(backend, DISTRIBUTED_SCRIPT, jax_worker)
     for name, result in out.items():
         assert result["replicas"] == 2, name
         assert all(math.isfinite(v) for values in result["history"].values() for v in values)

@@ -5,11 +5,7 @@ vector data (PacGAN's), which packing was measured on."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -22,7 +18,7 @@ from benchmarks.harness import build, checkpoint, train
 from benchmarks.harness import tensorflow as tf_engine
 from benchmarks.harness.loop import BatchOrder
 from models import losses, packing
-from tests.clitools import ROOT
+from tests.jaxworker import on_two_devices
 
 SHAPE = (28, 28, 1)
 GANS = ("gan", "dcgan", "wgan_gp")
@@ -385,25 +381,12 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
 """)
 
 
-def tensorflow_process(script: str) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT),
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT"):])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_data_parallel_packing_splits_whole_elements(backend, jax_worker):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    if backend == "jax":  # the session's JAX worker has two virtual devices
-        out = jax_worker.run(DISTRIBUTED_SCRIPT, timeout=600)
-    else:  # TensorFlow's two logical devices are set before it starts: a process of its own
-        out = tensorflow_process(DISTRIBUTED_SCRIPT)
+    out = on_two_devices(backend, DISTRIBUTED_SCRIPT, jax_worker, timeout=600)
     assert out["replicas"] == 2
     # TensorFlow: each replica computes on its half, 4 elements of 2 points; JAX: the
     # global batch, which XLA shards by rows (8 whole elements, 4 on each device)
