@@ -151,7 +151,7 @@ def test_a_continued_run_matches_an_uninterrupted_one_on_jax(jax_worker):
 def test_a_truncated_checkpoint_is_noted_and_its_run_trains_again_from_step_0(
         tmp_path, classifier_cache, digits):
     """The checkpoint is the harness's own, written in this process at ae's first step (as a
-    run stopped there leaves it: the signal's path to it is tests/test_run_safety.py's), then
+    run stopped there leaves it: the signal's path to it: tests/test_run.py's Ctrl-C test), then
     cut in half as a crash mid-copy leaves it."""
     from tests.clitools import cli
 
