@@ -97,19 +97,31 @@ class JaxWorker:
             self.log = None
 
 
+def result_of(stdout: str):
+    """A script's RESULT: the JSON after the last line starting ``RESULT`` (None if none)."""
+    lines = [x for x in stdout.splitlines() if x.startswith("RESULT")]
+    return json.loads(lines[-1][len("RESULT"):]) if lines else None
+
+
+def run_process(script: str, *argv, env: dict, timeout: float = 1200):
+    """``python -c script *argv`` in a fresh process with ``env`` over this one's (and the
+    repository on its path): its RESULT; the process must succeed and print one."""
+    proc = subprocess.run([sys.executable, "-c", script, *(str(a) for a in argv)], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                          capture_output=True, text=True, timeout=timeout)
+    result = result_of(proc.stdout)
+    assert proc.returncode == 0 and result is not None, proc.stderr[-3000:]
+    return result
+
+
 def on_two_devices(backend: str, script: str, jax_worker: JaxWorker, timeout: float = 1200):
     """A data-parallel script's RESULT on ``backend`` with two CPU devices: the session's JAX
     worker has them; TensorFlow sets its two logical devices before it starts, so it runs in
-    a ``python -c`` process of its own."""
+    a process of its own."""
     if backend == "jax":
         return jax_worker.run(script, timeout=timeout)
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
-           "XLA_FLAGS": DEVICES_FLAG}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT"):])
+    return run_process(script, env={"KERAS_BACKEND": backend, "XLA_FLAGS": DEVICES_FLAG},
+                       timeout=timeout)
 
 
 # --- the worker's side -----------------------------------------------------------------------
@@ -131,8 +143,7 @@ def run_script(script: str, argv: list[str]) -> dict:
         os.chdir(saved[1])
         os.environ.clear()
         os.environ.update(saved[2])
-    lines = [x for x in out.getvalue().splitlines() if x.startswith("RESULT")]
-    return {"result": json.loads(lines[-1][len("RESULT"):]) if lines else None}
+    return {"result": result_of(out.getvalue())}
 
 
 def reset() -> None:

@@ -173,7 +173,7 @@ JAX_SCRIPT = textwrap.dedent("""
 
     x = data.load("digits").x_train[:128]
     out = {"backend": keras.backend.backend()}
-    DRAWS_IN_STEP = %(draws)r
+    DRAWS_IN_STEP = sys.argv[1:]  # the names test_every_model_trains_on_jax passes
     # the paper's 8.8M-weight dcgan_tf at an eighth of its width: the same code, compiled in
     # seconds (its full size is tested against the paper's code in test_papers_models.py)
     light = {"dcgan_tf": {"gf_dim": 8, "df_dim": 8}}
@@ -202,14 +202,14 @@ JAX_SCRIPT = textwrap.dedent("""
     out["scan"] = {"one": one.history["generator"], "two": two.history["generator"],
                    "mixed": mixed.history["generator"]}
     print("RESULT" + json.dumps(out))
-""") % {"draws": DRAWS_IN_STEP}
+""")
 
 
 @pytest.mark.slow
 @pytest.mark.jax
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_every_model_trains_on_jax(jax_worker):
-    out = jax_worker.run(JAX_SCRIPT)
+    out = jax_worker.run(JAX_SCRIPT, *DRAWS_IN_STEP)
     assert out.pop("backend") == "jax"
     scan = out.pop("scan")  # two steps per compiled call train like one, bfloat16 trains
     np.testing.assert_allclose(scan["two"], scan["one"], rtol=1e-4)

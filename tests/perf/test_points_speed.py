@@ -17,17 +17,14 @@ benchmark's own time is the whole train() call, compiling included. Untimed
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.jaxworker import run_process
+
 BATCH = 100  # PacGAN's 2-D batch: discriminator inputs a step (x pack points)
 PACKS = (1, 2)
 CALL_STEPS = (1, 50)
@@ -116,16 +113,6 @@ def bare_case(pack: int, k: int, calls: int) -> dict:
             "compile_s": compile_s, "calls": calls}
 
 
-def jax_child(pack: int, k: int, calls: int) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "tests.perf.test_points_speed", str(pack),
-                           str(k), str(calls)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=1200)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT"):])
-
-
 CASE_SCRIPT = ("import json, sys\nfrom tests.perf.test_points_speed import harness_case\n"
                "print('RESULT' + json.dumps(harness_case(*(int(a) for a in sys.argv[1:4]))))")
 
@@ -167,7 +154,8 @@ def test_harness_points_steps_jax(benchmark, pack, k, jax_worker):
     case = _case(benchmark, pack, k)
     # timed, each case in a fresh process; untimed (one run, to catch a broken case), in the
     # session's JAX worker (tests/jaxworker.py), sparing a JAX import per case
-    child = (lambda *case: jax_worker.run(CASE_SCRIPT, *case)) if benchmark.disabled else jax_child
+    child = (partial(jax_worker.run, CASE_SCRIPT) if benchmark.disabled
+             else partial(run_process, CASE_SCRIPT, env={"KERAS_BACKEND": "jax"}))
     result = benchmark.pedantic(child, args=case, rounds=1, iterations=1)
     assert result["backend"] == "jax"
     report(benchmark, "harness", *case[:2], result)
@@ -183,7 +171,3 @@ def test_bare_points_steps_tensorflow(benchmark, pack, k):
     case = _case(benchmark, pack, k)
     result = benchmark.pedantic(bare_case, args=case, rounds=1, iterations=1)
     report(benchmark, "bare", *case[:2], result)
-
-
-if __name__ == "__main__":  # the JAX cases' child: KERAS_BACKEND=jax, pack, k, calls
-    print("RESULT" + json.dumps(harness_case(*(int(a) for a in sys.argv[1:4]))))
