@@ -7,6 +7,7 @@ the same script."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import textwrap
@@ -17,7 +18,7 @@ import pytest
 from keras import ops
 
 from benchmarks import data
-from benchmarks.config import FIXED, ON_THE_FLY, PRESETS
+from benchmarks.config import FIXED, ON_THE_FLY, PRESETS, RunConfig
 from benchmarks.harness import tensorflow as tf_engine
 from benchmarks.harness.loop import BLOCK_STEPS, BatchOrder
 from benchmarks.harness.onthefly import OnTheFly, stack_channels
@@ -237,19 +238,41 @@ def test_table3_presets_draw_on_the_fly_and_table2_keeps_the_fixed_set():
         == {FIXED}
 
 
-def test_the_source_line_says_drawn_on_the_fly_and_scoring_keeps_the_fixed_set(digits_dataset):
+def stacked_dataset() -> data.Dataset:
+    """Stacked MNIST's Dataset as the registry makes it, its arrays stand-ins."""
     parts = SimpleNamespace(name="mnist", x_train=np.zeros((60000, 1)))
-    ds = data.Dataset("stacked-mnist", np.zeros((128000, 1)), np.zeros(1), np.zeros((26000, 1)),
-                      np.zeros(1), ("000",), "/data/mnist (stacked: ...)", "c" * 64,
-                      channel_dataset=parts, stack=3)
-    drawn = data.on_the_fly(ds)
-    assert drawn.source == ("/data/mnist (stacked: ...); training images drawn on the fly: each "
-                            "3 of mnist's 60,000 training images as its channels, uniform with "
-                            "replacement, fresh every batch (its 128,000 fixed training images "
-                            "are not trained on)")
+    return data.Dataset("stacked-mnist", np.zeros((128000, 28, 28, 3), np.float32),
+                        np.zeros(128000), np.zeros((26000, 1)), np.zeros(26000),
+                        ("000", "001"), "/data/mnist (stacked: ...)", "c" * 64,
+                        request="stacked-mnist", channel_dataset=parts, stack=3)
+
+
+def test_the_record_says_drawn_on_the_fly_and_scoring_keeps_the_fixed_set(monkeypatch,
+                                                                          digits_dataset):
+    from benchmarks import runner
+    from reports import schema
+
+    ds = stacked_dataset()
+    monkeypatch.setattr(runner.data, "load", lambda *args, **kwargs: ds)
+    monkeypatch.setattr(runner.data, "check_minimum", lambda ds: None)
+    cfg = RunConfig(models=("metz",), dataset="stacked-mnist", data_dir=None,
+                    backend="tensorflow", preset="pacgan-table3-cpu", steps=1, batch_size=128,
+                    seeds=1, eval_every=0, eval_samples=100, samples=100, out=None,
+                    draw=ON_THE_FLY)
+    console = SimpleNamespace(info=lambda text: None, loud=lambda text: None)
+    drawn = runner._load_data(cfg, console, None)
+    record = runner.new_results(cfg, drawn)
+    assert record["dataset"]["source"] == (
+        "/data/mnist (stacked: ...); training images drawn on the fly: each 3 of mnist's "
+        "60,000 training images as its channels, uniform with replacement, fresh every batch "
+        "(its 128,000 fixed training images are not trained on)")
+    assert record["config"]["draw"] == ON_THE_FLY and record["dataset"]["train_size"] == 128000
+    schema.validate(record)
     # what the caches key on and the scoring reads: unchanged
     assert (drawn.name, drawn.checksum, drawn.stack) == (ds.name, ds.checksum, 3)
     assert drawn.x_train is ds.x_train and drawn.x_test is ds.x_test
+    fixed = runner._load_data(dataclasses.replace(cfg, draw=FIXED), console, None)
+    assert fixed.source == ds.source
     with pytest.raises(data.DataError, match="^training images drawn on the fly .* digits is "
                                              "not stacked: pass --draw fixed$"):
         data.on_the_fly(digits_dataset)
