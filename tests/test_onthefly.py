@@ -298,3 +298,10 @@ def test_on_the_fly_on_a_dataset_not_stacked_is_one_line_before_any_output(tmp_p
                "metz", "--out", str(out), env={"BENCHMARKS_CACHE_DIR": str(tmp_path / "cache")})
     assert_one_line_error(proc, "digits is not stacked: pass --draw fixed")
     assert not out.exists()
+
+
+def test_a_bad_draw_is_one_line():
+    from tests.clitools import assert_one_line_error, cli
+
+    assert_one_line_error(cli("run", "--draw", "fresh"), "argument --draw: invalid choice: "
+                          "'fresh' (choose from 'fixed', 'on-the-fly')")
