@@ -20,8 +20,9 @@ from keras import ops
 from benchmarks import data
 from benchmarks.config import FIXED, ON_THE_FLY, PRESETS, RunConfig
 from benchmarks.harness import tensorflow as tf_engine
+from benchmarks.harness.engine import stack_channels
 from benchmarks.harness.loop import BLOCK_STEPS, BatchOrder
-from benchmarks.harness.onthefly import OnTheFly, stack_channels
+from benchmarks.harness.onthefly import OnTheFly
 from models import packing
 from tests.jaxworker import on_two_devices
 

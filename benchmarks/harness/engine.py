@@ -34,8 +34,6 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 
-from benchmarks.harness.onthefly import stack_channels
-
 
 class BaseEngine:
     """A backend's compiled training step over a training set put on the device once.
@@ -167,6 +165,18 @@ def update_averages(decay: float, updates, averages: list, values: list) -> tupl
     rate = average_decay(decay, updates)
     return ([moving_average(rate, average, value)
              for average, value in zip(averages, values, strict=True)], updates + 1.0)
+
+
+def stack_channels(parts, stack: int):
+    """(n x stack, H, W, C) gathered parts -> (n, H, W, stack x C): image i holds parts
+    i·stack .. i·stack + stack - 1 in order, part j in channels j·C .. j·C + C - 1. Takes
+    any backend's tensors (keras.ops), inside a traced step too."""
+    if stack == 1:
+        return parts
+    h, w, c = parts.shape[1:]
+    images = keras.ops.reshape(parts, (-1, stack, h, w, c))
+    images = keras.ops.transpose(images, (0, 2, 3, 1, 4))
+    return keras.ops.reshape(images, (-1, h, w, stack * c))
 
 
 def check_split(batch_size: int, replicas: int) -> None:

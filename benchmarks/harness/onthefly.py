@@ -14,8 +14,9 @@ Here: the loop's index block for such a set has ``stack`` indices per training i
 so a packed batch element's ``pack`` images are ``pack x stack`` consecutive indices, in the
 code's order. The engine puts the source on the device once (MNIST's digits: 60,000 x 28 x 28
 x 1 float32, 188 MB, where the fixed Stacked MNIST set is 128,000 x 28 x 28 x 3, 1,204 MB),
-gathers a batch's indices and ``stack_channels`` lays each run of ``stack`` gathered images
-along the channels: the model sees the same (B, H, W, stack x C) images a fixed set gives.
+gathers a batch's indices and lays each run of ``stack`` gathered images along the channels
+(``engine.stack_channels``): the model sees the same (B, H, W, stack x C) images a fixed set
+gives.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from keras import ops
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,3 @@ class OnTheFly:
         """The shape of one training image: (H, W, stack x C)."""
         h, w, c = self.parts.shape[1:]
         return h, w, self.stack * c
-
-
-def stack_channels(parts, stack: int):
-    """(n x stack, H, W, C) gathered parts -> (n, H, W, stack x C): image i holds parts
-    i·stack .. i·stack + stack - 1 in order, part j in channels j·C .. j·C + C - 1. Takes
-    any backend's tensors (keras.ops), inside a traced step too."""
-    if stack == 1:
-        return parts
-    h, w, c = parts.shape[1:]
-    images = ops.reshape(parts, (-1, stack, h, w, c))
-    images = ops.transpose(images, (0, 2, 3, 1, 4))
-    return ops.reshape(images, (-1, h, w, stack * c))
