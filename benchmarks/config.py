@@ -113,7 +113,8 @@ PRESETS: dict[str, Preset] = {
                             eval_samples=10000, samples=25600, checkpoint_every=25000,
                             settings=PACGAN_TABLE3, holds="images",
                             reproduces="pacgan-table3", draw=ON_THE_FLY,
-                            about="PacGAN Table 3: 500k steps at batch 128, 50 seeds"),
+                            about="PacGAN Table 3: 500k steps at batch 128, drawn on the fly, "
+                                  "50 seeds"),
     # Table 3's settings on a CPU: 20,000 steps (4 % of the paper's), 3 seeds, evaluated
     # every 2,000 steps as the code logs its metrics, its triples drawn on the fly as the
     # code's are. A placeholder: the CPU budget at which metz's modes have settled is measured
@@ -122,7 +123,8 @@ PRESETS: dict[str, Preset] = {
                                 eval_samples=5000, samples=25600, checkpoint_every=5000,
                                 settings=PACGAN_TABLE3, holds="images",
                                 reproduces="pacgan-table3", draw=ON_THE_FLY,
-                                about="PacGAN Table 3's settings, 20k steps, 3 seeds (CPU)"),
+                                about="PacGAN Table 3's settings, drawn on the fly, 20k steps, "
+                                      "3 seeds (CPU)"),
 }
 
 
