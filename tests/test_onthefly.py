@@ -75,6 +75,20 @@ PROBE = textwrap.dedent('''
                             for v in model.variables]}
 
 
+    def gathered():
+        """What an engine makes of one index block: parts whose every pixel differs, a batch
+        of BATCH elements of PACK images, each STACK parts."""
+        from benchmarks.harness.loop import engine_module
+
+        parts = np.arange(50 * 16, dtype=np.float32).reshape(50, 4, 4, 1)
+        model = build(Probe, None, seed=0, image_shape=(4, 4, STACK))
+        engine = engine_module().Engine(model, parts, batch_size=BATCH, jit=False,
+                                        steps_per_call=1, stack=STACK)
+        block = np.random.default_rng(5).integers(0, 50, BATCH * PACK * STACK)
+        images = engine.images_of(ops.take(engine.images, block.astype(np.int32), axis=0))
+        return ops.convert_to_numpy(images).tolist()
+
+
     if __name__ == "__main__":
         distribute = sys.argv[1:] == ["distribute"]
         if distribute and keras.backend.backend() == "tensorflow":  # two CPU devices
@@ -83,7 +97,8 @@ PROBE = textwrap.dedent('''
             tf.config.set_logical_device_configuration(
                 tf.config.list_physical_devices("CPU")[0],
                 [tf.config.LogicalDeviceConfiguration()] * 2)
-        print("RESULT" + json.dumps(probe(distribute=distribute)))
+        out = probe(distribute=distribute)
+        print("RESULT" + json.dumps(out if distribute else {**out, "gathered": gathered()}))
 ''')
 N, STACK, PACK, BATCH, STEPS = 50, 3, 2, 4, 4
 
@@ -194,6 +209,15 @@ def test_tensorflow_trains_on_the_drawn_images():
 def test_jax_trains_on_the_same_images_as_tensorflow(jax_worker):
     out = jax_worker.run(PROBE, timeout=600)
     np.testing.assert_array_equal(seen(out["history"], BATCH * PACK), expected_rows())
+    # one index block, every pixel: the JAX engine's images are TensorFlow's, and the parts'
+    tensorflow = np.asarray(probe_namespace()["gathered"]())
+    np.testing.assert_array_equal(np.asarray(out["gathered"]), tensorflow)
+    parts = np.arange(50 * 16, dtype=np.float32).reshape(50, 4, 4, 1)
+    block = np.random.default_rng(5).integers(0, 50, BATCH * PACK * STACK).reshape(-1, STACK)
+    assert tensorflow.shape == (BATCH * PACK, 4, 4, STACK)
+    for row, indices in enumerate(block):
+        for c, index in enumerate(indices):
+            np.testing.assert_array_equal(tensorflow[row, :, :, c], parts[index, :, :, 0])
 
 
 @pytest.mark.slow
