@@ -15,6 +15,7 @@ import copy
 import shutil
 from pathlib import Path
 
+from benchmarks.config import ON_THE_FLY
 from benchmarks.errors import UserError
 from benchmarks.folder import RunFolder
 from benchmarks.signals import SIGNALS
@@ -79,6 +80,8 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
                       for row in results.get("published") or []]
         how = (f"{cfg.get('precision', '?')}, {cfg.get('steps', '?')} steps"
                if records.any_trained(results) else "scored samples, nothing trained")
+        if cfg.get("draw") == ON_THE_FLY:  # the merged record keeps the first's dataset line
+            how += ", training images drawn on the fly"
         notes.append(f"{label}: {src} ({env.get('backend', '?')} on {env.get('device', '?')}, "
                      f"{how}, status {results.get('status')})")
     first["config"].update(models=models, sweep=sweep,

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from benchmarks.errors import UserError
 
 DEFAULT_MODELS = ("dcgan", "gan", "ae")  # what `run` and `bench` train when --models is not given
+# how a run draws its training images (--draw): "fixed", the dataset's training split; or
+# "on-the-fly", each image's parts drawn afresh every batch (Stacked MNIST's three digits, as
+# PacGAN's Table 3 code draws them: benchmarks/harness/onthefly.py)
+FIXED, ON_THE_FLY = "fixed", "on-the-fly"
+DRAWS = (FIXED, ON_THE_FLY)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class Preset:
     # writes that table's rows for its dataset into results.json, and the report sets them
     # under ours; None: none
     reproduces: str | None = None
+    # how its runs draw their training images (DRAWS), beneath --draw
+    draw: str = FIXED
 
 
 # PacGAN's 2-D networks' settings (its synthetic_data_experiments configs): a 2-d Gaussian
@@ -100,21 +107,24 @@ PRESETS: dict[str, Preset] = {
                              about="PacGAN Table 2: 50 epochs of 128k at batch 64, 10 seeds"),
     # PacGAN Table 3's budget (a GPU's; Metz et al.'s): 500,000 steps at batch 128 (its
     # config.py: num_training_sample 500000 * 128, one epoch), 50 trials, scored on 25,600
-    # samples (num_test_sample); --models metz. Its code draws fresh triples each batch; here
-    # the 128,000 fixed ones are 500 passes (models/metz.py)
+    # samples (num_test_sample); --models metz. Its code draws fresh triples each batch, and
+    # so do its runs (--draw on-the-fly: 500,000 x 128 triples, each drawn once)
     "pacgan-table3": Preset(steps=500000, batch_size=128, seeds=50, eval_every=25000,
                             eval_samples=10000, samples=25600, checkpoint_every=25000,
                             settings=PACGAN_TABLE3, holds="images",
-                            reproduces="pacgan-table3",
-                            about="PacGAN Table 3: 500k steps at batch 128, 50 seeds"),
+                            reproduces="pacgan-table3", draw=ON_THE_FLY,
+                            about="PacGAN Table 3: 500k steps at batch 128, drawn on the fly, "
+                                  "50 seeds"),
     # Table 3's settings on a CPU: 20,000 steps (4 % of the paper's), 3 seeds, evaluated
-    # every 2,000 steps as the code logs its metrics. A placeholder: the CPU budget at which
-    # metz's modes have settled is measured later, and this preset set to it
+    # every 2,000 steps as the code logs its metrics, its triples drawn on the fly as the
+    # code's are. A placeholder: the CPU budget at which metz's modes have settled is measured
+    # later, and this preset set to it
     "pacgan-table3-cpu": Preset(steps=20000, batch_size=128, seeds=3, eval_every=2000,
                                 eval_samples=5000, samples=25600, checkpoint_every=5000,
                                 settings=PACGAN_TABLE3, holds="images",
-                                reproduces="pacgan-table3",
-                                about="PacGAN Table 3's settings, 20k steps, 3 seeds (CPU)"),
+                                reproduces="pacgan-table3", draw=ON_THE_FLY,
+                                about="PacGAN Table 3's settings, drawn on the fly, 20k steps, "
+                                      "3 seeds (CPU)"),
 }
 
 
@@ -154,6 +164,8 @@ class RunConfig:
     # where progress is written as it trains (benchmarks/tracking.py): "tensorboard",
     # "mlflow", both comma-separated, or "none" (what records from before it, resumed, did)
     tracker: str = "none"
+    # how its training images are drawn (DRAWS; records from before it, resumed: fixed)
+    draw: str = FIXED
 
 
 def check_models(names) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import export
-from benchmarks.config import RunConfig
+from benchmarks.config import ON_THE_FLY, RunConfig
 from benchmarks.study import model_config
 from benchmarks.trial import Scored, Training, Trial, TrialSpec
 from reports.files import atomic_write, atomic_write_folder, atomic_write_text
@@ -238,12 +238,23 @@ def train_model(model, tracker: Tracker, ctx: Context, seed: int,
     with ctx.console.progress(f"{model.name} s{seed}", cfg.steps) as progress:
         listeners = [tracker, tracker.trackers,
                      LambdaCallback(on_step=progress.update, should_stop=should_stop)]
-        return train(model, ctx.dataset.x_train, steps=cfg.steps, batch_size=cfg.batch_size,
+        return train(model, training_set(ctx), steps=cfg.steps, batch_size=cfg.batch_size,
                      seed=seed, callbacks=listeners, eval_every=cfg.eval_every, jit=cfg.jit,
                      steps_per_call=cfg.steps_per_call,
                      precision=cfg.precision, distribute=cfg.distribute,
                      checkpoint_dir=tracker.files.checkpoints if cfg.checkpoint_every else None,
                      checkpoint_every=cfg.checkpoint_every)
+
+
+def training_set(ctx: Context):
+    """What a trial trains on: the dataset's training images, or (``--draw on-the-fly``)
+    the digits they are stacked from, each batch's images drawn from them afresh."""
+    from benchmarks.harness.onthefly import OnTheFly
+
+    ds = ctx.dataset
+    if ctx.cfg.draw == ON_THE_FLY:
+        return OnTheFly(ds.channel_dataset.x_train, ds.stack)
+    return ds.x_train
 
 
 def training(model, log, curves: dict, ctx: Context, files: Files) -> Training:

@@ -24,7 +24,7 @@ from benchmarks import (
     study,
     tracking,
 )
-from benchmarks.config import PRESETS, RunConfig, check_models, steps_for_epochs
+from benchmarks.config import ON_THE_FLY, PRESETS, RunConfig, check_models, steps_for_epochs
 from benchmarks.errors import UserError
 from benchmarks.folder import RESULTS_FILE, RunFolder, check_free
 from benchmarks.results import command_line, new_record
@@ -163,6 +163,8 @@ def _load_data(cfg: RunConfig, console, cache_dir: str | None):
     ds = data.load(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
                    classifier_gate=cfg.classifier_gate, cache_dir=cache_dir)
     data.check_minimum(ds)  # before the classifier trains on it
+    if cfg.draw == ON_THE_FLY:  # trained on images drawn afresh: one line if it cannot be
+        ds = data.on_the_fly(ds)
     if ds.note:
         console.loud(ds.note)
     console.info(f"dataset {ds.name} from {ds.source}: {len(ds.x_train):,} train / "

@@ -23,10 +23,12 @@ Where this differs from the code:
   ``g_bn(h)`` with its default ``train=True``: statistics of each batch of 128 test z);
   here sampling uses the moving averages (decay 0.9: about the last 10 training batches), as
   every model's ``sample`` and exported generator do;
-- the code draws its training images on the fly (three random MNIST training digits per image,
-  fresh every batch); the harness trains on a fixed set (Stacked MNIST's 128,000 images),
-  since its engine puts one training array on the device and gathers each batch from it by
-  index (``benchmarks.harness``): 500,000 steps at batch 128 are 500 passes over it;
+- none in the data: the code draws its training images on the fly (three random MNIST
+  training digits per image, fresh every batch: ``np.random.randint`` over the 60,000, with
+  replacement, each channel its own draw), and so do runs with ``--draw on-the-fly``, the
+  default of the ``pacgan-table3`` presets (``benchmarks.harness.onthefly``: the device holds
+  the 60,000 digits, each batch gathers its 3 x pack digits an element and stacks them as
+  channels); with ``--draw fixed`` it trains on Stacked MNIST's fixed 128,000 images instead;
 - any image size and channel count: the code's 4 x 4 grid is ceil(H / 8) x ceil(W / 8), and
   the last convolution has the image's channels (3 in the code; 1 for MNIST-shaped data).
 """

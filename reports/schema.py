@@ -72,6 +72,7 @@ class Config(TypedDict, total=False):
     steps_per_call: int  # training steps per compiled call (absent before: 1)
     tracker: str  # where progress went as it trained: tensorboard, mlflow, both, none
     # (absent before: none)
+    draw: str  # how training images were drawn: fixed or on-the-fly (absent before: fixed)
 
 
 class Environment(TypedDict, total=False):

@@ -64,6 +64,18 @@ def test_compare_merges_runs_with_intervals_and_a_verdict(tmp_path):
     assert "tf: " in text and "(tensorflow on CPU" in text  # where each run came from
 
 
+def test_compare_notes_which_runs_drew_their_training_images_on_the_fly(tmp_path):
+    fly = record("tensorflow", [100.0])
+    fly["config"]["draw"] = "on-the-fly"
+    fly = write(tmp_path / "fly", fly)
+    fixed = write(tmp_path / "fixed", record("tensorflow", [101.0]))
+    compare([str(fly), str(fixed)], str(tmp_path / "both"))
+    notes = json.loads((tmp_path / "both" / "results.json").read_text())["notes"]
+    assert [("drawn on the fly" in note) for note in notes] == [True, False]
+    assert notes[0].endswith("float32, 20 steps, training images drawn on the fly, status "
+                             "complete)")
+
+
 @pytest.mark.parametrize("other, message", [
     (record("jax", [1.0], dataset="mnist"), "different datasets (dataset.name 'digits' vs "
                                             "'mnist')"),

@@ -53,6 +53,9 @@ NOT_RUN = {
         "tests/test_stacked.py's and tests/test_mode_benchmarks.py's",
     "python -m benchmarks run --dataset stacked-mnist --models dcgan --preset pacgan-stacked "
     "--sweep dcgan.pack=1,2": "as the line above, at a GPU's budget",
+    "python -m benchmarks run --dataset stacked-mnist --models metz --preset pacgan-table3 "
+    "--sweep metz.pack=1,2,3,4": "as the line above; drawing on the fly is "
+                                 "tests/test_onthefly.py's",
     "python -m benchmarks bench --models dcgan --batch-sizes 64,256,1024 --precision "
     "float32,mixed_bfloat16 --peers": "18 timed cases, each in a fresh process with its peers: "
                                       "minutes; the one-case bench above is run",

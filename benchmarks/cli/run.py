@@ -20,7 +20,7 @@ from benchmarks.cli.types import (
     positive_int,
     tracker_names,
 )
-from benchmarks.config import DEFAULT_MODELS, PRESETS, RunConfig, default_preset
+from benchmarks.config import DEFAULT_MODELS, DRAWS, PRESETS, RunConfig, default_preset
 from benchmarks.errors import UserError
 
 # --------------------------------------------------------------------------- run
@@ -39,6 +39,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="image folders: resize to NxN (default: the images' own size)")
     p.add_argument("--channels", type=int, choices=(1, 3),
                    help="image folders: 1 (grayscale) or 3 (RGB) (default: as stored)")
+    p.add_argument("--draw", choices=DRAWS,
+                   help="how training images are drawn: fixed (the dataset's training split) "
+                        "or on-the-fly (Stacked MNIST: each image three MNIST training digits "
+                        "drawn afresh every batch, as PacGAN's Table 3 code draws them) "
+                        "(default: the preset's; fixed but for pacgan-table3*)")
     p.add_argument("--classifier-gate", type=percent, metavar="PCT",
                    help="test accuracy (percent) the scoring classifier must reach "
                         "(default: the dataset's own; image folders: 50 + 50/classes)")
@@ -149,6 +154,7 @@ def resolve_config(args) -> RunConfig:
         image_size=args.image_size, channels=args.channels, classifier_gate=args.classifier_gate,
         plugins=tuple(args.plugin),
         steps_per_call=args.steps_per_call or preset.steps_per_call, tracker=args.tracker,
+        draw=args.draw or preset.draw,
     )
 
 
@@ -163,7 +169,8 @@ RUN_DEFAULTS = {"--models": ",".join(DEFAULT_MODELS), "--dataset": None, "--pres
                 "--set": [], "--sweep": [], "--precision": "float32", "--jit": False,
                 "--distribute": False, "--backend": None, "--checkpoint-every": None,
                 "--image-size": None, "--channels": None,
-                "--plugin": [], "--steps-per-call": None, "--tracker": tracking.DEFAULT}
+                "--plugin": [], "--steps-per-call": None, "--tracker": tracking.DEFAULT,
+                "--draw": None}
 # run flags that do not shape it, so --resume takes them: where and how it executes, what it
 # prints, where files are found; --classifier-gate accepts or refuses the same cached
 # classifier, and lowering it is how a run stopped by a gate miss is finished (runner.resume)

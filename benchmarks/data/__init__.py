@@ -41,8 +41,23 @@ __all__ = [
     "DATA_DIR_ENV", "DEFAULT_DATASET", "FALLBACK_DATASET", "FOLDER_PREFIX", "OFFLINE_ENV",
     "SPLIT_FILES", "Availability", "DataError", "DataNotFound", "Dataset", "DatasetSpec",
     "Found", "_idx_folder_complete", "chance_gate", "check", "check_minimum", "folder_path",
-    "load", "locate", "names", "spec",
+    "load", "locate", "names", "on_the_fly", "spec",
 ]
+
+
+def on_the_fly(ds: Dataset) -> Dataset:
+    """``ds`` as a run that draws its training images on the fly trains on it (``--draw
+    on-the-fly``): the same dataset, scored the same way, its source line saying how the
+    training images are drawn; a DataError (one line) when its images are not stacked."""
+    if not ds.stack:
+        raise DataError(f"training images drawn on the fly (--draw on-the-fly, the "
+                        f"pacgan-table3 presets' default) are stacked from digits (--dataset "
+                        f"stacked-mnist); {ds.name} is not stacked: pass --draw fixed")
+    parts = ds.channel_dataset
+    return replace(ds, source=(
+        f"{ds.source}; training images drawn on the fly: each {ds.stack} of {parts.name}'s "
+        f"{len(parts.x_train):,} training images as its channels, uniform with replacement, "
+        f"fresh every batch (its {len(ds.x_train):,} fixed training images are not trained on)"))
 
 
 def locate(name: str, data_dir: str | Path | None = None, *, download: bool = True,

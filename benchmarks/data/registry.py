@@ -61,7 +61,7 @@ def _build_stacked(arrays: tuple, source: str) -> Dataset:
                 f"{source} (stacked: {stacked.TRAIN_SIZE:,} training triples of MNIST's "
                 f"training digits, {stacked.TEST_SIZE:,} test triples of its test digits, "
                 f"seed {stacked.SEED})")
-    return replace(ds, channel_dataset=mnist, request="stacked-mnist")
+    return replace(ds, channel_dataset=mnist, request="stacked-mnist", stack=stacked.DIGITS)
 
 
 def _points_locator(name: str):

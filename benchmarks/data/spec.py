@@ -50,6 +50,10 @@ class Dataset:
     # MNIST, whose channels the classifier of this one-channel Dataset labels
     mixture: object | None = None
     channel_dataset: Dataset | None = None
+    # Stacked MNIST: each image is this many of channel_dataset's images as its channels, so
+    # its training images can also be drawn on the fly from channel_dataset's training split
+    # (``on_the_fly``); 0: not stacked
+    stack: int = 0
 
     @property
     def num_classes(self) -> int:

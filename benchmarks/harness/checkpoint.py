@@ -3,11 +3,13 @@
 Saved: every model variable (weights, batch-norm statistics, the noise and dropout seed
 states), every phase optimizer's variables (step counts, moments), the weight averages and
 their update count, the step and the loss history so far, and the batch order (its
-generator's state and the index rows drawn but not yet trained on). A run continued from a
-checkpoint therefore takes the same steps as one never interrupted. The file is written beside
-its final name, synced and renamed over the previous one, so a crash leaves the last complete
-checkpoint; a file damaged all the same (a copy cut short, a bad disk) is read whole before
-anything is loaded, and raises Unreadable naming it, so the caller can start that run again.
+generator's state, how it draws, and the index rows drawn but not yet trained on: for a set
+drawn on the fly the generator's state is what continues its fresh draws). A run continued
+from a checkpoint therefore takes the same steps as one never interrupted. The file is
+written beside its final name, synced and renamed over the previous one, so a crash leaves
+the last complete checkpoint; a file damaged all the same (a copy cut short, a bad disk) is
+read whole before anything is loaded, and raises Unreadable naming it, so the caller can start
+that run again.
 """
 
 from __future__ import annotations
@@ -89,10 +91,13 @@ def held(folder: str | os.PathLike) -> tuple[int, dict[str, list[float]]] | None
         return None
 
 
-def restore(folder: str | os.PathLike, model, batch_size: int) -> Restored | None:
+def restore(folder: str | os.PathLike, model, batch_size: int,
+            stack: int | None = None) -> Restored | None:
     """Loads the checkpoint in ``folder`` into ``model``'s variables; None when the folder
-    holds none. A checkpoint that does not fit the model or the batch size is refused before
-    any variable changes, and one that cannot be read raises Unreadable."""
+    holds none. A checkpoint that does not fit the model, the batch size or how the training
+    images are drawn (``stack``: None for a fixed set, else the parts of an image drawn on the
+    fly, ``BatchOrder``) is refused before any variable changes, and one that cannot be read
+    raises Unreadable."""
     saved = read(folder)
     if saved is None:
         return None
@@ -112,6 +117,7 @@ def restore(folder: str | os.PathLike, model, batch_size: int) -> Restored | Non
         raise ValueError(f"{path} was trained with {packed} images per batch element (pack), "
                          f"asked to continue with {model.samples_per_example}: use the same "
                          "pack")
+    check_draw(path, meta["order"].get("stack"), stack)  # absent before it: a fixed set
     for variable, value in zip(variables, values, strict=True):
         if tuple(variable.shape) != value.shape:
             raise ValueError(f"{path}: {variable.path} has shape {value.shape}, this "
@@ -120,3 +126,15 @@ def restore(folder: str | os.PathLike, model, batch_size: int) -> Restored | Non
     for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
     return Restored(meta["step"], meta["history"], meta["order"], unused_rows)
+
+
+def check_draw(path: Path, saved: int | None, asked: int | None) -> None:
+    """The checkpoint's batch order drew its images as this run would: the rows it kept are
+    indices of the same kind (a fixed set's images, or k parts per image on the fly)."""
+    if saved != asked:
+        def drawn(stack):
+            return ("a fixed training set" if stack is None else
+                    f"images drawn on the fly, {stack} parts each")
+
+        raise ValueError(f"{path} was trained on {drawn(saved)}, asked to continue on "
+                         f"{drawn(asked)}: continue as it was drawn")

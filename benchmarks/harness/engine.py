@@ -15,6 +15,8 @@ A batch is batch size x ``model.samples_per_example`` training images (a packed 
 element is ``pack`` of them, consecutive in the row), all handed to compute_losses.
 Steps count the passes over the phases (a WGAN's generator updates), and images/s counts the
 real images drawn per second: batches_per_step x batch size x samples_per_example per step.
+A training set drawn on the fly (``onthefly.py``) is gathered the same way, ``stack`` indices
+an image, and each image's parts stacked as its channels (``BaseEngine.images_of``).
 
 The step's logs: each phase's loss is the value its last update was computed from; the other
 logs come from the forward pass of the first group's last repetition (a critic's estimates).
@@ -43,13 +45,17 @@ class BaseEngine:
     replicas: int  # data-parallel replicas each batch is split over (1: none)
 
     def __init__(self, model, *, batch_size: int, jit: bool, steps_per_call: int,
-                 replicas: int, input_gradient: Callable) -> None:
+                 replicas: int, input_gradient: Callable, stack: int | None = None) -> None:
         self.model, self.phases = model, model.phases
         self.groups, self.batches = schedule(self.phases), batches_per_step(self.phases)
         check_split(batch_size, replicas)
         self.replicas, self.batch_size = replicas, batch_size
         # training images a batch reads; a replica's slice of them holds whole elements
         self.width = batch_size * model.samples_per_example
+        # None: the device holds the training images; k: each is k of the device's images,
+        # drawn on the fly and stacked as its channels (onthefly.py), k indices an image
+        self.stack = stack
+        self.columns = self.width * (stack or 1)  # indices a batch reads
         self.jit, self.steps_per_call = jit, steps_per_call
         model.bind_input_gradient(input_gradient)
         self.functions: dict[int, Callable] = {}  # k steps a call -> its compiled function
@@ -71,8 +77,13 @@ class BaseEngine:
         raise NotImplementedError
 
     def put_block(self, rows: np.ndarray) -> Any:
-        """A (rows, width) block of training-set indices, on the device."""
+        """A (rows, columns) block of training-set indices, on the device."""
         raise NotImplementedError
+
+    def images_of(self, gathered):
+        """A batch's training images from what its indices gathered: those images, or (on
+        the fly) each run of ``stack`` gathered parts stacked as one image's channels."""
+        return gathered if self.stack is None else stack_channels(gathered, self.stack)
 
     def sync(self) -> None:
         """Makes the model's keras variables current (sampling and saving read them)."""
@@ -87,7 +98,8 @@ class BackendModule(Protocol):
     """What ``loop.engine_module()`` returns: one backend's module."""
 
     # a BaseEngine, made as Engine(model, images, *, batch_size, jit, steps_per_call,
-    # context=None)
+    # context=None, stack=None): images the training set, or with stack k the parts its
+    # images are drawn from on the fly
     Engine: type[BaseEngine]
 
     def distribution(self, distribute: bool) -> object | None:
@@ -153,6 +165,18 @@ def update_averages(decay: float, updates, averages: list, values: list) -> tupl
     rate = average_decay(decay, updates)
     return ([moving_average(rate, average, value)
              for average, value in zip(averages, values, strict=True)], updates + 1.0)
+
+
+def stack_channels(parts, stack: int):
+    """(n x stack, H, W, C) gathered parts -> (n, H, W, stack x C): image i holds parts
+    i·stack .. i·stack + stack - 1 in order, part j in channels j·C .. j·C + C - 1. Takes
+    any backend's tensors (keras.ops), inside a traced step too."""
+    if stack == 1:
+        return parts
+    h, w, c = parts.shape[1:]
+    images = keras.ops.reshape(parts, (-1, stack, h, w, c))
+    images = keras.ops.transpose(images, (0, 2, 3, 1, 4))
+    return keras.ops.reshape(images, (-1, h, w, stack * c))
 
 
 def check_split(batch_size: int, replicas: int) -> None:

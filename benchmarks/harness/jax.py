@@ -1,5 +1,8 @@
 """JAX engine: a jit'd stateless step ``(state, images, block, pos) -> (state, logs)``.
 
+``images`` is the training set on the device (or the parts its images are drawn from on the
+fly, gathered and stacked by ``BaseEngine.images_of``).
+
 The model's variables are swapped for traced values with ``keras.StatelessScope``; per group
 of phases (``engine.schedule``) one forward pass (``model.compute_losses``) is linearised
 with ``jax.vjp`` with respect to the group's variables and pulled back once per phase with a
@@ -48,11 +51,11 @@ def input_gradient(fn, inputs):
 
 class Engine(BaseEngine):
     def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
-                 steps_per_call: int, context=None):
+                 steps_per_call: int, context=None, stack: int | None = None):
         # every JAX step is compiled by XLA, so `jit` changes nothing here
         super().__init__(model, batch_size=batch_size, jit=jit, steps_per_call=steps_per_call,
                          replicas=context.num_model_replicas if context is not None else 1,
-                         input_gradient=input_gradient)
+                         input_gradient=input_gradient, stack=stack)
         self.dist = context
         self.trainable = [v for p in self.phases for v in p.variables]
         ids = {id(v) for v in self.trainable}
@@ -93,7 +96,7 @@ class Engine(BaseEngine):
         for group in self.groups:
             for i in range(group.repeats):  # unrolled: a critic's 5 passes
                 indices = rows[i] if self.batches > 1 else rows
-                batch = jnp.take(images, indices, axis=0)
+                batch = self.images_of(jnp.take(images, indices, axis=0))
                 if self.data_sharding is not None:  # each replica computes on its slice
                     batch = jax.lax.with_sharding_constraint(batch, self.data_sharding)
                 (trainable, other, optimizer_values), out = self._update(

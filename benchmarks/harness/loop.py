@@ -3,8 +3,9 @@
 The backend engine (``tensorflow.py``, ``jax.py``, behind the interface in ``engine.py``)
 compiles ``model.compute_losses`` and the phases' optimizer updates into one step that
 gathers its batches by index from a training set put on the device once. The loop selects
-the engine, feeds it blocks of seeded per-epoch permutations, times it, and reports each
-step. A step is one pass over the model's phases (``engine.py`` says exactly what that is);
+the engine, feeds it blocks of seeded per-epoch permutations (or, for a set drawn on the fly,
+``onthefly.py``, of fresh draws of each image's parts), times it, and reports each step. A
+step is one pass over the model's phases (``engine.py`` says exactly what that is);
 images/s counts the real images the steps drew: batches_per_step x batch size x the model's
 samples_per_example per step (a packed GAN's batch element is ``pack`` images).
 """
@@ -24,6 +25,7 @@ import numpy as np
 from benchmarks.harness import checkpoint
 from benchmarks.harness.callbacks import Callback, CallbackList, StepInfo
 from benchmarks.harness.engine import BackendModule, batches_per_step
+from benchmarks.harness.onthefly import OnTheFly
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BLOCK_STEPS = 512  # steps of batch indices uploaded at once: one small copy per block
@@ -90,38 +92,50 @@ def build(name_or_class, config=None, *, seed: int = 0, precision: str = "float3
 
 
 class BatchOrder:
-    """Seeded permutations of the training set, one per epoch (the remainder dropped),
-    handed out as (rows, batch x samples_per_example) blocks of indices: a row is one batch,
-    each run of samples_per_example consecutive indices one of its elements."""
+    """The training set's indices, handed out as (rows, columns) blocks: a row is one batch,
+    each run of samples_per_example consecutive images one of its elements.
+
+    A fixed training set (``stack`` None): seeded permutations of it, one per epoch (the
+    remainder dropped), an index per image. A set drawn on the fly (``stack`` k,
+    ``onthefly.OnTheFly``): k indices per image, each an independent uniform draw with
+    replacement over the source, fresh for every row, so a row's columns are its images'
+    runs of k, in order."""
 
     def __init__(self, n: int, batch_size: int, seed: int, rows: int,
-                 samples_per_example: int = 1):
+                 samples_per_example: int = 1, stack: int | None = None):
         self.width = batch_size * samples_per_example  # training images one batch reads
-        if self.width > n:
+        if stack is None and self.width > n:
             drawn = (f"batch size {batch_size} x {samples_per_example} images per element "
                      f"({self.width})" if samples_per_example > 1 else f"batch size {batch_size}")
             raise ValueError(f"{drawn} is larger than the {n} training images")
         self.n, self.batch_size, self.rows = n, batch_size, rows
-        self.samples_per_example = samples_per_example
+        self.samples_per_example, self.stack = samples_per_example, stack
+        self.columns = self.width * (stack or 1)  # indices one batch reads
         self.rng = np.random.default_rng(seed)
-        self.pending = np.empty((0, self.width), np.int32)
+        self.pending = np.empty((0, self.columns), np.int32)
 
     def next_block(self) -> np.ndarray:
-        per_epoch = self.n // self.width
         while len(self.pending) < self.rows:
-            perm = self.rng.permutation(self.n)[: per_epoch * self.width].astype(np.int32)
-            self.pending = np.concatenate([self.pending, perm.reshape(per_epoch, -1)])
+            self.pending = np.concatenate([self.pending, self._draw()])
         block, self.pending = self.pending[: self.rows], self.pending[self.rows:]
         return block
+
+    def _draw(self) -> np.ndarray:
+        """More rows: an epoch's permutation, or (on the fly) a block's fresh draws."""
+        if self.stack is not None:
+            return self.rng.integers(0, self.n, (self.rows, self.columns), dtype=np.int32)
+        per_epoch = self.n // self.width
+        perm = self.rng.permutation(self.n)[: per_epoch * self.width].astype(np.int32)
+        return perm.reshape(per_epoch, -1)
 
     def state(self) -> dict:
         """The generator's state, JSON-able; with the rows not yet trained on, the order."""
         return {"rng": self.rng.bit_generator.state, "batch_size": self.batch_size,
-                "samples_per_example": self.samples_per_example}
+                "samples_per_example": self.samples_per_example, "stack": self.stack}
 
     def restore(self, state: dict, unused_rows: np.ndarray) -> None:
         self.rng.bit_generator.state = state["rng"]
-        self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.width)
+        self.pending = np.asarray(unused_rows, np.int32).reshape(-1, self.columns)
 
 
 class Feed:
@@ -179,7 +193,7 @@ def crossed(every: int, done: int, k: int) -> bool:
     return every > 0 and done // every > (done - k) // every
 
 
-def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
+def train(model, images: np.ndarray | OnTheFly, *, steps: int, batch_size: int, seed: int,
           callbacks: Iterable[Callback] = (), eval_every: int = 0, jit: bool = False,
           precision: str = "float32", steps_per_call: int = 1, distribute: bool = False,
           checkpoint_dir: str | os.PathLike | None = None,
@@ -187,7 +201,8 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     """Trains ``model`` for ``steps`` steps drawn from ``images``: a step is one pass over
     the model's phases (``engine.py``), drawing ``batches_per_step`` batches of ``batch_size``
     elements (one, unless a phase repeats: a WGAN critic's 5), an element being the model's
-    ``samples_per_example`` images (1; a packed GAN's ``pack``).
+    ``samples_per_example`` images (1; a packed GAN's ``pack``). ``images`` is a fixed
+    training set (an array), or an ``OnTheFly`` one whose images are drawn fresh per batch.
 
     ``callbacks`` (``Callback``) hear every step, an evaluation every ``eval_every`` steps
     (with steps_per_call > 1: at the first call boundary at or after each multiple) and each
@@ -201,17 +216,20 @@ def train(model, images: np.ndarray, *, steps: int, batch_size: int, seed: int,
     check_arguments(model, steps=steps, precision=precision, distribute=distribute,
                     steps_per_call=steps_per_call, checkpoint_dir=checkpoint_dir,
                     checkpoint_every=checkpoint_every)
-    images = np.asarray(images, np.float32)
+    stack = images.stack if isinstance(images, OnTheFly) else None
+    # what the device holds: the training images, or the parts drawn on the fly
+    images = np.asarray(images.parts if stack is not None else images, np.float32)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     per_step = batches_per_step(model.phases)
     rows = per_step * steps_per_call * math.ceil(BLOCK_STEPS / steps_per_call)
-    order = BatchOrder(len(images), batch_size, seed, rows, model.samples_per_example)
+    order = BatchOrder(len(images), batch_size, seed, rows, model.samples_per_example, stack)
     # before the engine reads the variables: it may copy them into its own state
     resumed = resume(checkpoint_dir, model, order)
     engine = engine_module().Engine(model, images, batch_size=batch_size, jit=jit,
                                     steps_per_call=steps_per_call,
-                                    context=model.distribution if distribute else None)
+                                    context=model.distribution if distribute else None,
+                                    stack=stack)
     log = TrainLog(steps_done=resumed.step, history=resumed.history,
                    backend=keras.backend.backend(), precision=precision, jit=jit,
                    steps_per_call=steps_per_call, replicas=engine.replicas,
@@ -241,7 +259,8 @@ def check_arguments(model, *, steps: int, precision: str, distribute: bool,
 def resume(folder: str | os.PathLike | None, model, order: BatchOrder) -> checkpoint.Restored:
     """Loads the checkpoint in ``folder``, if there is one, into the model's variables and the
     batch order; returns what it restored, or the start: step 0, no history."""
-    restored = checkpoint.restore(folder, model, order.batch_size) if folder else None
+    restored = (checkpoint.restore(folder, model, order.batch_size, order.stack)
+                if folder else None)
     if restored is None:
         return checkpoint.Restored(0, {}, order.state(), order.pending)
     order.restore(restored.order_state, restored.unused_rows)

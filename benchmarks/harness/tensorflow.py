@@ -4,7 +4,8 @@ Per group of phases (``engine.schedule``): one forward pass (``model.compute_los
 a tape; each phase's loss is then differentiated with respect to that phase's variables only,
 all gradients first and all updates after (simultaneous updates, as in the tutorial recipe).
 A repeated group is unrolled into the graph. The batch is gathered by index from the training
-set, which lives on the device as one tf.constant. Weight averages are assign ops after the updates.
+set (or the parts its images are drawn from on the fly, then stacked), which lives on the
+device as one tf.constant. Weight averages are assign ops after the updates.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ def input_gradient(fn, inputs):
 
 class Engine(BaseEngine):
     def __init__(self, model, images: np.ndarray, *, batch_size: int, jit: bool,
-                 steps_per_call: int, context=None):
+                 steps_per_call: int, context=None, stack: int | None = None):
         super().__init__(model, batch_size=batch_size, jit=jit, steps_per_call=steps_per_call,
                          replicas=context.num_replicas_in_sync if context is not None else 1,
-                         input_gradient=input_gradient)
+                         input_gradient=input_gradient, stack=stack)
         self.strategy = context
         self.averaged, self.decay = model.averaged_variables(), model.ema
         self.updates = model.average_updates  # the averages' update count (None: no average)
@@ -91,9 +92,9 @@ class Engine(BaseEngine):
     def _update(self, phases, indices, replicas: int) -> dict:
         if replicas > 1:
             ctx = tf.distribute.get_replica_context()
-            size = self.width // replicas  # whole elements: check_split counted them
+            size = self.columns // replicas  # whole elements: check_split counted them
             indices = indices[ctx.replica_id_in_sync_group * size:][:size]
-        images = tf.gather(self.images, indices)
+        images = self.images_of(tf.gather(self.images, indices))
         with tf.GradientTape(persistent=True) as tape:
             logs = self.model.compute_losses(images)
             # keras' optimizer sums gradients over replicas, so each replica's mean is scaled
