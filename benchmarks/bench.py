@@ -38,28 +38,51 @@ PEER_REPEATS = 3
 
 def measure_step(model_name: str, backend: str, batch: int, precision: str, steps: int, *,
                  jit: bool = False, steps_per_call: int = 1, distribute: bool = False,
-                 seed: int = 0, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> dict:
+                 seed: int = 0, image_shape: tuple[int, ...] = IMAGE_SHAPE,
+                 config: dict | None = None) -> dict:
     """Times ``steps`` training steps (after the compiling call) on random images in [-1, 1]
-    (a step's speed does not depend on the pixels). The backend must be the current one."""
+    (a step's speed does not depend on the pixels; ``image_shape`` (D,) is D-dimensional
+    points), the model built with ``config``'s settings (``--set``). Also counts the step's
+    floating-point operations as the backend compiles it (``step_flops``). The backend must be
+    the current one."""
     import keras
 
+    import models
     from benchmarks.harness import build, train
 
     if backend != keras.backend.backend():
         raise UserError(f"this process runs keras on {keras.backend.backend()!r}; the backend "
                         f"is fixed per process, run again with --backend {backend}")
-    images = np.random.default_rng(seed).uniform(-1, 1, (max(4 * batch, 1024), *image_shape))
-    model = build(model_name, seed=seed, precision=precision, distribute=distribute,
+    settings = models.get(model_name).Config(**config) if config else None
+    model = build(model_name, settings, seed=seed, precision=precision, distribute=distribute,
                   image_shape=image_shape)
-    log = train(model, images.astype(np.float32), steps=steps + steps_per_call,
+    images = np.random.default_rng(seed).uniform(
+        -1, 1, (max(4 * batch * model.samples_per_example, 1024), *image_shape))
+    images = images.astype(np.float32)
+    log = train(model, images, steps=steps + steps_per_call,
                 batch_size=batch, seed=seed, jit=jit, precision=precision,
                 steps_per_call=steps_per_call, distribute=distribute)
+    flops = step_flops(model, images, batch, jit) if not distribute else math.nan
     return {"model": model_name, "backend": backend, "device": device_description(), "batch": batch,
             "precision": precision, "jit": jit, "steps_per_call": steps_per_call,
-            "replicas": log.replicas, "steps": steps, "images_per_s": log.images_per_s,
-            "step_ms": log.step_ms_median, "step_ms_p90": log.step_ms_p90,
-            "compile_s": log.compile_s, "peak_memory_mb": log.peak_memory_mb,
-            "diverged_at": log.diverged_at}
+            "config": config or {}, "replicas": log.replicas, "steps": steps,
+            "images_per_s": log.images_per_s, "step_ms": log.step_ms_median,
+            "step_ms_p90": log.step_ms_p90, "compile_s": log.compile_s,
+            "peak_memory_mb": log.peak_memory_mb, "diverged_at": log.diverged_at,
+            "step_gflop": flops / 1e9,
+            "gflop_per_s": flops / 1e9 / (log.step_ms_median / 1e3)}
+
+
+def step_flops(model, images: np.ndarray, batch: int, jit: bool) -> float:
+    """Floating-point operations in one training step of ``model`` as the current backend
+    compiles it, counted by the backend's own tool (``Engine.step_flops``: TensorFlow's
+    profiler on the step's graph, XLA's cost analysis on JAX's compiled step)."""
+    from benchmarks.harness.loop import BatchOrder, engine_module
+
+    engine = engine_module().Engine(model, images, batch_size=batch, jit=jit, steps_per_call=1)
+    order = BatchOrder(len(images), batch, seed=0, rows=engine.batches,
+                       samples_per_example=model.samples_per_example)
+    return engine.step_flops(engine.put_block(order.next_block()))
 
 
 CASE_LINE = "bench-case "  # how a case process hands back its figures
@@ -134,7 +157,7 @@ def run(args) -> int:
                         f"{args.steps} timed steps" + (f", median of {repeats}" if repeats > 1
                                                        else ""))
     for col in ("model", "precision", "batch", "images/s", "ms/step", "p90 ms", "compile s",
-                "replicas"):
+                "GFLOP/step", "GFLOP/s", "replicas"):
         table.add_column(col, justify="left" if col in ("model", "precision") else "right")
     pairs: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     failed: dict[str, str] = {}
@@ -146,8 +169,8 @@ def run(args) -> int:
                     r = measure_in_process(name, backend, batch, precision, args.steps,
                                            jit=args.jit, steps_per_call=args.steps_per_call,
                                            distribute=args.distribute, plugins=args.plugin,
-                                           image_shape=(args.image_size, args.image_size,
-                                                        args.channels))
+                                           image_shape=data_shape(args),
+                                           config=args.settings.get(name, {}))
                     results.append(r)
                     if name != PEER_MODEL:
                         continue
@@ -163,9 +186,11 @@ def run(args) -> int:
                         else:
                             failed[peer] = said  # tried once: it would fail the same again
                 r = median_case(results)
-                table.add_row(name, precision, str(batch), f"{r['images_per_s']:.0f}",
+                table.add_row(case_label(name, args.settings.get(name, {})), precision,
+                              str(batch), f"{r['images_per_s']:.0f}",
                               f"{r['step_ms']:.1f}", f"{r['step_ms_p90']:.1f}",
-                              f"{r['compile_s']:.1f}", str(r["replicas"]))
+                              f"{r['compile_s']:.1f}", f"{r['step_gflop']:.3g}",
+                              f"{r['gflop_per_s']:.3g}", str(r["replicas"]))
                 console.print(f"  {name} {precision} batch {batch}: "
                               f"{r['images_per_s']:.0f} images/s"
                               + (f", median of {repeats}" if repeats > 1 else "")
@@ -176,10 +201,22 @@ def run(args) -> int:
     return 0
 
 
+def case_label(name: str, settings: dict) -> str:
+    """A case's model as the table names it: with its --set values, as a run's rows do."""
+    return name + (f"[{','.join(f'{k}={v}' for k, v in settings.items())}]" if settings else "")
+
+
+def data_shape(args) -> tuple[int, ...]:
+    """What a case trains on: ``--points D`` D-dimensional points, else NxNxC images."""
+    if args.points:
+        return (args.points,)
+    return (args.image_size, args.image_size, args.channels)
+
+
 def median_case(results: list[dict]) -> dict:
     """One case's repeats as one: the median of each timing."""
     out = dict(results[0])
-    for key in ("images_per_s", "step_ms", "step_ms_p90", "compile_s"):
+    for key in ("images_per_s", "step_ms", "step_ms_p90", "compile_s", "gflop_per_s"):
         out[key] = float(np.median([r[key] for r in results]))
     return out
 

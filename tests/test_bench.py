@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 
 import pytest
@@ -28,6 +29,73 @@ def test_measure_step_times_the_current_backend_only():
         bench.measure_step("gan", "jax", 16, "float32", 1)
 
 
+# The 2-D GAN's step counted on each backend (bench's GFLOP/step): pack 1 at batch 50 and
+# 100, pack 2 at 100, the count and the forward pass's matrix products (2 x rows x in x out
+# per Dense layer: the generator on batch x pack noise vectors, the discriminator on the real
+# and the fake batch), counted by hand from the layers.
+FLOPS_SCRIPT = """
+import json
+import keras
+import numpy as np
+
+import models
+from benchmarks.bench import step_flops
+from benchmarks.harness import build
+
+out = []
+for pack, batch in ((1, 50), (1, 100), (2, 100)):
+    model = build("gan", models.get("gan").Config(pack=pack), seed=0, image_shape=(2,))
+    forward = sum(2 * rows * layer.kernel.shape[0] * layer.kernel.shape[1]
+                  for net, rows in (("generator", batch * pack), ("discriminator", 2 * batch))
+                  for layer in model.networks[net].layers
+                  if isinstance(layer, keras.layers.Dense))
+    flops = step_flops(model, np.zeros((1024, 2), np.float32), batch, False)
+    out.append({"pack": pack, "batch": batch, "flops": flops, "forward": forward})
+print("RESULT" + json.dumps(out))
+"""
+
+
+def check_step_flops(cases: list[dict]) -> None:
+    """A training step is its forward pass and the gradients of both losses: more than twice
+    the forward products and (elementwise ops included) under six times; twice the batch,
+    twice the count; a packed discriminator's wider input costs more."""
+    by = {(c["pack"], c["batch"]): c for c in cases}
+    for c in cases:
+        assert 2 * c["forward"] < c["flops"] < 6 * c["forward"], c
+    assert by[1, 100]["flops"] / by[1, 50]["flops"] == pytest.approx(2, rel=0.02)
+    assert by[2, 100]["flops"] > by[1, 100]["flops"]
+
+
+def test_step_flops_on_tensorflow_count_a_training_step_of_the_products():
+    out = {}
+    exec(FLOPS_SCRIPT, {"print": lambda line: out.update(r=json.loads(line[6:]))})
+    check_step_flops(out["r"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_step_flops_on_jax_are_xla_cost_analysis_of_the_same_step(jax_worker):
+    check_step_flops(jax_worker.run(FLOPS_SCRIPT, timeout=600))
+
+
+def test_measure_step_builds_the_case_with_its_settings_on_points():
+    r = bench.measure_step("gan", "tensorflow", 16, "float32", 2, image_shape=(2,),
+                           config={"pack": 2})
+    assert r["config"] == {"pack": 2} and r["steps"] == 2
+    assert r["step_gflop"] > 0 and r["gflop_per_s"] == pytest.approx(
+        r["step_gflop"] / (r["step_ms"] / 1e3))
+    assert bench.case_label("gan", {"pack": 2}) == "gan[pack=2]"
+    assert bench.case_label("gan", {}) == "gan"
+    assert bench.data_shape(_args("--points", "2")) == (2,)
+    assert bench.data_shape(_args("--image-size", "32", "--channels", "3")) == (32, 32, 3)
+
+
+def test_bench_set_for_a_model_not_benched_or_a_bad_value_is_one_line():
+    with pytest.raises(UserError, match="model 'dcgan' is not in this run"):
+        cli.cmd_bench(_args("--models", "gan", "--set", "dcgan.lr=1e-4"))
+    with pytest.raises(UserError, match="gan.pack=0"):
+        cli.cmd_bench(_args("--models", "gan", "--set", "gan.pack=0"))
+
+
 @pytest.mark.slow  # times steps in processes of their own
 def test_a_case_measured_in_its_own_process_gives_the_same_record():
     r = bench.measure_in_process("gan", "tensorflow", 16, "float32", 3,
@@ -50,10 +118,11 @@ def test_peer_row_is_the_median_of_back_to_back_ratios():
 
 def test_median_case_takes_each_timing_median():
     cases = [{"images_per_s": v, "step_ms": 1000 / v, "step_ms_p90": 2000 / v,
-              "compile_s": c, "replicas": 1} for v, c in ((100.0, 3.0), (300.0, 1.0),
-                                                          (200.0, 2.0))]
+              "compile_s": c, "gflop_per_s": v / 10, "replicas": 1}
+             for v, c in ((100.0, 3.0), (300.0, 1.0), (200.0, 2.0))]
     out = bench.median_case(cases)
     assert out["images_per_s"] == 200.0 and out["step_ms"] == 5.0 and out["compile_s"] == 2.0
+    assert out["gflop_per_s"] == 20.0
 
 
 def test_project_ships_its_own_peers():

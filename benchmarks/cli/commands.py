@@ -55,6 +55,11 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
                    help="random NxN images (default: %(default)s)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=bench.IMAGE_SHAPE[2],
                    help="image channels (default: %(default)s)")
+    p.add_argument("--points", type=positive_int, default=0, metavar="D",
+                   help="random D-dimensional points instead of images (the 2-D mixtures' "
+                        "networks: --points 2)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="M.KEY=V",
+                   help="a model setting, as run's --set, e.g. --set metz.pack=2 (repeatable)")
     p.add_argument("--peers", action="store_true",
                    help="also time the peer step scripts and print ours/peer")
     p.add_argument("--peers-dir", default=str(DEFAULT_PEERS_DIR),
@@ -64,8 +69,12 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_bench(args) -> int:
     from benchmarks import bench
+    from benchmarks.overrides import parse_overrides
+    from models import registry
 
     model_names(",".join(args.models))
+    args.settings = parse_overrides(args.overrides, {name: registry.get(name).Config
+                                                     for name in args.models})
     for precision in args.precision:
         if precision not in PRECISIONS:
             raise UserError(f"unknown precision {precision!r}; choose from "

@@ -89,6 +89,12 @@ class BaseEngine:
         """Makes the model's keras variables current (sampling and saving read them)."""
         raise NotImplementedError
 
+    def step_flops(self, block: Any) -> float:
+        """Floating-point operations of one step reading ``block`` (from ``put_block``), as
+        the backend's own tool counts the step it compiles (``bench`` prints them beside the
+        step's time, which says whether arithmetic or overhead bounds it)."""
+        raise NotImplementedError
+
     def peak_memory_mb(self) -> float:
         """Peak device memory where the backend reports it, else the host's peak RSS."""
         raise NotImplementedError

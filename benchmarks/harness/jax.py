@@ -183,6 +183,13 @@ class Engine(BaseEngine):
             for variable, value in zip(variables, values, strict=True):
                 variable.assign(value)
 
+    def step_flops(self, block) -> float:
+        """XLA's cost analysis of the compiled one-step function (what runs)."""
+        compiled = self._function(1).lower(self.state, self.images, block, np.int32(0)).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost  # a list in older jax
+        return float(cost["flops"])
+
     def peak_memory_mb(self) -> float:
         stats = [d.memory_stats() or {} for d in jax.local_devices()]
         peaks = [s["peak_bytes_in_use"] for s in stats if "peak_bytes_in_use" in s]

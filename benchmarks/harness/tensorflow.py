@@ -137,6 +137,16 @@ class Engine(BaseEngine):
     def sync(self) -> None:
         """Variables are the state here: nothing to write back."""
 
+    def step_flops(self, block) -> float:
+        """TensorFlow's profiler over the one-step graph: each op's registered count (matrix
+        products and convolutions, their gradients, and elementwise ops one per element).
+        With jit the graph is the same; XLA may fuse or drop some of it."""
+        from tensorflow.python.profiler import model_analyzer, option_builder
+
+        graph = self._function(1).get_concrete_function(block, tf.constant(0, tf.int32)).graph
+        options = {**option_builder.ProfileOptionBuilder.float_operation(), "output": "none"}
+        return float(model_analyzer.profile(graph, options=options).total_float_ops)
+
     def peak_memory_mb(self) -> float:
         gpus = tf.config.list_logical_devices("GPU")
         if gpus:
