@@ -152,37 +152,34 @@ def test_bad_settings_are_one_line_each():
         models.get("ddpm").Config(nfe=20, timesteps=10)
 
 
+# training and sampling on JAX: tests/test_harness.py's test_every_model_trains_on_jax (every
+# registered model); here the exported sampler on JAX against sample(), untrained, at nfe 2
 JAX_SCRIPT = textwrap.dedent("""
     import json, sys, tempfile
     import keras, numpy as np, models
     from benchmarks import export
-    from benchmarks.harness import build, train
-    from benchmarks.data import load
+    from benchmarks.harness import build
 
-    images, out = load("digits").x_train[:64], {}
+    out = {"backend": keras.backend.backend()}
     for name in sys.argv[1:]:
         cls = models.get(name)
         model = build(cls, cls.Config(nfe=2), seed=0, image_shape=(28, 28, 1))
-        log = train(model, images, steps=2, batch_size=16, seed=0)
         drawn = model.sample(4, seed=3)
         with tempfile.TemporaryDirectory() as folder:
             network = keras.saving.load_model(export.save(model, folder))
         noise = np.random.default_rng(3).standard_normal((4, 28, 28, 1)).astype("float32")
         exported = keras.ops.convert_to_numpy(network(noise))
-        out[name] = {"losses": log.history[model.phases[0].name],
-                     "range": [float(drawn.min()), float(drawn.max())],
-                     "export_gap": float(np.abs(exported - drawn).max()),
-                     "backend": keras.backend.backend()}
+        out[name] = {"range": [float(drawn.min()), float(drawn.max())],
+                     "export_gap": float(np.abs(exported - drawn).max())}
     print("RESULT" + json.dumps(out))
 """)
 
 
 @pytest.mark.slow
-def test_flow_and_ddpm_train_sample_and_export_on_jax(jax_worker):
+def test_flow_and_ddpm_export_their_sampler_on_jax(jax_worker):
     out = jax_worker.run(JAX_SCRIPT, "flow", "ddpm", timeout=600)
+    assert out.pop("backend") == "jax"
     for name in ("flow", "ddpm"):
-        seen = out[name]
-        assert seen["backend"] == "jax"
-        assert len(seen["losses"]) == 2 and all(np.isfinite(seen["losses"]))
-        assert -1.0 <= seen["range"][0] < seen["range"][1] <= 1.0
-        assert seen["export_gap"] <= 2e-5, name  # 1e-5 per evaluation (benchmarks/contract)
+        low, high = out[name]["range"]
+        assert -1.0 <= low < high <= 1.0
+        assert out[name]["export_gap"] <= 2e-5, name  # 1e-5 per evaluation (benchmarks/contract)
