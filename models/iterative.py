@@ -2,12 +2,13 @@
 ``models/unet.py``) ``nfe`` times per image, starting from N(0, I) noise.
 
 Training is one Adam phase on a regression loss the subclass writes (``compute_losses``);
-the U-Net's weights are averaged (``ema``) and the average samples. The sampler is built
-from the network by the subclass (``solve``: the noise in, the images out, the network called
-through ``evaluate``), unrolled into one Keras model of one input: ``sampling_model()`` at the
-run's NFE is what a run exports, so ``generator.keras`` draws the run's images in one call,
-and ``sample_at(n, seed, nfe)`` draws at any other NFE from the same weights (the report's
-quality against sampling cost).
+the U-Net's weights are averaged (``ema``) and the average samples. The subclass writes the
+sampler (``solve``: the noise in, the images out, the network called through
+``NetworkCalls``, which counts the calls), which is unrolled into one Keras model of one
+input: ``sampling_model()`` at the run's NFE is what a run exports, so ``generator.keras``
+draws the run's images in one call. ``sample_at(n, seed, nfe)`` draws at any NFE from the
+same weights (the report's quality against sampling cost) by the same solver on arrays, one
+compiled network call a step (TensorFlow traces the unrolled graph for ~25 s per NFE).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from keras import ops
 from models.base import GenerativeModel, Phase
 from models.unet import unet
 
-SAMPLE_BATCH = 500  # images per compiled sampler call
+SAMPLE_BATCH = 500  # images per solve in sample_at (as models.base.predict's chunks)
 
 
 class NetworkCalls:
@@ -45,6 +46,7 @@ class IterativeGenerative(GenerativeModel):
 
     averaged_networks: ClassVar[tuple[str, ...]] = ("unet",)
     iterative: ClassVar[bool] = True
+    loss_name: ClassVar[str] = "loss"  # the one phase's name, and its loss's
 
     def __init__(self, config=None, image_shape=None):
         # samplers built so far, by NFE: each calls the same (averaged) network, whose
@@ -58,8 +60,6 @@ class IterativeGenerative(GenerativeModel):
     def build_phases(self) -> list[Phase]:
         return [Phase(self.loss_name, self.networks["unet"].trainable_variables,
                       keras.optimizers.Adam(self.config.lr))]
-
-    loss_name: ClassVar[str] = "loss"
 
     @property
     def latent_dim(self) -> int:
