@@ -120,7 +120,7 @@ def _case(benchmark, name: str, nfe: int) -> tuple:
     """(name, NFE, batch, timed calls); untimed, flow at NFE 16's case alone (the others run
     the same code: ddpm's sampler is tests/test_iterative.py's)."""
     if not benchmark.disabled:
-        return name, nfe, BATCH, 3
+        return name, nfe, BATCH, 2
     if (name, nfe) != ("flow", NFES[0]):
         pytest.skip("untimed, flow's first case alone checks the code path")
     return name, UNTIMED_NFE, UNTIMED_BATCH, 1
