@@ -140,12 +140,7 @@ class Console:
 
         agg = records.aggregate(results)
         floor = results.get("floor") or {}
-        throughput = {model: stats for (model, _), stats in
-                      records.aggregate_throughput(results).items()}
-        speeds = {m: throughput.get(m, {}).get("images_per_s") for m in agg}
-        columns = {"model": [*agg, "real"]}
-        if any(speeds.values()):  # samples scored by `score` were never trained: no speed
-            columns["img/s"] = [f"{s[0]:,.0f}" if s else "—" for s in speeds.values()] + [""]
+        columns = {"model": [*agg, "real"], **_speed_columns(results, list(agg))}
         width = sum(len(max(c, key=len, default="")) + 2 for c in columns.values())
         width += sum(map(len, columns))
         chosen = []
@@ -171,14 +166,34 @@ class Console:
         table.add_column("model", no_wrap=True)
         for header, _ in chosen:
             table.add_column(header, justify="right", no_wrap=True)
-        if "img/s" in columns:
-            table.add_column("img/s", justify="right", no_wrap=True)
+        speeds = [name for name in columns if name != "model"]
+        for name in speeds:
+            table.add_column(name, justify="right", no_wrap=True)
         for i, model in enumerate([*agg, "real"]):
             # a swept model's row is 'dcgan[lr=0.0001]': text, not rich markup
             label = "[italic]real" if model == "real" and i == len(agg) else escape(model)
             table.add_row(label, *[cells[i] for _, cells in chosen],
-                          *([columns["img/s"][i]] if "img/s" in columns else []))
+                          *[columns[name][i] for name in speeds])
         self.rich.print(table)
         if results["status"] != "complete":
             self.loud(f"run {results['status']}: the report covers the finished runs only")
         self.rich.print(f"report: [bold]{report_path}[/]")
+
+
+def _speed_columns(results: dict, names: list[str]) -> dict[str, list[str]]:
+    """The console summary's speed columns, a cell per model and "" for the real row:
+    training images/s ("img/s"), and where the record measured them, sampling images/s
+    ("sample img/s") and network evaluations per image ("NFE"). Samples scored by `score`
+    were never trained: none."""
+    from reports import records
+
+    throughput = {model: stats for (model, _), stats in
+                  records.aggregate_throughput(results).items()}
+    columns = {}
+    for header, key, form in (("img/s", "images_per_s", "{:,.0f}"),
+                              ("sample img/s", "sampling_images_per_s", "{:,.0f}"),
+                              ("NFE", "nfe", "{:.0f}")):
+        stats = {m: throughput.get(m, {}).get(key) for m in names}
+        if any(stats.values()):
+            columns[header] = [form.format(s[0]) if s else "—" for s in stats.values()] + [""]
+    return columns

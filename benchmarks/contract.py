@@ -21,6 +21,9 @@ STEPS = 3  # training steps before losses, samples and the round trips are looke
 BATCH = 16
 SAMPLES = 12  # images per sampling check
 TOLERANCE = 1e-5  # two computations of the same images (batching may reorder float sums)
+# an iterative sampler (flow, ddpm) feeds each network evaluation's rounding into the next:
+# its exported file (eager ops) and sample() (a compiled network call a step) may differ by
+# TOLERANCE per evaluation (ddpm at 16: 1.6e-5 seen after 3 training steps)
 
 
 class Failed(Exception):
@@ -175,7 +178,7 @@ def export(s: Subject) -> str:
     if drawn.shape != wanted.shape:
         raise Failed(f"the exported generator gives {drawn.shape} for noise {noise.shape}; "
                      f"sample() gives {wanted.shape}")
-    if not np.allclose(drawn, wanted, atol=TOLERANCE):
+    if not np.allclose(drawn, wanted, atol=TOLERANCE * s.model.nfe):
         raise Failed("the exported generator on np.random.default_rng(seed).standard_normal"
                      f"((n, {', '.join(map(str, noise_shape))})) does not give sample(n, "
                      "seed); sample() must draw its noise that way and pass it through "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import export
+from benchmarks import export, sampling_cost
 from benchmarks.config import ON_THE_FLY, RunConfig
 from benchmarks.study import model_config
 from benchmarks.trial import Scored, Training, Trial, TrialSpec
@@ -75,9 +75,10 @@ def trained_and_scored(model, tracker: Tracker, ctx: Context, files: Files,
     notes = tracker.notes
     if should_stop() and log.steps_done < ctx.cfg.steps and log.diverged_at is None:
         return Trial(spec, "interrupted", trained, notes=notes)
-    final = None
+    final, sweep = None, None
     if log.diverged_at is None:
         final = score_final(model, log, tracker, ctx, files)
+        trained, sweep = sampling(model, trained, ctx)
     else:
         ctx.console.loud(f"{spec.model} seed {spec.seed} diverged at step {log.diverged_at} "
                          "(loss not finite)")
@@ -86,7 +87,19 @@ def trained_and_scored(model, tracker: Tracker, ctx: Context, files: Files,
     shutil.rmtree(files.checkpoints, ignore_errors=True)  # the trial is scored: weights/ keeps it
     status = "finished" if log.diverged_at is None else "diverged"
     return Trial(spec, status, trained, final=final, best=best, progression=progression,
-                 notes=notes)
+                 notes=notes, nfe_sweep=sweep)
+
+
+def sampling(model, trained: Training, ctx: Context) -> tuple[Training, dict | None]:
+    """The final weights' sampling cost: images/s and NFE into the throughput, and an
+    iterative model's scores at each NFE (on ``eval_samples`` samples each)."""
+    speed = sampling_cost.sampling_speed(model, ctx.cfg.batch_size)
+    trained = dataclasses.replace(trained, throughput={**trained.throughput, **speed})
+    if model.iterative:
+        ctx.console.info(f"{model.name}: scoring the final weights at NFE "
+                         f"{', '.join(map(str, sampling_cost.NFE_SWEEP))}")
+    return trained, sampling_cost.nfe_sweep(model, ctx.reference, ctx.cfg.eval_samples,
+                                            EVAL_SEED)
 
 
 @dataclass(frozen=True)

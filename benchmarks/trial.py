@@ -76,6 +76,8 @@ class Trial:
     best: tuple[int, Scored] | None = None  # (its step, its scores)
     progression: dict[str, str] = field(default_factory=dict)  # figure name -> path
     source: dict | None = None  # samples scored by ``score``: where they came from
+    # an iterative model's final weights at each NFE (reports.schema.NfeSweep); None: none
+    nfe_sweep: dict | None = None
     error: str | None = None  # why a failed trial failed
     # what the run's notes must say of it (its damaged checkpoint): not in its ``runs`` entry,
     # the runner adds them to results.json's notes
@@ -98,8 +100,9 @@ class Trial:
             weights_scored=t.weights_scored, params=t.params, model_config=t.model_config,
             steps_done=t.steps_done, diverged_at=t.diverged_at, final=final, best=best,
             curves=t.curves, losses=t.losses, throughput=t.throughput,
-            figures=self._figures(), weights=t.weights, **({"exported": exported}
-                                                          if exported else {}))
+            figures=self._figures(), weights=t.weights,
+            **({"exported": exported} if exported else {}),
+            **({"nfe_sweep": self.nfe_sweep} if self.nfe_sweep else {}))
 
     def _scored(self) -> list[tuple[str, Scored]]:
         return [(which, s) for which, s in (("final", self.final),

@@ -57,6 +57,9 @@ class GenerativeModel:
     # ``config.ema``, Yazici et al. 2019) when the config's ``ema`` is > 0; GANs name their
     # generator, and sample from the averaged copy through sampling_network()
     averaged_networks: ClassVar[tuple[str, ...]] = ()
+    # True: sample() calls a network ``nfe`` times per image and ``sample_at(n, seed, nfe)``
+    # draws at another count (flow, ddpm: models/iterative.py)
+    iterative: ClassVar[bool] = False
 
     def __init__(self, config: Any = None, image_shape: tuple[int, ...] | None = None):
         if image_shape is None:  # models build for the dataset's shape: it has no default
@@ -109,6 +112,15 @@ class GenerativeModel:
     @property
     def latent_dim(self) -> int:
         raise NotImplementedError
+
+    @property
+    def nfe(self) -> int:
+        """Network evaluations sample() spends per image: 1 for a generator or a decoder."""
+        return 1
+
+    def sample_at(self, n: int, seed: int, nfe: int) -> np.ndarray:
+        """sample(n, seed) with ``nfe`` network evaluations per image (iterative models)."""
+        raise NotImplementedError(f"{self.name} samples in one network evaluation")
 
     @property
     def samples_per_example(self) -> int:

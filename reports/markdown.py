@@ -26,6 +26,7 @@ def render(results: dict, run_dir: str | Path | None = None) -> str:
         ("Mode collapse", tables.mode_collapse(results, run_dir)),
         ("Diversity and fidelity", tables.diversity(results)),
         ("Throughput", tables.throughput(results) if training else []),
+        ("Sampling cost", tables.sampling_cost(results, run_dir)),
         ("Samples", detail.samples(results, run_dir)),
         ("Curves", detail.curves(results, run_dir) if training else []),
         ("All metrics", tables.all_metrics(results)),

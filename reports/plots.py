@@ -262,6 +262,37 @@ def sensitivity(results: dict, path: str | Path) -> Path | None:
     return _save(fig, path) if drew else None
 
 
+def nfe_curves(results: dict, path: str | Path) -> Path | None:
+    """The iterative models' final weights at each NFE: FID, recall and the first mode count
+    (records.sweep_keys), one panel each, NFE on a log axis, mean over seeds with a
+    ±1 std band; the real data's floor dashed."""
+    sweeps = records.nfe_sweeps(results)
+    keys = [k for k in records.sweep_keys(results) if any(k in s for s in sweeps.values())]
+    if not keys:
+        return None
+    colors, floor = _colors(results), results.get("floor") or {}
+    fig, axes = _new_figure(len(keys), 1, w=4.2, h=3.2)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        for name, by_key in sweeps.items():
+            points = by_key.get(key) or {}
+            nfe = np.array(sorted(points), dtype=float)
+            mean = np.array([points[n].mean for n in sorted(points)])
+            std = np.array([points[n].std or 0.0 for n in sorted(points)])
+            ax.plot(nfe, mean, color=colors.get(name, "C0"), marker="o", ms=4, lw=1.6,
+                    label=name)
+            ax.fill_between(nfe, mean - std, mean + std, color=colors.get(name, "C0"),
+                            alpha=0.15, lw=0)
+        if isinstance(floor.get(key), (int, float)):
+            ax.axhline(floor[key], color="gray", ls="--", lw=1, label="real data")
+        ax.set_xscale("log", base=2)
+        ticks = sorted({n for by_key in sweeps.values() for n in by_key.get(key) or {}})
+        ax.set_xticks(ticks, [str(n) for n in ticks])
+        ax.set_xlabel("network evaluations per image (NFE)")
+        ax.set_title(records.short_label(results, key))
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 # name of each record figure in run_dir/figures -> the function that draws it
 RECORD_FIGURES: dict[str, Callable[[dict, str | Path], Path | None]] = {
     "class_histograms.png": class_histograms,
@@ -269,6 +300,7 @@ RECORD_FIGURES: dict[str, Callable[[dict, str | Path], Path | None]] = {
     "fid_curves.png": fid_curves,
     "losses.png": loss_curves,
     "sensitivity.png": sensitivity,
+    "nfe_curves.png": nfe_curves,
 }
 
 

@@ -151,6 +151,37 @@ def aggregate_throughput(results: dict) -> dict[tuple[str, str], dict[str, Stat]
     return {key: _aggregate_dicts(tps) for key, tps in groups.items()}
 
 
+def nfe_sweeps(results: dict) -> dict[str, dict[str, dict[int, Stat]]]:
+    """model -> metric -> NFE -> Stat over its scored runs' NFE sweeps (iterative models; the
+    others, and records from before the sweep, have none)."""
+    out: dict[str, dict[str, dict[int, Stat]]] = {}
+    for name, runs in runs_by_model(results).items():
+        sweeps = [r["nfe_sweep"] for r in runs if scored(r) and r.get("nfe_sweep")]
+        values: dict[str, dict[int, list[float]]] = {}
+        for sweep in sweeps:
+            for key, column in sweep["metrics"].items():
+                for nfe, value in zip(sweep["nfe"], column, strict=False):
+                    if _is_number(value):
+                        values.setdefault(key, {}).setdefault(int(nfe), []).append(float(value))
+        if values:
+            out[name] = {key: {nfe: mean_std(v) for nfe, v in sorted(by_nfe.items())}
+                         for key, by_nfe in values.items()}
+    return out
+
+
+def sweep_keys(results: dict) -> list[str]:
+    """The metrics the report shows against NFE: FID, recall and the first count of the
+    mode-collapse figures (classes covered, or Stacked MNIST's triples)."""
+    counts = [k for k in section_keys(results, "mode_collapse") if is_count(results, k)]
+    return ["fid", "recall", *counts[:1]]
+
+
+def measured_sampling(results: dict) -> bool:
+    """Whether any run measured its sampling speed (records from before it did not)."""
+    return any(_is_number((r.get("throughput") or {}).get("sampling_images_per_s"))
+               for r in results.get("runs", []))
+
+
 def histograms(results: dict) -> dict[str, list[list[float]]]:
     """model -> the class histogram of each scored run (models with none are left out)."""
     out = {}

@@ -133,6 +133,18 @@ class Throughput(TypedDict, total=False):
     batch_size: int
     backend: str
     precision: str
+    # sampling cost (records from before it have none; benchmarks/experiment.sampling_speed):
+    # images/s of sample() at batch_size after a first (compiling) call, on the final weights
+    sampling_images_per_s: float | None
+    nfe: int  # network evaluations per sampled image (1: one generator or decoder call)
+
+
+class NfeSweep(TypedDict):
+    """An iterative model's final weights scored at each NFE (benchmarks/experiment.nfe_sweep):
+    metric key -> its value at each of ``nfe``, on ``samples`` samples each."""
+    nfe: list[int]
+    samples: int
+    metrics: dict[str, list[float | None]]
 
 
 class Source(TypedDict, total=False):  # where samples scored by ``score`` came from; also
@@ -158,6 +170,7 @@ class Run(TypedDict):
     curves: NotRequired[Series | None]
     losses: NotRequired[Series | None]
     throughput: NotRequired[Throughput | None]
+    nfe_sweep: NotRequired[NfeSweep | None]  # iterative models only (flow, ddpm)
     figures: NotRequired[dict[str, str] | None]  # figure name -> path inside the run folder
     weights: NotRequired[str | None]
     # "final" / "best" -> the generator exported as .keras, a path inside the run folder

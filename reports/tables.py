@@ -15,6 +15,7 @@ from reports.blocks import (
     figure,
     figure_block,
     floor,
+    head,
     italic,
     label,
     metric_table,
@@ -28,7 +29,19 @@ def summary(results: dict) -> list[str]:
     return metric_table(results, records.summary_keys(results)) + [
         "", "Mean [95% bootstrap interval] over seeds (one seed: its value; see Significance); "
         "↓ lower is better, ↑ higher is better; best per column in **bold**. The full table is "
-        "under All metrics."]
+        "under All metrics."] + _cost(results)
+
+
+def _cost(results: dict) -> list[str]:
+    """What each model costs to train and to sample (records that measured sampling)."""
+    if not records.measured_sampling(results):
+        return []
+    rows = []
+    for (name, backend), s in records.aggregate_throughput(results).items():
+        rows.append([text(name), text(backend), cell(s.get("images_per_s")),
+                     cell(s.get("sampling_images_per_s")), _nfe(s)])
+    header = ["Model", "Backend", "Training images/s ↑", "Sampling images/s ↑", "NFE ↓"]
+    return ["", "Cost:", "", *table(header, rows, text_cols=(0, 1))]
 
 
 # a histogram or table per class reads up to a few dozen classes (the grid's 25 components),
@@ -89,6 +102,7 @@ def throughput(results: dict) -> list[str]:
     grouped = records.runs_by_model(results)
     best = records.best_models({f"{m}/{b}": s.get("images_per_s") for (m, b), s in tput.items()},
                        "higher")
+    sampling = records.measured_sampling(results)
     rows = []
     for (name, backend), s in tput.items():
         runs = [r for r in grouped[name] if r.get("throughput")]
@@ -100,12 +114,50 @@ def throughput(results: dict) -> list[str]:
                      fmt(first.get("batch_size")), str(len(runs)),
                      bold(cell(s.get("images_per_s")), f"{name}/{backend}" in best),
                      cell(s.get("step_ms_median")), cell(s.get("step_ms_p90")),
-                     cell(s.get("compile_s")), param_text, cell(s.get("peak_memory_mb"))])
+                     cell(s.get("compile_s")), param_text, cell(s.get("peak_memory_mb"))]
+                    + ([cell(s.get("sampling_images_per_s")), _nfe(s)]
+                       if sampling else []))
     header = ["Model", "Backend", "Precision", "Batch", "Seeds", "Images/s ↑", "ms/step median",
               "ms/step p90", "Compile s", "Parameters", "Peak memory MB"]
-    return table(header, rows, text_cols=(0, 1, 2, -2)) + [
+    header += ["Sampling images/s ↑", "NFE"] if sampling else []
+    text_cols = (0, 1, 2, -4) if sampling else (0, 1, 2, -2)
+    return table(header, rows, text_cols=text_cols) + [
         "", "Images/s counts training images consumed per second after the first (compiling) "
-        "step; compile time is the first step's."]
+        "step; compile time is the first step's."] + ([
+            "Sampling images/s: sample() on the final weights at the run's batch size after a "
+            "first (compiling) call, on the same machine; NFE: network evaluations per image "
+            "(1 for a generator or a decoder)."] if sampling else [])
+
+
+def _nfe(stats: dict) -> str:
+    """A model's NFE: one number (its seeds share the setting), or a dash."""
+    nfe = stats.get("nfe")
+    return fmt(nfe.mean, True) if nfe is not None else DASH
+
+
+def sampling_cost(results: dict, run_dir: Path | None) -> list[str]:
+    """The iterative models' final weights scored at each NFE: the figure and a table."""
+    sweeps = records.nfe_sweeps(results)
+    if not sweeps:
+        return []
+    lines = figure_block(run_dir, "figures/nfe_curves.png", "Quality against NFE")
+    while lines and not lines[-1]:
+        lines = lines[:-1]
+    samples = sorted({r["nfe_sweep"]["samples"] for r in results["runs"] if r.get("nfe_sweep")})
+    for key in records.sweep_keys(results):
+        counts = sorted({n for by_key in sweeps.values() for n in by_key.get(key, {})})
+        rows = [[text(name)] + [cell(by_key.get(key, {}).get(n), records.is_count(results, key))
+                                for n in counts] for name, by_key in sweeps.items()]
+        if counts:
+            lines += ["", f"{head(results, key)} at each NFE:", "",
+                      *table(["Model", *[f"NFE {n}" for n in counts]], rows)]
+    return lines + ["", f"The final weights sampled with each NFE ({join_ints(samples)} samples "
+                    "each, the cheap evaluations' count: comparable along a row and between "
+                    "models, not with the full evaluation's figures above)."]
+
+
+def join_ints(values) -> str:
+    return " or ".join(f"{v:,}" for v in values)
 
 
 def all_metrics(results: dict) -> list[str]:

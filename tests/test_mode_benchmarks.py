@@ -189,7 +189,8 @@ def test_every_image_model_on_points_is_named_at_once(tmp_path):
                "--out", str(tmp_path / "x"))
     assert_one_line_error(proc, "grid", "2-d points", "--models gan")
     unfit = proc.stderr.split("leave ")[1].split(" out of")[0]
-    assert unfit.split(", ") == ["ae", "dcgan", "dcgan_tf", "metz", "vae", "wgan_gp"]
+    assert unfit.split(", ") == ["ae", "dcgan", "dcgan_tf", "ddpm", "flow", "metz", "vae",
+                                 "wgan_gp"]
     assert not (tmp_path / "x").exists()
 
 
