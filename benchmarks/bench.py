@@ -146,19 +146,13 @@ def run(args) -> int:
     the peer see the same machine state, and ours/peer is the median of those paired ratios:
     two blocks timed minutes apart differ by several percent on a shared machine."""
     import keras
-    from rich.table import Table
 
     from benchmarks.console import rich_console
 
     backend, console = keras.backend.backend(), rich_console()
     repeats = args.repeats or (PEER_REPEATS if args.peers else 1)
     scripts = peer_scripts(Path(args.peers_dir)) if args.peers else []
-    table = Table(title=f"training throughput: {backend} on {device_description()}, "
-                        f"{args.steps} timed steps" + (f", median of {repeats}" if repeats > 1
-                                                       else ""))
-    for col in ("model", "precision", "batch", "images/s", "ms/step", "p90 ms", "compile s",
-                "GFLOP/step", "GFLOP/s", "replicas"):
-        table.add_column(col, justify="left" if col in ("model", "precision") else "right")
+    table = throughput_table(backend, args.steps, repeats)
     pairs: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     failed: dict[str, str] = {}
     for name in args.models:
@@ -199,6 +193,19 @@ def run(args) -> int:
     if args.peers:
         print_peers(console, scripts, args.peers_dir, pairs, failed)
     return 0
+
+
+def throughput_table(backend: str, steps: int, repeats: int):
+    """bench's table, its columns and title, with no rows yet."""
+    from rich.table import Table
+
+    table = Table(title=f"training throughput: {backend} on {device_description()}, "
+                        f"{steps} timed steps" + (f", median of {repeats}" if repeats > 1
+                                                  else ""))
+    for col in ("model", "precision", "batch", "images/s", "ms/step", "p90 ms", "compile s",
+                "GFLOP/step", "GFLOP/s", "replicas"):
+        table.add_column(col, justify="left" if col in ("model", "precision") else "right")
+    return table
 
 
 def case_label(name: str, settings: dict) -> str:
