@@ -80,20 +80,13 @@ class DDPM(IterativeGenerative):
     loss_name = "noise_mse"
 
     @dataclass(frozen=True)
-    class Config:
-        width: int = 16  # the U-Net's top-level channels (models/unet.py): ~1.1 M weights
-        lr: float = 5e-4  # Adam; Ho et al. 2e-4 at batch 128 over 800k steps
-        # decay of the U-Net weights' moving average that samples (as dcgan's; Ho et al.
-        # average with 0.9999 over their far longer runs)
-        ema: float = 0.999
-        nfe: int = 16  # DDIM steps (network evaluations) per image when sampling
+    class Config(IterativeGenerative.Config):  # width, lr, ema, nfe (DDIM steps)
         timesteps: int = 1000  # T, the steps of the forward process trained on
         schedule: str = "cosine"  # cosine (Nichol & Dhariwal 2021) | linear (Ho et al.)
         eta: float = 0.0  # DDIM's eta: 0 deterministic, 1 the DDPM's variance
 
         RULES: ClassVar[dict] = {
-            "width": checks.Interval(8, 256, integer=True), "lr": checks.POSITIVE,
-            "ema": checks.FRACTION, "nfe": checks.Interval(1, 1000, integer=True),
+            **IterativeGenerative.Config.RULES,
             "timesteps": checks.Interval(2, 100_000, integer=True),
             "schedule": checks.OneOf(SCHEDULES), "eta": checks.Interval(0, 1),
         }

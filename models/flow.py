@@ -64,23 +64,11 @@ class Flow(IterativeGenerative):
     loss_name = "velocity_mse"
 
     @dataclass(frozen=True)
-    class Config:
-        width: int = 16  # the U-Net's top-level channels (models/unet.py): ~1.1 M weights
-        lr: float = 5e-4  # Adam; the papers' 1e-4 to 2e-4 at batch 128 over 400k+ steps
-        # decay of the U-Net weights' moving average that samples (as dcgan's; the papers
-        # average with 0.9999 over their far longer runs)
-        ema: float = 0.999
-        nfe: int = 16  # network evaluations per image when sampling
+    class Config(IterativeGenerative.Config):  # width, lr, ema, nfe
         solver: str = "heun"  # euler | heun | midpoint
 
-        RULES: ClassVar[dict] = {
-            "width": checks.Interval(8, 256, integer=True), "lr": checks.POSITIVE,
-            "ema": checks.FRACTION, "nfe": checks.Interval(1, 1000, integer=True),
-            "solver": checks.OneOf(SOLVERS),
-        }
-
-        def __post_init__(self):
-            checks.validate(self)
+        RULES: ClassVar[dict] = {**IterativeGenerative.Config.RULES,
+                                 "solver": checks.OneOf(SOLVERS)}
 
     def compute_losses(self, images) -> dict:
         x1 = ops.cast(images, "float32")

@@ -13,12 +13,14 @@ compiled network call a step (TensorFlow traces the unrolled graph for ~25 s per
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import keras
 import numpy as np
 from keras import ops
 
+from models import checks
 from models.base import GenerativeModel, Phase
 from models.unet import unet
 
@@ -42,7 +44,25 @@ class NetworkCalls:
 
 class IterativeGenerative(GenerativeModel):
     """Base of the models whose sampler calls the U-Net ``config.nfe`` times per image. Its
-    Config has ``width``, ``lr``, ``ema`` and ``nfe``."""
+    Config, which theirs extend, has ``width``, ``lr``, ``ema`` and ``nfe``."""
+
+    @dataclass(frozen=True)
+    class Config:
+        width: int = 16  # the U-Net's top-level channels (models/unet.py): ~1.1 M weights
+        # Adam; the papers use 1e-4 to 2e-4 at batch 128 over 400k-800k steps
+        lr: float = 5e-4
+        # decay of the U-Net weights' moving average that samples (as dcgan's; the papers
+        # average with 0.9999 over their far longer runs)
+        ema: float = 0.999
+        nfe: int = 16  # network evaluations per image when sampling
+
+        RULES: ClassVar[dict] = {
+            "width": checks.Interval(8, 256, integer=True), "lr": checks.POSITIVE,
+            "ema": checks.FRACTION, "nfe": checks.Interval(1, 1000, integer=True),
+        }
+
+        def __post_init__(self):
+            checks.validate(self)
 
     averaged_networks: ClassVar[tuple[str, ...]] = ("unet",)
     iterative: ClassVar[bool] = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 
 import pytest
@@ -13,6 +12,7 @@ from benchmarks import bench
 from benchmarks.cli import commands as cli
 from benchmarks.console import rich_console
 from benchmarks.errors import UserError
+from tests.jaxworker import run_script
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -67,9 +67,7 @@ def check_step_flops(cases: list[dict]) -> None:
 
 
 def test_step_flops_on_tensorflow_count_a_training_step_of_the_products():
-    out = {}
-    exec(FLOPS_SCRIPT, {"print": lambda line: out.update(r=json.loads(line[6:]))})
-    check_step_flops(out["r"])
+    check_step_flops(run_script(FLOPS_SCRIPT, [])["result"])  # in this process: TensorFlow
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
