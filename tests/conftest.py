@@ -181,6 +181,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_share_order)  # every worker collects, and so sorts, the same way
     if config.getoption("benchmark_only", default=False):
         timed = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
         config.hook.pytest_deselected(items=[item for item in items if item not in timed])
@@ -207,3 +209,13 @@ def _batch(item) -> int | None:
         return None
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("batch") if callspec is not None else None
+
+
+def _share_order(item) -> int:
+    """Under pytest-xdist (``make test``), the order workers are handed tests in: the Ray group
+    (one worker runs it whole, about four minutes), then the other slow tests, then the fast
+    ones, so the longest work starts first and the many short tests even out the end rather
+    than one long test finishing alone (stable: collection order within each)."""
+    if item.get_closest_marker("xdist_group"):
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
