@@ -54,15 +54,33 @@ def test_a_continued_run_keeps_the_weight_average_and_its_warm_up(digits, tmp_pa
 
     config = models.get("gan").Config(ema=0.9)
     whole = build("gan", config, seed=0, image_shape=SHAPE)
+    initial = values(whole)
     train(whole, digits, steps=9, batch_size=32, seed=0)
     train(build("gan", config, seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32,
           seed=0, checkpoint_dir=tmp_path, checkpoint_every=4)
+    at_4 = build("gan", config, seed=0, image_shape=SHAPE)
+    checkpoint.restore(tmp_path, at_4, batch_size=32)
+    # the checkpoint holds the average as its own values (not the raw weights again) and its
+    # count: exactly, as no step has run since
+    assert float(keras.ops.convert_to_numpy(at_4.average_updates)) == 4.0
+    average, raw = at_4.averages["generator"], at_4.networks["generator"]
+    assert not all(np.array_equal(a, r) for a, r in
+                   zip(average.get_weights(), raw.get_weights(), strict=True))
     model = build("gan", config, seed=0, image_shape=SHAPE)
     train(model, digits, steps=9, batch_size=32, seed=0, checkpoint_dir=tmp_path)
     # the update count is saved: the continued average warms up from 4, not from 0
     assert float(keras.ops.convert_to_numpy(model.average_updates)) == 9.0
-    for a, b in zip(values(model), values(whole), strict=True):  # the averages included
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the averages included. Not to float round-off: the dense GAN's Adam steps turn a last-bit
+    # difference (oneDNN's kernels may round differently from one memory layout to another, so
+    # by what ran earlier in the process) into up to 4e-5 in a weight after 9 steps. What a
+    # lost or restarted average would give is of the order of the training's own movement, so
+    # each variable must match to 1 % of how far training moved it
+    for a, b, start in zip(values(model), values(whole), initial, strict=True):
+        assert _rms(a - b) <= 0.01 * _rms(b - start) + 1e-7, (a.shape, _rms(a - b), _rms(b - start))
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 def test_a_checkpoint_of_another_model_or_batch_size_is_refused(digits, tmp_path):
