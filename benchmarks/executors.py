@@ -37,6 +37,7 @@ EXECUTORS = ("local", "ray")
 RAY_INSTALL = "pip install -e '.[ray]'"
 RETRIES = 1  # a worker process that dies is run once more, then recorded as failed
 POLL_S = 0.2  # how often the driver looks at Ctrl-C while waiting on workers
+STOP_WAIT_S = 10  # how long a terminated worker is waited for (its own cleanup), at most
 ROOT = Path(__file__).resolve().parents[1]  # so workers import this checkout's code
 
 OnResult = Callable[[Trial], None]
@@ -253,6 +254,8 @@ def run_workers(specs, job: Job, workers: int, on_result: OnResult,
     finally:
         for proc, _, _ in running.values():  # a second Ctrl-C: stop at once
             proc.terminate()
+        for proc, _, _ in running.values():  # gone before the folder's temporaries are
+            proc.join(timeout=STOP_WAIT_S)
 
 
 def _arrives(results, got: dict, key: str, wait_s: float = 1.0) -> bool:

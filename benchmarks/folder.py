@@ -25,6 +25,7 @@ from pathlib import Path
 from benchmarks.errors import NoSpace, UserError, no_space
 from benchmarks.signals import FINISH, PREPARE, Signals
 from reports import schema
+from reports.files import remove_temporaries
 
 RESULTS_FILE = schema.RESULTS_FILE
 LOCK_FILE = ".lock"
@@ -91,8 +92,10 @@ class RunFolder:
         return cls(folder, signals, again(folder), results)
 
     def lock(self) -> None:
-        """``reopen`` locks once everything else was checked (``create`` at once)."""
+        """``reopen`` locks once everything else was checked (``create`` at once); what a
+        killed process of the stopped run left half-written goes with it."""
         self._make(TRAINED, self.again)
+        remove_temporaries(self.path)
 
     def _make(self, subfolders: tuple[str, ...], again: str) -> None:
         """The folder and its sub-folders, checked writable, then locked for this process: a
@@ -132,7 +135,10 @@ class RunFolder:
         """
         status, failure = "complete", None
         try:
-            body()
+            try:
+                body()
+            finally:  # every writer has ended: a worker or Ray task killed mid-write is gone
+                remove_temporaries(self.path)
         except KeyboardInterrupt:
             status = "interrupted"
             self.note(f"interrupted ({self.signals.requested or 'SIGINT'}) at "

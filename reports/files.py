@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 FILE_MODE = 0o644  # mkstemp makes files private; results, reports and figures are for all
+TEMP_PREFIX = ".tmp-"  # what every temp file and folder of these writes is named from
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -25,7 +26,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=f"-{path.name}")
     os.close(fd)
     tmp = Path(name)
     try:
@@ -47,7 +48,7 @@ def atomic_write_folder(folder: str | Path, write: Callable[[Path], None]) -> Pa
     into folder as atomic_write does: every file there is complete, the new one or the old."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{folder.name}-"))
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{TEMP_PREFIX}{folder.name}-"))
     try:
         write(tmp)
         for made in sorted(tmp.iterdir()):
@@ -60,6 +61,18 @@ def atomic_write_folder(folder: str | Path, write: Callable[[Path], None]) -> Pa
         shutil.rmtree(tmp, ignore_errors=True)
     _sync_folder(folder)
     return folder
+
+
+def remove_temporaries(folder: str | Path) -> None:
+    """Remove, anywhere under ``folder``, what these writes leave when their process is killed
+    mid-write (SIGKILL: a Ray task cancelled by force, a worker stopped, the OOM killer), which
+    no ``except`` of theirs can clean: temp files and folders, named from TEMP_PREFIX. Only
+    for a caller that holds the folder with none of its writers still running (RunFolder)."""
+    for path in sorted(Path(folder).rglob(f"{TEMP_PREFIX}*"), reverse=True):  # inner first
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            discard(path)
 
 
 def discard(tmp: Path) -> None:

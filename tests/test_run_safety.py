@@ -147,3 +147,38 @@ def test_a_command_stopped_before_its_first_record_takes_its_folder_back(tmp_pat
         raise KeyboardInterrupt
     assert sorted(p.name for p in (tmp_path / "recorded").iterdir()) == [
         ".lock", "figures", "results.json", "weights"]
+
+
+def test_what_a_writer_killed_mid_write_leaves_goes_when_its_folder_is_taken_up(tmp_path):
+    """A process killed mid-write (SIGKILL: a Ray task cancelled by force, the OOM killer) runs
+    no cleanup of its own: its temp folder stays until the run folder's owner removes it, as it
+    does when the run's work ends (the full disk under Ray: test_disk_full) and when it is
+    resumed (``lock``, here). Files under their real names stay."""
+    from benchmarks.folder import RunFolder, released
+    from benchmarks.signals import Signals
+    from tests.clitools import ROOT
+
+    out = tmp_path / "run"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "ae-s0-final.png").write_bytes(b"kept")
+    best = out / "weights" / "ae-s0-best"
+    script = ("import time\nfrom reports.files import atomic_write_folder\n"
+              "def write(tmp):\n"
+              "    (tmp / 'encoder.weights.h5').write_bytes(bytes(1000))\n"
+              "    print('written', flush=True)\n"
+              "    time.sleep(600)  # killed here, mid-write\n"
+              f"atomic_write_folder({str(best)!r}, write)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written"
+    finally:
+        proc.kill()
+        proc.wait()
+    (out / "figures" / ".tmp-abc-ae-s0-best.png").write_bytes(b"half")  # a temp file, too
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob(".tmp-*"))
+    assert len(left) == 2 and left[1].startswith("weights/.tmp-ae-s0-best-"), left
+    with released():
+        RunFolder(out, Signals(), "again").lock()
+    assert not list(out.rglob(".tmp-*"))
+    assert (out / "figures" / "ae-s0-final.png").read_bytes() == b"kept" and best.is_dir()
