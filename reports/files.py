@@ -7,6 +7,7 @@ may not, so ``metrics/cache.py`` keeps its own.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from pathlib import Path
 
 FILE_MODE = 0o644  # mkstemp makes files private; results, reports and figures are for all
 TEMP_PREFIX = ".tmp-"  # what every temp file and folder of these writes is named from
+# mkstemp's name here: PREFIX, 8 random characters, -name; mkdtemp's: PREFIX, name-, 8 random
+_TEMP_NAME = re.compile(rf"{re.escape(TEMP_PREFIX)}(?:[a-z0-9_]{{8}}-.+|.+-[a-z0-9_]{{8}})")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -63,15 +66,21 @@ def atomic_write_folder(folder: str | Path, write: Callable[[Path], None]) -> Pa
     return folder
 
 
-def remove_temporaries(folder: str | Path) -> None:
-    """Remove, anywhere under ``folder``, what these writes leave when their process is killed
-    mid-write (SIGKILL: a Ray task cancelled by force, a worker stopped, the OOM killer), which
-    no ``except`` of theirs can clean: temp files and folders, named from TEMP_PREFIX. Only
-    for a caller that holds the folder with none of its writers still running (RunFolder)."""
-    for path in sorted(Path(folder).rglob(f"{TEMP_PREFIX}*"), reverse=True):  # inner first
+def remove_temporaries(folder: str | Path, depth: int = 3) -> None:
+    """Remove what these writes leave when their process is killed mid-write (SIGKILL: a Ray
+    task cancelled by force, a worker stopped, the OOM killer), which no ``except`` of theirs
+    can clean: their temp files and folders, in ``folder`` and up to ``depth`` folders down (a
+    run's weights/<trial>/<export>/), by the names mkstemp and mkdtemp give them here (a user's
+    own files there are left alone). Only for a caller that holds the folder with none of its
+    writers still running (RunFolder)."""
+    root = Path(folder)
+    found = [p for level in range(depth + 1)
+             for p in root.glob("/".join(["*"] * level + [f"{TEMP_PREFIX}*"]))
+             if _TEMP_NAME.fullmatch(p.name)]
+    for path in sorted(found, reverse=True):  # inner first
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
-        else:
+        elif path.exists():
             discard(path)
 
 

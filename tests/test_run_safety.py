@@ -175,10 +175,11 @@ def test_what_a_writer_killed_mid_write_leaves_goes_when_its_folder_is_taken_up(
     finally:
         proc.kill()
         proc.wait()
-    (out / "figures" / ".tmp-abc-ae-s0-best.png").write_bytes(b"half")  # a temp file, too
+    (out / "figures" / ".tmp-k2j3h4g5-ae-s0-final.png").write_bytes(b"half")  # mkstemp's
+    (out / ".tmp-notes").write_text("a user's own file")  # not a name these writes give
     left = sorted(p.relative_to(out).as_posix() for p in out.rglob(".tmp-*"))
-    assert len(left) == 2 and left[1].startswith("weights/.tmp-ae-s0-best-"), left
+    assert len(left) == 3 and left[2].startswith("weights/.tmp-ae-s0-best-"), left
     with released():
         RunFolder(out, Signals(), "again").lock()
-    assert not list(out.rglob(".tmp-*"))
+    assert [p.relative_to(out).as_posix() for p in out.rglob(".tmp-*")] == [".tmp-notes"]
     assert (out / "figures" / "ae-s0-final.png").read_bytes() == b"kept" and best.is_dir()
