@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,3 +251,21 @@ def _share_order(item) -> int:
     if "jax_worker" in getattr(item, "fixturenames", ()):
         return 1
     return 2 if item.get_closest_marker("slow") else 3
+
+
+# Where a test run's time goes: with GENBENCH_TEST_TIMELINE=FILE, each test (setup, call and
+# teardown) appends one line "worker start end nodeid" (Unix seconds) to FILE, so the idle
+# time of each xdist worker, and which tests run beside which, can be read after a run
+# (python -m tests.timeline FILE). Off unless set.
+TIMELINE_ENV = "GENBENCH_TEST_TIMELINE"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    path = os.environ.get(TIMELINE_ENV)
+    start = time.time()
+    yield
+    if path:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(path, "a") as f:  # one short line per write: appends do not interleave
+            f.write(f"{worker} {start:.3f} {time.time():.3f} {item.nodeid}\n")
