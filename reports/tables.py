@@ -69,7 +69,7 @@ def mode_collapse(results: dict, run_dir: Path | None) -> list[str]:
 def _class_share_table(results: dict) -> list[str]:
     hists = records.histograms(results)
     k = records.num_classes(results)
-    if not hists or not k:
+    if not hists or not k or k > MAX_CLASSES_SHOWN:  # 1,000 columns are not read
         return []
     names = results.get("dataset", {}).get("class_names") or [str(i) for i in range(k)]
     rows = []

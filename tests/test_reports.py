@@ -570,3 +570,28 @@ def test_a_mixture_report_counts_modes_not_classes():
     assert "every model covers all 8 modes" in render(results)
     results["dataset"]["image_shape"] = [28, 28, 1]  # the same counts on images: classes
     assert "every model covers all 8 classes" in render(results)
+
+
+def test_the_share_per_class_is_a_table_up_to_a_few_dozen_classes_not_for_1000():
+    """Stacked MNIST's 1,000 triples: its modes and KL say it; a table of 1,000 columns (what
+    a Table 3 report printed) is left out, as the histogram figure is."""
+    from reports.tables import MAX_CLASSES_SHOWN
+
+    def rendered(k: int) -> str:
+        results = schema.new_results(
+            command="python -m benchmarks run", environment={"backend": "tensorflow"},
+            config={"models": ["gan"], "dataset": "stacked-mnist", "preset": "quick",
+                    "seeds": 1},
+            dataset={"name": "stacked-mnist", "train_size": 100, "test_size": 100,
+                     "image_shape": [28, 28, 3], "class_names": [f"{i:03d}" for i in range(k)]})
+        results.update(status="complete", metrics={"modes_1000": schema.metric_info(
+            "Modes (of 1,000)", "distinct triples", "higher", section="mode_collapse",
+            count=True, summary=1, verdict=1)}, runs=[
+            schema.new_run("gan", 0, final={"modes_1000": 1,
+                                            "class_histogram": [1.0] + [0.0] * (k - 1)})])
+        return render(schema.validate(results))
+
+    assert f"(uniform = {100 / MAX_CLASSES_SHOWN:.1f})" in rendered(MAX_CLASSES_SHOWN)
+    text = rendered(1000)
+    assert "Share of samples per" not in text and "| 999 |" not in text
+    assert "Modes (of 1,000)" in _section(text, "Mode collapse")
