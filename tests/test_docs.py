@@ -58,8 +58,8 @@ NOT_RUN = {
     "--sweep metz.pack=1,2,3,4": "as the line above; drawing on the fly is "
                                  "tests/test_onthefly.py's",
     "python -m benchmarks run --dataset stacked-mnist --models metz --preset pacgan-table3-cpu "
-    "--steps 10000 --seeds 3 --sweep metz.pack=1,2 --workers 2": "as the line above (80 min "
-                                                                  "of CPU for four runs)",
+    "--sweep metz.pack=1,2 --workers 2": "as the line above (1 h 29 min of CPU for its six "
+                                         "runs)",
     "python -m benchmarks bench --models dcgan --batch-sizes 64,256,1024 --precision "
     "float32,mixed_bfloat16 --peers": "18 timed cases, each in a fresh process with its peers: "
                                       "minutes; the one-case bench above is run",
