@@ -110,9 +110,15 @@ class _Points:
         return (self.rounding * (self.sq[start:stop] + other.sq.max())).astype(np.float32)
 
     def exact(self, rows: np.ndarray, other: _Points, cols: np.ndarray) -> np.ndarray:
-        """float64 squared distances of the pairs (rows[i], cols[i])."""
-        diff = self.x[rows] - other.x[cols]
-        return np.einsum("ij,ij->i", diff, diff)
+        """float64 squared distances of the pairs (rows[i], cols[i]), in chunks of at most
+        BLOCK_BYTES of differences: samples collapsed onto one point make nearly every pair a
+        candidate (25,600 such samples asked 40 GB at once before)."""
+        out = np.empty(len(rows))
+        step = max(1, BLOCK_BYTES // (8 * self.x.shape[1]))
+        for i in range(0, len(rows), step):
+            diff = self.x[rows[i:i + step]] - other.x[cols[i:i + step]]
+            out[i:i + step] = np.einsum("ij,ij->i", diff, diff)
+        return out
 
     def exact_rows(self, rows: np.ndarray, other: _Points) -> np.ndarray:
         """float64 squared distances of the given rows to every ``other`` point."""

@@ -162,3 +162,28 @@ def test_k_is_capped_at_a_tenth_of_the_real_points():
     real = np.arange(24, dtype=float)[:, None]  # points 1 apart on a line
     radii = diversity.kth_neighbour_radii(real, diversity.capped_k(5, 24))
     assert radii[0] == 2.0 and radii[12] == 1.0  # an end point's 2nd neighbour is 2 away
+
+
+def test_samples_collapsed_onto_one_point_keep_memory_flat():
+    """Every pair of identical samples is a float32 tie the float64 check must settle: all
+    N x N of them. They are settled in BLOCK_BYTES chunks; a 40k-step Table 3 generator's
+    25,600 identical samples asked 40 GB in one array before (2,000 here asked 1 GB)."""
+    import tracemalloc
+
+    from metrics.diversity import BLOCK_BYTES, kth_neighbour_radii, manifold_scores
+
+    point = np.random.default_rng(0).normal(size=(1, 64))
+    same = np.repeat(point, 2000, axis=0)
+    tracemalloc.start()
+    try:
+        radii = kth_neighbour_radii(same, 5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(radii, 0.0)
+    # the block's candidate pairs (all 4M, as int64 rows and columns) and their float64
+    # distances: about 365 MB here; the differences alone were 2 GB (4M x 64 float64) before
+    assert peak < 16 * BLOCK_BYTES, peak / 2**20
+    real = np.random.default_rng(1).normal(size=(500, 64))
+    scores = manifold_scores(real, same)
+    assert scores["recall"] == 0.0  # balls of radius 0 (and the slack) hold no real point
