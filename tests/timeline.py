@@ -1,6 +1,6 @@
 """Reads a test run's timeline (tests/conftest.py, GENBENCH_TEST_TIMELINE=FILE): each worker's
-busy and idle seconds between the run's first test start and its last test end, its longest
-idle gaps, and the longest tests.
+busy and idle seconds between the run's first test start and its last test end, and its
+longest idle gaps (the longest tests are pytest's own --durations).
 
     GENBENCH_TEST_TIMELINE=/tmp/timeline.txt make test
     python -m tests.timeline /tmp/timeline.txt
