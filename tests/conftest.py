@@ -238,6 +238,9 @@ def _batch(item) -> int | None:
     return callspec.params.get("batch") if callspec is not None else None
 
 
+RAY_GROUP = "ray"  # the tests that start a local Ray instance: one at a time, in one worker
+
+
 def _share_order(item) -> int:
     """Under pytest-xdist (``make test``), the order workers are handed tests in: the Ray group
     (one worker runs it whole, about four minutes), then the scripts on the JAX worker (slow,
@@ -246,7 +249,8 @@ def _share_order(item) -> int:
     then the other slow tests, then the fast ones, so the longest work starts first and the
     many short tests even out the end rather than one long test finishing alone (stable:
     collection order within each)."""
-    if item.get_closest_marker("xdist_group"):
+    group = item.get_closest_marker("xdist_group")
+    if group is not None and group.args[:1] == (RAY_GROUP,):
         return 0
     if "jax_worker" in getattr(item, "fixturenames", ()):
         return 1

@@ -11,7 +11,10 @@ import pytest
 import metrics
 from metrics import mode_collapse
 
-pytestmark = pytest.mark.slow
+# one worker runs the module under pytest-xdist (make test): a module fixture is built by every
+# worker that runs one of its tests, and these (MNIST's reference and three evaluations at
+# 10,000) took 20 s of CPU on each
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mnist-figures")]
 
 
 @pytest.fixture(scope="module")
