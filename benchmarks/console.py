@@ -53,6 +53,19 @@ def rich_console(**options) -> RichConsole:
     return console
 
 
+def eval_figures(scores: dict) -> str:
+    """An evaluation's figures in one line, as the terminal and a worker's log print them: a
+    mixture's modes, high-quality share and reverse KL; else FID, modes and KL over classes
+    (and Stacked MNIST's triples)."""
+    if "reverse_kl" in scores:  # a mixture's points: no classifier, no FID
+        return (f"modes {scores['mixture_modes']:.0f}  high quality {scores['high_quality']:.1%}"
+                f"  reverse KL {scores['reverse_kl']:.3f}")
+    triples = (f"  triples {scores['modes_1000']:.0f}/1000 KL {scores['kl_triples']:.2f}"
+               if "modes_1000" in scores else "")
+    return (f"FID {scores.get('fid', float('nan')):.2f}  modes {scores.get('modes_covered', 0):.0f}"
+            f"  KL {scores.get('kl_classes', float('nan')):.3f}{triples}")
+
+
 class _Bar:
     """A progress bar on a terminal: the step count, img/s and the ETA are always whole; the
     losses get the width that is left. Elsewhere (CI, nohup, | tee): a plain line now and then."""
@@ -123,16 +136,7 @@ class Console:
         return _Bar(self.rich, label, total)
 
     def eval_line(self, name: str, seed: int, step: int, scores: dict) -> None:
-        if "reverse_kl" in scores:  # a mixture's points
-            self.rich.print(f"  {name} s{seed} step {step}: modes {scores['mixture_modes']:.0f}"
-                            f"  high quality {scores['high_quality']:.1%}"
-                            f"  reverse KL {scores['reverse_kl']:.3f}")
-            return
-        triples = (f"  triples {scores['modes_1000']:.0f}/1000 KL {scores['kl_triples']:.2f}"
-                   if "modes_1000" in scores else "")
-        self.rich.print(f"  {name} s{seed} step {step}: FID {scores.get('fid', float('nan')):.2f}"
-                        f"  modes {scores.get('modes_covered', 0):.0f}"
-                        f"  KL {scores.get('kl_classes', float('nan')):.3f}{triples}")
+        self.rich.print(f"  {name} s{seed} step {step}: {eval_figures(scores)}")
 
     def summary(self, results: dict, report_path) -> None:
         """The report's summary columns, in its order, as many as fit the terminal."""

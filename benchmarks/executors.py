@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.config import RunConfig
+from benchmarks.console import eval_figures
 from benchmarks.errors import UserError, no_space
 from benchmarks.trial import Trial, TrialSpec
 
@@ -142,7 +143,7 @@ class WorkerConsole:
     loud = note = info
 
     def eval_line(self, name: str, seed: int, step: int, scores: dict) -> None:
-        self.info(f"step {step}: FID {scores.get('fid', float('nan')):.2f}")
+        self.info(f"step {step}: {eval_figures(scores)}")
 
     def progress(self, label: str, total: int):
         return _Quiet()

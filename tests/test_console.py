@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console as RichConsole
 
-from benchmarks.console import _Bar
+from benchmarks.console import Console, _Bar
+from benchmarks.executors import WorkerConsole
 from benchmarks.harness import StepInfo
 from tests.conftest import V1_DIGITS
 
@@ -53,7 +55,6 @@ def test_a_log_that_is_not_a_terminal_gets_plain_lines_now_and_then():
 
 def _summary(width: int) -> list[str]:
 
-    from benchmarks.console import Console
     from reports import schema
 
     results = schema.load(V1_DIGITS / "results.json")
@@ -76,7 +77,6 @@ def test_in_a_log_the_summary_shows_every_column_whole(capsys):
     """stdout is not a terminal here, as in CI or | tee: rich would assume 80 columns, and
     the summary would drop columns (and cut a long swept model's name) to fit them."""
 
-    from benchmarks.console import Console
     from reports import schema
 
     results = schema.load(V1_DIGITS / "results.json")
@@ -89,7 +89,6 @@ def test_in_a_log_the_summary_shows_every_column_whole(capsys):
 def test_a_failed_runs_summary_in_a_log_keeps_its_title_and_caption_on_one_line(capsys):
     """A run that failed or was interrupted before any figure has a one-column table: its
     title and caption were wrapped to that column's 7 characters."""
-    from benchmarks.console import Console
     from reports import schema
 
     results = schema.load(V1_DIGITS / "results.json")
@@ -101,3 +100,23 @@ def test_a_failed_runs_summary_in_a_log_keeps_its_title_and_caption_on_one_line(
     assert title in lines
     assert "real: held-out real images, the floor" in lines
     assert "run failed: the report covers the finished runs only" in lines[-2]
+
+
+MIXTURE = {"mixture_modes": 7.0, "high_quality": 0.823, "reverse_kl": 0.1134,
+           "log_likelihood": -1.5}
+STACKED = {"fid": 12.345, "modes_covered": 10.0, "kl_classes": 0.0123, "modes_1000": 935.0,
+           "kl_triples": 0.41}
+
+
+@pytest.mark.parametrize("scores, line", [
+    (MIXTURE, "step 500: modes 7  high quality 82.3%  reverse KL 0.113"),
+    (STACKED, "step 500: FID 12.35  modes 10  KL 0.012  triples 935/1000 KL 0.41"),
+])
+def test_an_evaluation_prints_its_datasets_figures_on_the_terminal_and_in_a_worker(
+        capsys, scores, line):
+    """A mixture has no FID: neither the terminal nor a worker's log (--workers, Ray) prints
+    'FID nan' for it (a worker's line printed FID alone, nan on the ring and grid)."""
+    Console().eval_line("gan", 0, 500, scores)
+    WorkerConsole("gan/s0").eval_line("gan", 0, 500, scores)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"  gan s0 {line}", f"[gan/s0] {line}"]
