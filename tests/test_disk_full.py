@@ -24,6 +24,7 @@ from PIL import Image
 from benchmarks.errors import NoSpace
 from reports import schema
 from tests.clitools import ROOT, cli, run_env
+from tests.conftest import RAY_GROUP
 
 SMOKE = ("--preset", "smoke", "--dataset", "digits", "--samples", "200", "--eval-samples", "100")
 # ae's files are each under 1 MB, all of them under 3 MB; gan's generator weights are 2.7 MB,
@@ -120,7 +121,7 @@ def test_a_full_disk_stops_in_one_line_and_the_run_resumes_once_there_is_space(t
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
+@pytest.mark.xdist_group(RAY_GROUP)  # one local Ray instance at a time
 def test_a_full_disk_inside_a_ray_task_stops_the_study_rather_than_failing_the_run(
         tmp_path, classifier_cache):
     """As in this process and in worker processes: a Ray task that meets the full disk stops

@@ -16,6 +16,7 @@ from benchmarks import executors, tracking
 from benchmarks.errors import UserError
 from tests import plugintools
 from tests.clitools import ROOT, assert_one_line_error, cli
+from tests.conftest import RAY_GROUP
 
 # 2 learning rates x 2 seeds of the autoencoder, at the smallest budget that still scores
 SWEEP = ["run", "--preset", "smoke", "--dataset", "digits", "--models", "ae",
@@ -38,7 +39,7 @@ def _runs(out: Path) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
+@pytest.mark.xdist_group(RAY_GROUP)  # one local Ray instance at a time
 def test_local_workers_and_ray_give_the_same_keyed_runs(tmp_path):
     """Also a plugin model under each executor (the plugin file is imported again by each
     worker process and Ray task): what test_plugins checked per executor, merged here. Each
@@ -105,7 +106,7 @@ def _finished(out: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
+@pytest.mark.xdist_group(RAY_GROUP)  # one local Ray instance at a time
 def test_ctrl_c_during_a_ray_run_keeps_finished_runs_and_resume_completes(tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "run"
@@ -137,7 +138,7 @@ def test_ctrl_c_during_a_ray_run_keeps_finished_runs_and_resume_completes(tmp_pa
         assert runs[key] == record
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.xdist_group(RAY_GROUP)
 def test_the_ray_group_runs_in_one_worker(request):
     """The Ray tests share one worker, one after another, because ``make test`` passes
     ``--dist loadgroup``: pytest-xdist groups a test by the "@group" it appends to its id. With
@@ -145,7 +146,7 @@ def test_the_ray_group_runs_in_one_worker(request):
     Ray instances then start side by side): pyproject pins pytest below 9.2 for this."""
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("not under pytest-xdist's --dist loadgroup")
-    assert request.node.nodeid.endswith("@ray"), (
+    assert request.node.nodeid.endswith(f"@{RAY_GROUP}"), (
         f"{request.node.nodeid}: pytest-xdist did not group it (pytest-dev/pytest-xdist#1386); "
         "install pytest<9.2 (pyproject's dev extra)")
 

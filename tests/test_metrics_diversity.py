@@ -167,7 +167,7 @@ def test_k_is_capped_at_a_tenth_of_the_real_points():
 def test_samples_collapsed_onto_one_point_keep_memory_flat():
     """Every pair of identical samples is a float32 tie the float64 check must settle: all
     N x N of them. They are settled in BLOCK_BYTES chunks; a 40k-step Table 3 generator's
-    25,600 identical samples asked 40 GB in one array before (2,000 here asked 1 GB)."""
+    25,600 identical samples asked 40 GB in one array before (2,000 here asked 2 GB)."""
     import tracemalloc
 
     from metrics.diversity import BLOCK_BYTES, kth_neighbour_radii, manifold_scores
