@@ -33,6 +33,9 @@ DIFFERENT = {"dataset": ("datasets", "compare runs made on the same dataset with
                             "same classifier"),
              "config": ("sample counts", "FID and modes covered depend on how many samples "
                         "are scored: compare runs scored with the same --samples")}
+# the budget a report's Config line states: kept in a comparison only where every run agrees
+# (the notes give each run's steps); a differing one is dropped rather than shown as the first's
+BUDGET = ("preset", "steps", "batch_size", "eval_every", "eval_samples")
 
 
 def labels(run_dirs: list[Path]) -> list[str]:
@@ -86,6 +89,16 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
                      f"{how}, status {results.get('status')})")
     first["config"].update(models=models, sweep=sweep,
                            seeds=max(r.get("config", {}).get("seeds") or 0 for _, r in loaded))
+    differ = []
+    for key in BUDGET:
+        values = [r.get("config", {}).get(key) for _, r in loaded]
+        if any(v != values[0] for v in values):
+            first["config"].pop(key, None)
+            differ.append(f"{key} " + ", ".join(f"{_budget(v)} ({label})" for v, (label, _)
+                                                in zip(values, loaded, strict=True)))
+    if differ:
+        notes.insert(0, "The compared runs' budgets differ, so the Config line gives only what "
+                        "they share: " + "; ".join(differ) + ".")
     first.update(runs=runs, notes=notes, command=f"{COMMAND} "
                  + " ".join(str(d) for d in run_dirs),
                  status="complete" if all(r.get("status") == "complete" for _, r in loaded)
@@ -94,6 +107,10 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
     if published:
         first["published"] = published
     return first
+
+
+def _budget(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else "none" if value is None else str(value)
 
 
 def copy_figures(figures: dict[str, str], src: Path, out: Path, n: int) -> dict[str, str]:

@@ -105,6 +105,16 @@ PRESETS: dict[str, Preset] = {
                              settings=PACGAN_TABLE2, holds="images",
                              reproduces="pacgan-table2",
                              about="PacGAN Table 2: 50 epochs of 128k at batch 64, 10 seeds"),
+    # Table 2's networks and settings on a CPU: one epoch (2,000 steps at batch 64), 3 seeds,
+    # evaluated every 1,000 steps. It shows the table's direction on 2 cores: one seed at
+    # 2,000 steps covered 59 of the 1,000 triples unpacked and 807 packed (pack 2, at 1,000
+    # steps; docs/mode-collapse.md). A step is 0.56 s unpacked and 0.76 s packed there, so
+    # --sweep dcgan_tf.pack=1,2 is about 2 h 20 min for its six runs
+    "pacgan-stacked-cpu": Preset(steps=2000, batch_size=64, seeds=3, eval_every=1000,
+                                 eval_samples=5000, samples=26000, checkpoint_every=1000,
+                                 settings=PACGAN_TABLE2, holds="images",
+                                 reproduces="pacgan-table2",
+                                 about="PacGAN Table 2's networks, 1 epoch, 3 seeds (CPU)"),
     # PacGAN Table 3's budget (a GPU's; Metz et al.'s): 500,000 steps at batch 128 (its
     # config.py: num_training_sample 500000 * 128, one epoch), 50 trials, scored on 25,600
     # samples (num_test_sample); --models metz. Its code draws fresh triples each batch, and

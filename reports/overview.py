@@ -34,7 +34,7 @@ def header(results: dict) -> list[str]:
         ["Backend", text(f"{env.get('backend') or cfg.get('backend', '?')} on "
                          f"{env.get('device', '?')}, {cfg.get('precision', 'float32')}")],
         ["Versions", text(version_text or DASH)],
-        ["Config", ", ".join(_preset(results))],
+        ["Config", ", ".join(_preset(results)) or DASH],
         ["Command", code(results["command"]) if results.get("command") else DASH],
         ["Date", text(_date(results))],
         ["Status", f"**{status}**" if status != "complete" else status],
@@ -73,8 +73,10 @@ def _warnings(results: dict) -> list[str]:
 
 def _preset(results: dict) -> list[str]:
     cfg = results.get("config", {})
-    preset = ([f"preset **{text(cfg.get('preset', '?'))}**"] if records.any_trained(results)
-              else ["**scored samples**, nothing trained"])
+    # a field absent is left out: a comparison keeps only what its runs share (the notes
+    # give the rest, benchmarks/compare.py)
+    preset = ([f"preset **{text(cfg['preset'])}**"] if "preset" in cfg else []) \
+        if records.any_trained(results) else ["**scored samples**, nothing trained"]
     for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
             preset.append(plural(cfg[key], word))

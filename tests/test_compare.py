@@ -76,6 +76,25 @@ def test_compare_notes_which_runs_drew_their_training_images_on_the_fly(tmp_path
                              "complete)")
 
 
+def test_compare_states_only_the_budget_its_runs_share(tmp_path):
+    # a 6,000-step run beside a 2,000-step one: the header must not say 6,000 for both
+    long = record("tensorflow", [100.0])
+    long["config"].update(steps=6000, batch_size=64, eval_every=2000, eval_samples=5000)
+    short = record("tensorflow", [101.0])
+    short["config"].update(steps=2000, batch_size=64, eval_every=1000, eval_samples=5000)
+    report = compare([str(write(tmp_path / "long", long)), str(write(tmp_path / "short", short))],
+                     str(tmp_path / "both"))
+    merged = json.loads((tmp_path / "both" / "results.json").read_text())
+    assert "steps" not in merged["config"] and "eval_every" not in merged["config"]
+    assert merged["config"]["batch_size"] == 64 and merged["config"]["preset"] == "smoke"
+    assert merged["notes"][0] == ("The compared runs' budgets differ, so the Config line gives "
+                                  "only what they share: steps 6,000 (long), 2,000 (short); "
+                                  "eval_every 2,000 (long), 1,000 (short).")
+    config = next(line for line in report.read_text().splitlines()
+                  if line.startswith("| Config |"))
+    assert config == "| Config | preset **smoke**, 1 seed, batch 64, final metrics on 500 samples |"
+
+
 @pytest.mark.parametrize("other, message", [
     (record("jax", [1.0], dataset="mnist"), "different datasets (dataset.name 'digits' vs "
                                             "'mnist')"),

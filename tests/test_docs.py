@@ -54,6 +54,18 @@ NOT_RUN = {
     "python -m benchmarks run --dataset stacked-mnist --models dcgan_tf --preset pacgan-stacked "
     "--sweep dcgan_tf.pack=1,2": "as the line above, with the paper's 8.8M-weight networks at a "
                                  "GPU's budget",
+    "python -m benchmarks run --dataset stacked-mnist --models dcgan_tf --preset "
+    "pacgan-stacked-cpu --sweep dcgan_tf.pack=1,2": "as the line above, at one epoch (about "
+                                                    "2 h 20 min of CPU)",
+    "python -m benchmarks run --dataset stacked-mnist --models dcgan_tf --preset pacgan-stacked "
+    "--epochs 3 --seeds 1 --eval-every 2000 --out runs/table2-pack1": "an hour of CPU with the "
+                                                                      "paper's networks",
+    "python -m benchmarks run --dataset stacked-mnist --models dcgan_tf --preset pacgan-stacked "
+    "--steps 2000 --seeds 1 --eval-every 1000 --set dcgan_tf.pack=2 --out runs/table2-pack2":
+        "28 minutes of CPU with the paper's networks",
+    "python -m benchmarks compare runs/table2-pack1 runs/table2-pack2": "compares the two runs "
+                                                                         "above; compare is "
+                                                                         "tests/test_compare.py's",
     "python -m benchmarks run --dataset stacked-mnist --models metz --preset pacgan-table3 "
     "--sweep metz.pack=1,2,3,4": "as the line above; drawing on the fly is "
                                  "tests/test_onthefly.py's",

@@ -235,6 +235,7 @@ def _resolved(*argv):
     ("pacgan-table3", "metz", (500_000, 128, 50, 25_600)),
     ("pacgan-table3-cpu", "metz", (20_000, 128, 3, 25_600)),
     ("pacgan-stacked", "dcgan_tf", (100_000, 64, 10, 26_000)),
+    ("pacgan-stacked-cpu", "dcgan_tf", (2_000, 64, 3, 26_000)),
 ])
 def test_the_paper_presets_carry_the_codes_settings_beneath_set(preset, model, budget):
     cfg = _resolved("--models", f"{model},dcgan", "--preset", preset)
