@@ -129,7 +129,8 @@ PRESETS: dict[str, Preset] = {
     # every 2,000 steps as the code logs its metrics; its --sweep metz.pack=1,2 takes 1 h 29 min
     # on 2 cores (--workers 2). At 20,000 steps every run, packed or not, had collapsed onto
     # 1-3 of the 1,000 triples (docs/mode-collapse.md); the budget where pack 2 separates lies
-    # beyond it and is not yet measured
+    # beyond it and is not yet measured (with D = 1/2 G, --set metz.d_filters=4, 8,000 steps gave
+    # 119 triples unpacked and 551 packed, means of 3 seeds whose intervals still overlap)
     "pacgan-table3-cpu": Preset(steps=20000, batch_size=128, seeds=3, eval_every=2000,
                                 eval_samples=5000, samples=25600, checkpoint_every=5000,
                                 settings=PACGAN_TABLE3, holds="images",
