@@ -75,8 +75,10 @@ def _preset(results: dict) -> list[str]:
     cfg = results.get("config", {})
     # a field absent is left out: a comparison keeps only what its runs share (the notes
     # give the rest, benchmarks/compare.py)
-    preset = ([f"preset **{text(cfg['preset'])}**"] if "preset" in cfg else []) \
-        if records.any_trained(results) else ["**scored samples**, nothing trained"]
+    if not records.any_trained(results):
+        preset = ["**scored samples**, nothing trained"]
+    else:
+        preset = [f"preset **{text(cfg['preset'])}**"] if "preset" in cfg else []
     for key, word in (("steps", "step"), ("seeds", "seed")):
         if isinstance(cfg.get(key), int):
             preset.append(plural(cfg[key], word))

@@ -95,6 +95,16 @@ def test_compare_states_only_the_budget_its_runs_share(tmp_path):
     assert config == "| Config | preset **smoke**, 1 seed, batch 64, final metrics on 500 samples |"
 
 
+def test_compare_of_two_presets_names_neither_in_its_config_line(tmp_path):
+    smoke, quick = record("tensorflow", [100.0]), record("tensorflow", [101.0])
+    quick["config"]["preset"] = "quick"
+    report = compare([str(write(tmp_path / "a", smoke)), str(write(tmp_path / "b", quick))],
+                     str(tmp_path / "both"))
+    assert "| Config | 20 steps, 1 seed, final metrics on 500 samples |" in report.read_text()
+    assert json.loads((tmp_path / "both" / "results.json").read_text())["notes"][0].endswith(
+        "preset smoke (a), quick (b).")
+
+
 @pytest.mark.parametrize("other, message", [
     (record("jax", [1.0], dataset="mnist"), "different datasets (dataset.name 'digits' vs "
                                             "'mnist')"),
