@@ -106,10 +106,8 @@ PRESETS: dict[str, Preset] = {
                              reproduces="pacgan-table2",
                              about="PacGAN Table 2: 50 epochs of 128k at batch 64, 10 seeds"),
     # Table 2's networks and settings on a CPU: one epoch (2,000 steps at batch 64), 3 seeds,
-    # evaluated every 1,000 steps. It shows the table's direction on 2 cores: one seed at
-    # 2,000 steps covered 59 of the 1,000 triples unpacked and 807 packed (pack 2, at 1,000
-    # steps; docs/mode-collapse.md). A step is 0.56 s unpacked and 0.76 s packed there, so
-    # --sweep dcgan_tf.pack=1,2 is about 2 h 20 min for its six runs
+    # evaluated every 1,000 steps, where the unpacked run has collapsed and the packed one not
+    # (figures and cost: docs/mode-collapse.md, "Table 2's networks on a CPU")
     "pacgan-stacked-cpu": Preset(steps=2000, batch_size=64, seeds=3, eval_every=1000,
                                  eval_samples=5000, samples=26000, checkpoint_every=1000,
                                  settings=PACGAN_TABLE2, holds="images",
@@ -129,8 +127,7 @@ PRESETS: dict[str, Preset] = {
     # every 2,000 steps as the code logs its metrics; its --sweep metz.pack=1,2 takes 1 h 29 min
     # on 2 cores (--workers 2). At 20,000 steps every run, packed or not, had collapsed onto
     # 1-3 of the 1,000 triples (docs/mode-collapse.md); the budget where pack 2 separates lies
-    # beyond it and is not yet measured (with D = 1/2 G, --set metz.d_filters=4, 8,000 steps gave
-    # 119 triples unpacked and 551 packed, means of 3 seeds whose intervals still overlap)
+    # beyond it and is not yet measured (D = 1/2 G, --set metz.d_filters=4: the same page)
     "pacgan-table3-cpu": Preset(steps=20000, batch_size=128, seeds=3, eval_every=2000,
                                 eval_samples=5000, samples=25600, checkpoint_every=5000,
                                 settings=PACGAN_TABLE3, holds="images",
