@@ -77,8 +77,7 @@ def trained_and_scored(model, tracker: Tracker, ctx: Context, files: Files,
         return Trial(spec, "interrupted", trained, notes=notes)
     final, sweep = None, None
     if log.diverged_at is None:
-        final = score_final(model, log, tracker, ctx, files)
-        trained, sweep = sampling(model, trained, ctx)
+        final, trained, sweep = scored_final(model, log, tracker, ctx, files, trained)
     else:
         ctx.console.loud(f"{spec.model} seed {spec.seed} diverged at step {log.diverged_at} "
                          "(loss not finite)")
@@ -88,6 +87,63 @@ def trained_and_scored(model, tracker: Tracker, ctx: Context, files: Files,
     status = "finished" if log.diverged_at is None else "diverged"
     return Trial(spec, status, trained, final=final, best=best, progression=progression,
                  notes=notes, nfe_sweep=sweep)
+
+
+def scored_final(model, log, tracker: Tracker, ctx: Context, files: Files,
+                 trained: Training) -> tuple[Scored, Training, dict | None]:
+    """The final weights scored and their sampling cost, each kept in the trial's checkpoint
+    folder as it is done (``SCORED_FILE``) until the trial is recorded. A trial resumed after
+    a signal or crash in a later stage (the best weights' scoring, say) takes them from there
+    instead of computing them again, when this process trained no step: its weights are the
+    final checkpoint's, the ones scored."""
+    if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
+        tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
+    keep = ctx.cfg.checkpoint_every > 0  # without a checkpoint a resume trains from step 0
+    kept = {} if tracker.trained or not keep else scored_before(files.checkpoints,
+                                                                 log.steps_done)
+    if "final" in kept:
+        final = kept["final"]
+        trained = dataclasses.replace(trained, throughput=kept["throughput"])
+        ctx.console.info(f"{model.name} seed {tracker.spec.seed}: final weights scored before "
+                         f"it was stopped: {final_figures(final.metrics, ctx)}")
+        model.prepare_sampling(ctx.dataset.x_train)  # what full_eval did before sampling
+    else:
+        final = score_final(model, log, tracker, ctx, files)
+        if keep:
+            keep_scored(files.checkpoints, log.steps_done, final, trained.throughput)
+    if "sweep" in kept:
+        return final, dataclasses.replace(trained, throughput=kept["throughput"]), kept["sweep"]
+    trained, sweep = sampling(model, trained, ctx)
+    if keep:
+        keep_scored(files.checkpoints, log.steps_done, final, trained.throughput, sweep=sweep)
+    return final, trained, sweep
+
+
+_UNSET = object()
+
+
+def keep_scored(folder: Path, step: int, final: Scored, throughput: dict,
+                sweep: object = _UNSET) -> None:
+    """``SCORED_FILE``: the final weights' scores at ``step`` and the throughput; with
+    ``sweep`` (None for a one-call sampler), the sampling stage is done too."""
+    kept = {"step": step, "final": dataclasses.asdict(final), "throughput": throughput}
+    if sweep is not _UNSET:
+        kept["sweep"] = sweep
+    atomic_write_text(folder / SCORED_FILE, json.dumps(kept, default=lambda v: v.tolist()))
+
+
+def scored_before(folder: Path, step: int) -> dict:
+    """What ``keep_scored`` kept for the weights at ``step``: "final" (a Scored),
+    "throughput", and "sweep" once sampling was done; {} when there is none, it is of
+    another step, or it cannot be read (the scores are then computed again)."""
+    try:
+        kept = json.loads((folder / SCORED_FILE).read_text())
+        if kept["step"] != step:
+            return {}
+        return {"final": Scored(**kept["final"]), "throughput": dict(kept["throughput"]),
+                **({"sweep": kept["sweep"]} if "sweep" in kept else {})}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def sampling(model, trained: Training, ctx: Context) -> tuple[Training, dict | None]:
@@ -167,9 +223,11 @@ class Tracker:
             ctx.console.info(f"{label}: continuing from its last checkpoint")
             held = checkpoint.held(files.checkpoints)
         self.trackers = open_trackers(model, spec, ctx, self, held)
+        self.trained = False  # no step trained in this process yet (scored_final)
 
     def on_step(self, info) -> None:
-        """The progress bar listens to steps, not the tracker."""
+        """The progress bar shows the steps; the tracker notes that this process trained."""
+        self.trained = True
 
     def should_stop(self) -> bool:
         return False
@@ -286,22 +344,25 @@ def training(model, log, curves: dict, ctx: Context, files: Files) -> Training:
 
 def score_final(model, log, tracker: Tracker, ctx: Context, files: Files) -> Scored:
     """Every metric on the final weights, which are saved and exported, and their grid."""
-    if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
-        tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
     atomic_write_folder(files.weights, model.save_weights)
     final = full_eval(model, ctx)
     scored = Scored(final, draw_grid(model, "final", files, ctx),
                     export.save_in(model, files.weights, ctx.run_dir))  # generator.keras
-    if ctx.reference.kind == "mixture":
-        figures = (f"modes {final['mixture_modes']:.0f}/{ctx.dataset.num_classes}, high quality "
-                   f"{final['high_quality']:.1%}, reverse KL {final['reverse_kl']:.3f}")
-    else:
-        figures = (f"FID {final['fid']:.2f}, modes {final['modes_covered']:.0f}/"
-                   f"{ctx.dataset.num_classes}")
-        if "modes_1000" in final:
-            figures += f", {final['modes_1000']:.0f} of 1,000 triples, KL {final['kl_triples']:.2f}"
-    ctx.console.info(f"{model.name} seed {tracker.spec.seed}: final {figures}")
+    ctx.console.info(f"{model.name} seed {tracker.spec.seed}: final "
+                     f"{final_figures(final, ctx)}")
     return scored
+
+
+def final_figures(final: dict, ctx: Context) -> str:
+    """The final scores' line: the mixture's figures, or FID and modes (and triples)."""
+    if ctx.reference.kind == "mixture":
+        return (f"modes {final['mixture_modes']:.0f}/{ctx.dataset.num_classes}, high quality "
+                f"{final['high_quality']:.1%}, reverse KL {final['reverse_kl']:.3f}")
+    figures = (f"FID {final['fid']:.2f}, modes {final['modes_covered']:.0f}/"
+               f"{ctx.dataset.num_classes}")
+    if "modes_1000" in final:
+        figures += f", {final['modes_1000']:.0f} of 1,000 triples, KL {final['kl_triples']:.2f}"
+    return figures
 
 
 def score_best(model, log, best: dict, final: Scored | None, ctx: Context,
@@ -357,6 +418,7 @@ def draw_progression(frames: list, files: Files, mixture=None) -> dict[str, str]
 
 PROGRESS_FILE = "progress.json"  # beside the harness's checkpoint.npz
 FRAMES_FILE = "frames.npz"
+SCORED_FILE = "scored.json"  # the final weights' scores, until the trial is recorded
 
 
 def progress_so_far(folder: Path, keys=CURVES["classifier"], selected_by: str = "fid",

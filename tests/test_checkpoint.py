@@ -26,16 +26,29 @@ def values(model) -> list[np.ndarray]:
     return [np.array(keras.ops.convert_to_numpy(v)) for v in checkpoint.state_variables(model)]
 
 
+class Died(Exception):
+    """The process ends here: after a step, before anything else is written."""
+
+
+def dies_after(step: int) -> LambdaCallback:
+    def on_step(info):
+        if info.step == step:
+            raise Died
+
+    return LambdaCallback(on_step=on_step)
+
+
 @pytest.mark.slow
 def test_a_continued_run_matches_an_uninterrupted_one_step_for_step(digits, tmp_path):
     whole = build("ae", seed=0, image_shape=SHAPE)
     uninterrupted = train(whole, digits, steps=9, batch_size=32, seed=0)
 
     saved = []
-    first = train(build("ae", seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32, seed=0,
-                  checkpoint_dir=tmp_path, checkpoint_every=4,
-                  callbacks=[LambdaCallback(on_checkpoint=saved.append)])
-    assert saved == [4] and first.steps_done == 5  # the fifth step is lost with the process
+    with pytest.raises(Died):
+        train(build("ae", seed=0, image_shape=SHAPE), digits, steps=9, batch_size=32, seed=0,
+              checkpoint_dir=tmp_path, checkpoint_every=4,
+              callbacks=[LambdaCallback(on_checkpoint=saved.append), dies_after(5)])
+    assert saved == [4]  # the fifth step is lost with the process
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.FILE]  # no temporary left
 
     model = build("ae", seed=0, image_shape=SHAPE)
@@ -56,8 +69,9 @@ def test_a_continued_run_keeps_the_weight_average_and_its_warm_up(digits, tmp_pa
     whole = build("gan", config, seed=0, image_shape=SHAPE)
     initial = values(whole)
     train(whole, digits, steps=9, batch_size=32, seed=0)
-    train(build("gan", config, seed=0, image_shape=SHAPE), digits, steps=5, batch_size=32,
-          seed=0, checkpoint_dir=tmp_path, checkpoint_every=4)
+    with pytest.raises(Died):
+        train(build("gan", config, seed=0, image_shape=SHAPE), digits, steps=9, batch_size=32,
+              seed=0, checkpoint_dir=tmp_path, checkpoint_every=4, callbacks=[dies_after(5)])
     at_4 = build("gan", config, seed=0, image_shape=SHAPE)
     checkpoint.restore(tmp_path, at_4, batch_size=32)
     # the checkpoint holds the average as its own values (not the raw weights again) and its
@@ -131,6 +145,22 @@ def test_progress_cut_short_beside_a_checkpoint_is_a_fresh_start_for_the_curves(
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     curves, frames, best = experiment.progress_so_far(tmp_path)
     assert (curves["step"], frames, best) == ([], [], {"step": None, "fid": math.inf})
+
+
+@pytest.mark.slow
+def test_training_that_ends_between_checkpoints_keeps_its_last_steps(digits, tmp_path):
+    """So a run stopped while it is scored resumes at its final weights, not before them."""
+    saved = []
+    log = train(build("ae", seed=0, image_shape=SHAPE), digits, steps=6, batch_size=32, seed=0,
+                checkpoint_dir=tmp_path, checkpoint_every=4,
+                callbacks=[LambdaCallback(on_checkpoint=saved.append)])
+    assert saved == [4, 6] and log.steps_done == 6
+    assert checkpoint.read(tmp_path)[0]["step"] == 6
+    saved.clear()
+    train(build("ae", seed=0, image_shape=SHAPE), digits, steps=8, batch_size=32, seed=0,
+          checkpoint_dir=tmp_path, checkpoint_every=4, steps_per_call=3,
+          callbacks=[LambdaCallback(on_checkpoint=saved.append)])
+    assert saved == [8]  # continued from 6 in one call of 2 steps, which crossed 8: once
 
 
 def test_checkpoint_every_needs_a_folder(digits):

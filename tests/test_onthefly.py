@@ -242,7 +242,7 @@ def test_data_parallel_replicas_stack_their_own_whole_elements(backend, jax_work
 def test_a_run_drawn_on_the_fly_resumes_with_the_same_draws(tmp_path):
     probe = probe_namespace()["probe"]
     whole = probe(steps=10)
-    probe(steps=7, checkpoint_dir=tmp_path, checkpoint_every=6)  # stopped after 7; kept 6
+    probe(steps=7, checkpoint_dir=tmp_path, checkpoint_every=6)  # kept at 6 and 7
     continued = probe(steps=10, checkpoint_dir=tmp_path)
     for name, values in whole["history"].items():  # every drawn part, every loss
         np.testing.assert_allclose(continued["history"][name], values, rtol=1e-6)

@@ -211,7 +211,8 @@ def train(model, images: np.ndarray | OnTheFly, *, steps: int, batch_size: int, 
     With ``checkpoint_dir``, a checkpoint found there (``checkpoint.py``) is loaded first and
     training continues from its step, history included; every ``checkpoint_every`` steps
     (at call boundaries, as evaluations) the full training state replaces it, and when a
-    callback stops training the steps since the last one are kept too.
+    callback stops training, or training ends between two, the steps since the last one are
+    kept too.
     """
     check_arguments(model, steps=steps, precision=precision, distribute=distribute,
                     steps_per_call=steps_per_call, checkpoint_dir=checkpoint_dir,
@@ -275,7 +276,7 @@ class Training:
         self.model, self.engine, self.feed, self.log = model, engine, feed, log
         self.callbacks, self.folder, self.start = callbacks, folder, start
         self.phase_names = [p.name for p in model.phases]
-        self.resumed_at = log.steps_done
+        self.saved_at = log.steps_done  # the step the folder's checkpoint holds
         self.timing = Timing()
 
     def loop(self, steps: int, steps_per_call: int, eval_every: int,
@@ -293,9 +294,12 @@ class Training:
                     self.evaluate()
                 if crossed(checkpoint_every, log.steps_done, k):
                     self.checkpoint()
-            if (log.stopped_early and self.folder is not None
-                    and self.feed.host_block is not None and log.steps_done > self.resumed_at):
-                self.checkpoint()  # asked to stop: keep the steps since the last checkpoint
+            checkpointing = checkpoint_every > 0 and log.diverged_at is None
+            if ((log.stopped_early or checkpointing) and self.folder is not None
+                    and self.feed.host_block is not None and log.steps_done > self.saved_at):
+                # asked to stop, or finished between checkpoints: keep the steps since the
+                # last one (a resume then scores the final weights instead of training again)
+                self.checkpoint()
         finally:
             self.engine.sync()
         self.timing.fill(log)
@@ -332,4 +336,5 @@ class Training:
         done = self.log.steps_done
         checkpoint.save(self.folder, self.model, done, self.log.history,
                         self.feed.order.state(), self.feed.unused())
+        self.saved_at = done
         self.callbacks.on_checkpoint(done)
