@@ -19,6 +19,7 @@ from benchmarks.config import ON_THE_FLY
 from benchmarks.errors import UserError
 from benchmarks.folder import RunFolder
 from benchmarks.signals import SIGNALS
+from reports.blocks import when
 
 COMMAND = "python -m benchmarks compare"  # what merge() records: a comparison's own folder
 
@@ -58,6 +59,21 @@ def check_comparable(loaded: list[tuple[str, dict]]) -> None:
                                 f"{what} ({section}.{field} {a!r} vs {b!r}); {fix}")
 
 
+def _span(loaded: list[tuple[str, dict]]) -> dict:
+    """The comparison's started and finished: the first run's start and the last run's end
+    (unfinished while one is), so its Date line spans them all, not the first run's alone."""
+    starts = [when(r.get("started")) for _, r in loaded]
+    ends = [when(r.get("finished")) for _, r in loaded]
+    span = {}
+    try:
+        if all(starts):
+            span["started"] = min(starts).isoformat(timespec="seconds")
+        span["finished"] = max(ends).isoformat(timespec="seconds") if all(ends) else None
+    except TypeError:  # a date with a time zone beside one without: the first run's dates
+        return {}
+    return span
+
+
 def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> dict:
     """One record holding every run, its models renamed model@label, its figures copied into
     out (``copy_figures``)."""
@@ -85,8 +101,10 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
                if records.any_trained(results) else "scored samples, nothing trained")
         if cfg.get("draw") == ON_THE_FLY:  # the merged record keeps the first's dataset line
             how += ", training images drawn on the fly"
-        notes.append(f"{label}: {src} ({env.get('backend', '?')} on {env.get('device', '?')}, "
-                     f"{how}, status {results.get('status')})")
+        started = when(results.get("started"))
+        date = f"{started:%Y-%m-%d %H:%M}; " if started else ""
+        notes.append(f"{label}: {src} ({date}{env.get('backend', '?')} on "
+                     f"{env.get('device', '?')}, {how}, status {results.get('status')})")
     first["config"].update(models=models, sweep=sweep,
                            seeds=max(r.get("config", {}).get("seeds") or 0 for _, r in loaded))
     differ = []
@@ -99,6 +117,7 @@ def merge(loaded: list[tuple[str, dict]], run_dirs: list[Path], out: Path) -> di
     if differ:
         notes.insert(0, "The compared runs' budgets differ, so the Config line gives only what "
                         "they share: " + "; ".join(differ) + ".")
+    first.update(_span(loaded))
     first.update(runs=runs, notes=notes, command=f"{COMMAND} "
                  + " ".join(str(d) for d in run_dirs),
                  status="complete" if all(r.get("status") == "complete" for _, r in loaded)

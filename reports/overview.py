@@ -97,7 +97,8 @@ def _date(results: dict) -> str:
     date = started.strftime("%Y-%m-%d %H:%M") if started else results.get("started") or DASH
     if started and finished:
         took = duration((finished - started).total_seconds())
-        date += f" → {finished.strftime('%H:%M')} ({took})"
+        end = finished.strftime("%H:%M" if finished.date() == started.date() else "%Y-%m-%d %H:%M")
+        date += f" → {end} ({took})"
     elif not finished:
         date += " (not finished)"
     return date

@@ -61,7 +61,7 @@ def test_compare_merges_runs_with_intervals_and_a_verdict(tmp_path):
     assert "**ae@tf** has the best mean FID" in text
     assert "The lead over ae@jax holds at 3 seeds" in text
     assert "| ae@tf | — | 1.00 [1.00, 1.00] |" in text  # every tf seed beats every jax seed
-    assert "tf: " in text and "(tensorflow on CPU" in text  # where each run came from
+    assert "tf: " in text and "; tensorflow on CPU" in text  # where and when each run came from
 
 
 def test_compare_notes_which_runs_drew_their_training_images_on_the_fly(tmp_path):
@@ -103,6 +103,26 @@ def test_compare_of_two_presets_names_neither_in_its_config_line(tmp_path):
     assert "| Config | 20 steps, 1 seed, final metrics on 500 samples |" in report.read_text()
     assert json.loads((tmp_path / "both" / "results.json").read_text())["notes"][0].endswith(
         "preset smoke (a), quick (b).")
+
+
+def test_compare_dates_span_its_runs_and_each_note_gives_its_run_start(tmp_path):
+    early, late = record("tensorflow", [100.0]), record("tensorflow", [101.0])
+    early.update(started="2026-12-03T05:07:00", finished="2026-12-03T06:07:30")
+    late.update(started="2026-12-05T06:10:00", finished="2026-12-05T07:40:00")
+    # given latest first: the span is still the earliest start to the latest end
+    report = compare([str(write(tmp_path / "late", late)), str(write(tmp_path / "early", early))],
+                     str(tmp_path / "both"))
+    merged = json.loads((tmp_path / "both" / "results.json").read_text())
+    assert (merged["started"], merged["finished"]) == ("2026-12-03T05:07:00",
+                                                       "2026-12-05T07:40:00")
+    assert "| Date | 2026-12-03 05:07 → 2026-12-05 07:40 (50h 33m) |" in report.read_text()
+    late_note, early_note = merged["notes"]
+    assert late_note.startswith(f"late: {tmp_path / 'late'} (2026-12-05 06:10; tensorflow on CPU")
+    assert early_note.startswith(f"early: {tmp_path / 'early'} (2026-12-03 05:07; tensorflow")
+    late["finished"] = None  # one run not finished: nor is the comparison
+    compare([str(write(tmp_path / "late2", late)), str(write(tmp_path / "early2", early))],
+            str(tmp_path / "both2"))
+    assert json.loads((tmp_path / "both2" / "results.json").read_text())["finished"] is None
 
 
 @pytest.mark.parametrize("other, message", [
