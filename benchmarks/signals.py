@@ -7,7 +7,8 @@ came (130 for SIGINT, 143 for SIGTERM). What a signal does depends on the stage:
   stops at once (a KeyboardInterrupt, which ``python -m benchmarks`` turns into the exit
   status without a traceback); nothing is lost;
 - training: the first asks the current experiment to stop after its step (it is kept as
-  interrupted), a second stops at once;
+  interrupted), or, while it is being scored, after its scoring (kept as finished; a Ray task
+  is cancelled, its checkpoint kept), and says so on stderr; a second stops at once;
 - finishing (the last results.json write, the report): signals are noted and ignored, so
   both files are complete.
 
@@ -16,6 +17,7 @@ Only the standard library is imported here, so installing it costs nothing befor
 
 from __future__ import annotations
 
+import os
 import signal
 
 PREPARE, TRAIN, FINISH = "prepare", "train", "finish"
@@ -46,6 +48,10 @@ class Signals:
         self.requested = self.requested or signal.Signals(signum).name
         if self.mode == PREPARE or (self.mode == TRAIN and not first):
             raise KeyboardInterrupt
+        if self.mode == TRAIN:  # scoring a model's weights can take minutes: say so now
+            name = signal.Signals(signum).name
+            os.write(2, f"\n{name}: stopping (a step or a model's scoring under way finishes "
+                        f"first); a second {name} stops at once\n".encode())
 
     def exit_status(self) -> int:
         return 128 + getattr(signal, self.requested or "SIGINT")

@@ -45,6 +45,9 @@ def test_signals_during_training_leave_complete_files(tmp_path, signals, classif
     stdout, stderr = finish(child, seen)
     assert child.returncode == 128 + getattr(signal, signals[0]), stderr[-2000:]
     assert "Traceback" not in stderr
+    # the first signal is answered at once, on stderr
+    assert f"{signals[0]}: stopping (a step or a model's scoring under way finishes first)" \
+        in stderr
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "interrupted"
     assert f"interrupted ({signals[0]})" in " ".join(results["notes"])
