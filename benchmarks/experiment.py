@@ -91,56 +91,64 @@ def trained_and_scored(model, tracker: Tracker, ctx: Context, files: Files,
 
 def scored_final(model, log, tracker: Tracker, ctx: Context, files: Files,
                  trained: Training) -> tuple[Scored, Training, dict | None]:
-    """The final weights scored and their sampling cost, each kept in the trial's checkpoint
-    folder as it is done (``SCORED_FILE``) until the trial is recorded. A trial resumed after
-    a signal or crash in a later stage (the best weights' scoring, say) takes them from there
-    instead of computing them again, when this process trained no step: its weights are the
-    final checkpoint's, the ones scored."""
+    """The final weights scored and their sampling cost. What each stage computes (training's
+    throughput, the final scores, the sampling cost) is kept in the trial's checkpoint folder
+    (``SCORED_FILE``) until the trial is recorded: a trial resumed after a signal or a crash
+    in a later stage (the best weights' scoring, say) takes it from there instead of
+    computing it again, when this process trained no step (its weights are then the final
+    checkpoint's, the ones scored)."""
     if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
         tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
     keep = ctx.cfg.checkpoint_every > 0  # without a checkpoint a resume trains from step 0
-    kept = {} if tracker.trained or not keep else scored_before(files.checkpoints,
-                                                                 log.steps_done)
+    folder, step = files.checkpoints, log.steps_done
+    kept = {} if tracker.trained or not keep else scored_before(folder, step)
+    if "throughput" in kept:
+        trained = dataclasses.replace(trained, throughput=kept["throughput"])
+    elif keep:
+        keep_scored(folder, step, trained.throughput)
     if "final" in kept:
         final = kept["final"]
-        trained = dataclasses.replace(trained, throughput=kept["throughput"])
         ctx.console.info(f"{model.name} seed {tracker.spec.seed}: final weights scored before "
                          f"it was stopped: {final_figures(final.metrics, ctx)}")
         model.prepare_sampling(ctx.dataset.x_train)  # what full_eval did before sampling
     else:
         final = score_final(model, log, tracker, ctx, files)
         if keep:
-            keep_scored(files.checkpoints, log.steps_done, final, trained.throughput)
+            keep_scored(folder, step, trained.throughput, final)
     if "sweep" in kept:
-        return final, dataclasses.replace(trained, throughput=kept["throughput"]), kept["sweep"]
+        return final, trained, kept["sweep"]
     trained, sweep = sampling(model, trained, ctx)
     if keep:
-        keep_scored(files.checkpoints, log.steps_done, final, trained.throughput, sweep=sweep)
+        keep_scored(folder, step, trained.throughput, final, sweep=sweep)
     return final, trained, sweep
 
 
 _UNSET = object()
 
 
-def keep_scored(folder: Path, step: int, final: Scored, throughput: dict,
+def keep_scored(folder: Path, step: int, throughput: dict, final: Scored | None = None,
                 sweep: object = _UNSET) -> None:
-    """``SCORED_FILE``: the final weights' scores at ``step`` and the throughput; with
-    ``sweep`` (None for a one-call sampler), the sampling stage is done too."""
-    kept = {"step": step, "final": dataclasses.asdict(final), "throughput": throughput}
+    """``SCORED_FILE``: for the weights at ``step``, the throughput (training's, and with
+    ``sweep`` the sampling cost's), the final scores once done, and with ``sweep`` (None for a
+    one-call sampler) the sampling stage done too."""
+    kept = {"step": step, "throughput": throughput}
+    if final is not None:
+        kept["final"] = dataclasses.asdict(final)
     if sweep is not _UNSET:
         kept["sweep"] = sweep
     atomic_write_text(folder / SCORED_FILE, json.dumps(kept, default=lambda v: v.tolist()))
 
 
 def scored_before(folder: Path, step: int) -> dict:
-    """What ``keep_scored`` kept for the weights at ``step``: "final" (a Scored),
-    "throughput", and "sweep" once sampling was done; {} when there is none, it is of
-    another step, or it cannot be read (the scores are then computed again)."""
+    """What ``keep_scored`` kept for the weights at ``step``: "throughput", then "final" (a
+    Scored) and "sweep" as their stages were done; {} when there is none, it is of another
+    step, or it cannot be read (what it held is then computed again)."""
     try:
         kept = json.loads((folder / SCORED_FILE).read_text())
         if kept["step"] != step:
             return {}
-        return {"final": Scored(**kept["final"]), "throughput": dict(kept["throughput"]),
+        return {"throughput": dict(kept["throughput"]),
+                **({"final": Scored(**kept["final"])} if "final" in kept else {}),
                 **({"sweep": kept["sweep"]} if "sweep" in kept else {})}
     except (OSError, ValueError, KeyError, TypeError):
         return {}

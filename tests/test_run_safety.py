@@ -57,46 +57,57 @@ def test_signals_during_training_leave_complete_files(tmp_path, signals, classif
 
 
 @pytest.mark.slow
-def test_a_stop_while_the_best_weights_are_scored_keeps_the_final_scores(tmp_path, monkeypatch,
-                                                                          classifier_cache):
-    """A second Ctrl-C stops at once, here while the best weights are scored: the final
-    weights' scores and sampling cost, computed before it, are kept beside the checkpoint, and
-    --resume records them without training or scoring those weights again."""
+@pytest.mark.parametrize("stage", ["score_final", "score_best"])
+def test_a_stop_while_a_model_is_scored_keeps_what_was_computed(tmp_path, monkeypatch,
+                                                                 classifier_cache, stage):
+    """A second Ctrl-C stops at once, here while the final (or the best) weights are scored:
+    training's throughput (and the final weights' scores and sampling cost), computed before
+    it, are kept beside the checkpoint, and --resume records them without training again, or
+    scoring the final weights again."""
     from benchmarks import experiment
 
     out = tmp_path / "run"
     env = {"BENCHMARKS_DATA_DIR": None, "BENCHMARKS_CACHE_DIR": str(classifier_cache)}
-    score_best, full_eval = experiment.score_best, experiment.full_eval
+    real, full_eval = getattr(experiment, stage), experiment.full_eval
 
     def stopped_at_once(*args):
         raise KeyboardInterrupt  # what the second signal raises (benchmarks/signals.py)
 
-    monkeypatch.setattr(experiment, "score_best", stopped_at_once)
+    monkeypatch.setattr(experiment, stage, stopped_at_once)
     # 25 steps, checkpoints every 10: training ends between two, and its last steps are kept
     proc = cli("run", *SMOKE, "--models", "gan", "--steps", "25", "--checkpoint-every", "10",
                "--out", str(out), env=env)
     assert proc.returncode == 130, proc.stdout[-2000:] + proc.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "interrupted" and results["runs"] == []
-    figures = re.search(r"gan seed 0: final (.+)", proc.stdout).group(1)
     kept = json.loads((out / "checkpoints" / "gan-s0" / "scored.json").read_text())
-    assert kept["step"] == 25 and kept["sweep"] is None  # sampled; one call, so no NFE sweep
+    assert kept["step"] == 25 and kept["throughput"]["images_per_s"] > 0
+    if stage == "score_best":
+        figures = re.search(r"gan seed 0: final (.+)", proc.stdout).group(1)
+        assert kept["sweep"] is None  # sampled; one network call, so no NFE sweep
+    else:
+        assert "final" not in kept and "sweep" not in kept
 
-    monkeypatch.setattr(experiment, "score_best", score_best)
+    monkeypatch.setattr(experiment, stage, real)
     evaluated = []
     monkeypatch.setattr(experiment, "full_eval",
                         lambda model, ctx: evaluated.append(model.name) or full_eval(model, ctx))
     proc = cli("run", "--resume", str(out), env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert f"gan seed 0: final weights scored before it was stopped: {figures}" in proc.stdout
     assert "gan seed 0: continuing from its last checkpoint" in proc.stdout  # at step 25
     run = json.loads((out / "results.json").read_text())["runs"][0]
     assert run["status"] == "finished" and run["steps_done"] == 25
-    assert run["final"] == pytest.approx(kept["final"]["metrics"])
     assert run["throughput"]["images_per_s"] == pytest.approx(
-        kept["throughput"]["images_per_s"])
-    # only the best weights were scored, and only when they are not the final ones
-    assert evaluated == ([] if run["best"]["step"] == 25 else ["gan"])
+        kept["throughput"]["images_per_s"])  # not trained again: training's own, kept
+    best_is_final = run["best"]["step"] == 25
+    if stage == "score_best":
+        assert f"gan seed 0: final weights scored before it was stopped: {figures}" \
+            in proc.stdout
+        assert run["final"] == pytest.approx(kept["final"]["metrics"])
+        # only the best weights were scored, and only when they are not the final ones
+        assert evaluated == ([] if best_is_final else ["gan"])
+    else:
+        assert evaluated == (["gan"] if best_is_final else ["gan", "gan"])
     assert not (out / "checkpoints" / "gan-s0").exists()
 
 
