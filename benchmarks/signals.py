@@ -17,6 +17,7 @@ Only the standard library is imported here, so installing it costs nothing befor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -50,8 +51,9 @@ class Signals:
             raise KeyboardInterrupt
         if self.mode == TRAIN:  # scoring a model's weights can take minutes: say so now
             name = signal.Signals(signum).name
-            os.write(2, f"\n{name}: stopping (a step or a model's scoring under way finishes "
-                        f"first); a second {name} stops at once\n".encode())
+            with contextlib.suppress(OSError):  # stderr closed: the stop goes on unsaid
+                os.write(2, f"\n{name}: stopping (a step or a model's scoring under way "
+                            f"finishes first); a second {name} stops at once\n".encode())
 
     def exit_status(self) -> int:
         return 128 + getattr(signal, self.requested or "SIGINT")
