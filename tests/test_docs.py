@@ -77,7 +77,10 @@ NOT_RUN = {
                                                                               "above (43 min)",
     "python -m benchmarks run --dataset ring --models gan --preset mixture --steps 40000 "
     "--seeds 5 --sweep gan.pack=1,2 --workers 2 --backend jax": "the mixture line above at "
-    "40,000 steps, on JAX in two workers (57 min for its ten runs; the grid's is the same)",
+    "40,000 steps, on JAX in two workers (57 min to 1 h for its ten runs)",
+    "python -m benchmarks run --dataset grid --models gan --preset mixture --steps 40000 "
+    "--seeds 5 --sweep gan.pack=1,2 --workers 2 --backend jax": "the line above on the grid "
+    "(57 min for its ten runs)",
     "python -m benchmarks bench --models dcgan --batch-sizes 64,256,1024 --precision "
     "float32,mixed_bfloat16 --peers": "18 timed cases, each in a fresh process with its peers: "
                                       "minutes; the one-case bench above is run",
