@@ -99,48 +99,39 @@ def scored_final(model, log, tracker: Tracker, ctx: Context, files: Files,
     checkpoint's, the ones scored)."""
     if not tracker.frames or tracker.frames[-1][0] != log.steps_done:
         tracker.on_eval(log.steps_done)  # the last frame and curve point are the final weights
-    keep = ctx.cfg.checkpoint_every > 0  # without a checkpoint a resume trains from step 0
+    keeping = ctx.cfg.checkpoint_every > 0  # without a checkpoint a resume trains from step 0
     folder, step = files.checkpoints, log.steps_done
-    kept = {} if tracker.trained or not keep else scored_before(folder, step)
+    kept = {} if tracker.trained or not keeping else scored_before(folder, step)
+
+    def keep(**done) -> None:  # SCORED_FILE grows by each stage as it is done
+        kept.update(done)
+        if keeping:
+            atomic_write_text(folder / SCORED_FILE,
+                              json.dumps({"step": step, **kept}, default=_as_json))
+
     if "throughput" in kept:
         trained = dataclasses.replace(trained, throughput=kept["throughput"])
-    elif keep:
-        keep_scored(folder, step, trained.throughput)
+    else:
+        keep(throughput=trained.throughput)
     if "final" in kept:
-        final = kept["final"]
         ctx.console.info(f"{model.name} seed {tracker.spec.seed}: final weights scored before "
-                         f"it was stopped: {final_figures(final.metrics, ctx)}")
+                         f"it was stopped: {final_figures(kept['final'].metrics, ctx)}")
         model.prepare_sampling(ctx.dataset.x_train)  # what full_eval did before sampling
     else:
-        final = score_final(model, log, tracker, ctx, files)
-        if keep:
-            keep_scored(folder, step, trained.throughput, final)
-    if "sweep" in kept:
-        return final, trained, kept["sweep"]
-    trained, sweep = sampling(model, trained, ctx)
-    if keep:
-        keep_scored(folder, step, trained.throughput, final, sweep=sweep)
-    return final, trained, sweep
+        keep(final=score_final(model, log, tracker, ctx, files))
+    if "sweep" not in kept:  # None for a one-call sampler: sampled, no NFE sweep
+        trained, sweep = sampling(model, trained, ctx)
+        keep(throughput=trained.throughput, sweep=sweep)
+    return kept["final"], trained, kept["sweep"]
 
 
-_UNSET = object()
-
-
-def keep_scored(folder: Path, step: int, throughput: dict, final: Scored | None = None,
-                sweep: object = _UNSET) -> None:
-    """``SCORED_FILE``: for the weights at ``step``, the throughput (training's, and with
-    ``sweep`` the sampling cost's), the final scores once done, and with ``sweep`` (None for a
-    one-call sampler) the sampling stage done too."""
-    kept = {"step": step, "throughput": throughput}
-    if final is not None:
-        kept["final"] = dataclasses.asdict(final)
-    if sweep is not _UNSET:
-        kept["sweep"] = sweep
-    atomic_write_text(folder / SCORED_FILE, json.dumps(kept, default=lambda v: v.tolist()))
+def _as_json(value):
+    """json.dumps's default for what SCORED_FILE holds: a Scored, a numpy number or array."""
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value.tolist()
 
 
 def scored_before(folder: Path, step: int) -> dict:
-    """What ``keep_scored`` kept for the weights at ``step``: "throughput", then "final" (a
+    """What ``scored_final`` kept for the weights at ``step``: "throughput", then "final" (a
     Scored) and "sweep" as their stages were done; {} when there is none, it is of another
     step, or it cannot be read (what it held is then computed again)."""
     try:
