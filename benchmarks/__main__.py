@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
             return _main(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         return SIGNALS.exit_status()
+    finally:
+        SIGNALS.end()  # a signal from here to the process's end cannot change its outcome
 
 
 def _main(argv: list[str]) -> int:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.errors import NoSpace, UserError, no_space
-from benchmarks.signals import FINISH, PREPARE, Signals
+from benchmarks.signals import FINISH, Signals
 from reports import schema
 from reports.files import remove_temporaries
 
@@ -176,9 +176,7 @@ class RunFolder:
             self.results["status"] = status
             self.results["finished"] = datetime.now().isoformat(timespec="seconds")
         self.write()
-        report = render_run(self.path)
-        self.signals.mode = PREPARE  # both files are whole: a later signal stops at once again
-        return report
+        return render_run(self.path)  # signals stay ignored: the command only ends from here
 
 
 def _make(folder: Path, subfolders: tuple[str, ...]) -> None:

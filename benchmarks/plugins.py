@@ -18,5 +18,5 @@ def load(files=()) -> tuple[str, ...]:
         raise UserError(str(err)) from None
     except plugins.PluginInterrupt as err:
         if SIGNALS.requested:  # a real Ctrl-C or SIGTERM while importing: stop, as anywhere
-            raise KeyboardInterrupt from None
+            SIGNALS.stop()
         raise UserError(err.message) from None

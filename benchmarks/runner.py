@@ -228,7 +228,7 @@ def _train_all(t: Training) -> None:
     executors.execute(t.executor, t.todo, ctx, job, on_result,
                       lambda: signals.requested is not None)
     if signals.requested:
-        raise KeyboardInterrupt
+        signals.stop()
 
 
 def _begin_tracking(t: Training) -> RunConfig:

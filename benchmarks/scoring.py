@@ -221,7 +221,7 @@ def run_score(paths: list[str], options: samples_io.Options, *, dataset: str,
         signals.mode = TRAIN  # a first signal stops after the row being scored
         for (name, row_seed), tag, s in zip(rows, row_tags(rows), got, strict=True):
             if signals.requested:
-                raise KeyboardInterrupt
+                signals.stop()
             trial = score_row(name, row_seed, tag, s, reference, folder.path)
             folder.results["runs"].append(trial.record())
             for note in tracking.scored(trackers, folder.path, trial, tag, s.images[:8],

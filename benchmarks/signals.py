@@ -10,7 +10,11 @@ came (130 for SIGINT, 143 for SIGTERM). What a signal does depends on the stage:
   interrupted), or, while it is being scored, after its scoring (kept as finished; a Ray task
   is cancelled, its checkpoint kept), and says so on stderr; a second stops at once;
 - finishing (the last results.json write, the report): signals are noted and ignored, so
-  both files are complete.
+  both files are complete; from the command's end to the process's end they are ignored.
+
+Once a signal has stopped the command (a KeyboardInterrupt), later ones are noted and ignored
+too: a third Ctrl-C, or a second that lands while the first one's stop is on its way to the
+folder's last write, cannot cut it, nor turn the exit status into a traceback.
 
 Only the standard library is imported here, so installing it costs nothing before keras.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from typing import NoReturn
 
 PREPARE, TRAIN, FINISH = "prepare", "train", "finish"
 
@@ -48,12 +53,29 @@ class Signals:
         first = self.requested is None
         self.requested = self.requested or signal.Signals(signum).name
         if self.mode == PREPARE or (self.mode == TRAIN and not first):
-            raise KeyboardInterrupt
+            self.stop()
         if self.mode == TRAIN:  # scoring a model's weights can take minutes: say so now
             name = signal.Signals(signum).name
             with contextlib.suppress(OSError):  # stderr closed: the stop goes on unsaid
                 os.write(2, f"\n{name}: stopping (a step or a model's scoring under way "
                             f"finishes first); a second {name} stops at once\n".encode())
+
+    def stop(self) -> NoReturn:
+        """Stop the command now (a KeyboardInterrupt): from here on a signal is noted and
+        ignored, so whatever catches it (the folder's last write) is not cut."""
+        self.mode = FINISH
+        raise KeyboardInterrupt
+
+    def end(self) -> None:
+        """The command is over, its exit status decided: from here to the process's end both
+        signals are ignored. Not noted by this handler: the interpreter's finalization (a
+        second or more with TensorFlow and JAX loaded) puts a Python handler back to the
+        default action, so a late second Ctrl-C there killed the process by the signal
+        (status -2 to its parent, not 130); an ignored signal stays ignored through it."""
+        self.mode = FINISH
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        self._installed = False  # the next command (in this process) installs it again
 
     def exit_status(self) -> int:
         return 128 + getattr(signal, self.requested or "SIGINT")

@@ -3,6 +3,7 @@ against the dataset before anything is written. Each test runs the command as a 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import re
@@ -54,6 +55,44 @@ def test_signals_during_training_leave_complete_files(tmp_path, signals, classif
     assert "## Notes" in (out / "report.md").read_text()
     assert oct((out / "results.json").stat().st_mode & 0o777) == oct(0o644)
     assert not list(out.rglob(".tmp-*"))
+
+
+@pytest.mark.parametrize("mode", ["prepare", "train"])
+def test_once_a_signal_has_stopped_the_command_later_ones_are_only_noted(mode, capfd):
+    """A second Ctrl-C that lands while the first one's stop is on its way to the folder's
+    last write, a third one, or one as the process ends: none can cut the write or turn the
+    exit status into a traceback (a CI run saw a late second SIGINT end the process by the
+    signal, status -2, once the files were written and the handler stopped at once again)."""
+    from benchmarks.signals import Signals
+
+    signals = Signals()  # not installed: its handler is called as the signal would call it
+    signals.mode = mode
+    if mode == "train":
+        signals._handle(signal.SIGINT, None)  # the first: the step under way finishes
+        assert "SIGINT: stopping" in capfd.readouterr().err
+    with pytest.raises(KeyboardInterrupt):
+        signals._handle(signal.SIGINT, None)  # now: at once
+    signals._handle(signal.SIGTERM, None)  # while the folder's files are written: noted
+    assert signals.requested == "SIGINT" and signals.exit_status() == 130
+
+
+@pytest.mark.slow
+def test_a_second_signal_as_the_process_ends_leaves_its_exit_status(tmp_path, classifier_cache):
+    """The second Ctrl-C once both files are written: the command's end, or the interpreter's
+    finalization, where Python puts its handlers back to the default action (the process was
+    killed by the signal, status -2, before SIGNALS.end ignored both)."""
+    out = tmp_path / "run"
+    child = start([*SMOKE, "--models", "gan", "--steps", "1000000", "--out", str(out)],
+                  run_env(classifier_cache))
+    seen = wait_for(child, "gan s0 step 1/")
+    child.send_signal(signal.SIGINT)
+    seen += wait_for(child, "report: ")  # its last line, once both files are written
+    with contextlib.suppress(ProcessLookupError):  # it may be gone already
+        child.send_signal(signal.SIGINT)
+    stdout, stderr = finish(child, seen)
+    assert child.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert json.loads((out / "results.json").read_text())["status"] == "interrupted"
 
 
 @pytest.mark.slow
