@@ -27,6 +27,7 @@ import signal
 from typing import NoReturn
 
 PREPARE, TRAIN, FINISH = "prepare", "train", "finish"
+HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 class Signals:
@@ -38,7 +39,7 @@ class Signals:
     def install(self) -> Signals:
         """Handle both signals from now on (again: nothing changes)."""
         if not self._installed:
-            for s in (signal.SIGINT, signal.SIGTERM):
+            for s in HANDLED:
                 signal.signal(s, self._handle)
             self._installed = True
         return self
@@ -50,12 +51,11 @@ class Signals:
         return self
 
     def _handle(self, signum, frame):
-        first = self.requested is None
-        self.requested = self.requested or signal.Signals(signum).name
+        name, first = signal.Signals(signum).name, self.requested is None
+        self.requested = self.requested or name
         if self.mode == PREPARE or (self.mode == TRAIN and not first):
             self.stop()
         if self.mode == TRAIN:  # scoring a model's weights can take minutes: say so now
-            name = signal.Signals(signum).name
             with contextlib.suppress(OSError):  # stderr closed: the stop goes on unsaid
                 os.write(2, f"\n{name}: stopping (a step or a model's scoring under way "
                             f"finishes first); a second {name} stops at once\n".encode())
@@ -72,8 +72,7 @@ class Signals:
         second or more with TensorFlow and JAX loaded) puts a Python handler back to the
         default action, so a late second Ctrl-C there killed the process by the signal
         (status -2 to its parent, not 130); an ignored signal stays ignored through it."""
-        self.mode = FINISH
-        for s in (signal.SIGINT, signal.SIGTERM):
+        for s in HANDLED:
             signal.signal(s, signal.SIG_IGN)
         self._installed = False  # the next command (in this process) installs it again
 
