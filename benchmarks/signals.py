@@ -16,14 +16,22 @@ Once a signal has stopped the command (a KeyboardInterrupt), later ones are note
 too: a third Ctrl-C, or a second that lands while the first one's stop is on its way to the
 folder's last write, cannot cut it, nor turn the exit status into a traceback.
 
+Python runs a handler between any two bytecodes, also in code that cannot raise: a garbage
+collector's callback (JAX registers one), a ``__del__``. There Python drops the
+KeyboardInterrupt with an "Exception ignored" traceback on stderr, and the command went on
+preparing until its next check; the handler now takes that stop back from
+``sys.unraisablehook`` and delivers it again as soon as ordinary code runs.
+
 Only the standard library is imported here, so installing it costs nothing before keras.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
+import sys
 from typing import NoReturn
 
 PREPARE, TRAIN, FINISH = "prepare", "train", "finish"
@@ -35,6 +43,9 @@ class Signals:
         self.requested: str | None = None  # the first signal's name
         self.mode = PREPARE
         self._installed = False
+        self._raised: KeyboardInterrupt | None = None  # the stop last raised
+        self._again = False  # that stop was dropped: the next call of the handler raises it
+        self._unraisable_before = sys.unraisablehook
 
     def install(self) -> Signals:
         """Handle both signals from now on (again: nothing changes)."""
@@ -42,15 +53,23 @@ class Signals:
             for s in HANDLED:
                 signal.signal(s, self._handle)
             self._installed = True
+        if sys.unraisablehook != self._unraisable:  # (pytest puts its own in for each test)
+            self._unraisable_before, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
     def start(self) -> Signals:
         """A command begins (in-process callers run several): preparing, nothing requested."""
         self.install()
-        self.requested, self.mode = None, PREPARE
+        self.requested, self.mode, self._again = None, PREPARE, False
         return self
 
     def _handle(self, signum, frame):
+        if self._again:  # the stop that code which cannot raise dropped (see _unraisable)
+            if frame is not None and frame.f_code is Signals._unraisable.__code__:
+                self._deliver_again()  # it came back inside the hook itself: once more
+                return
+            self._again = False
+            self.stop()
         name, first = signal.Signals(signum).name, self.requested is None
         self.requested = self.requested or name
         if self.mode == PREPARE or (self.mode == TRAIN and not first):
@@ -64,7 +83,25 @@ class Signals:
         """Stop the command now (a KeyboardInterrupt): from here on a signal is noted and
         ignored, so whatever catches it (the folder's last write) is not cut."""
         self.mode = FINISH
-        raise KeyboardInterrupt
+        self._raised = KeyboardInterrupt()
+        raise self._raised
+
+    def _unraisable(self, unraisable) -> None:
+        """``sys.unraisablehook``: where the stop was raised in code that cannot raise (a
+        garbage collector's callback, a ``__del__``), Python dropped it; deliver it again.
+        Anything else goes to the hook that was there before."""
+        if self._installed and self._raised is not None and unraisable.exc_value is self._raised:
+            self._again = True
+            self._deliver_again()
+            return
+        self._unraisable_before(unraisable)
+
+    def _deliver_again(self) -> None:
+        """Call the handler again, from the first ordinary code that runs: a thread signals the
+        main one (tripped from here, Python would run the handler at once, inside this hook,
+        which cannot raise either)."""
+        _thread.start_new_thread(_thread.interrupt_main,
+                                 (getattr(signal, self.requested or "SIGINT"),))
 
     def end(self) -> None:
         """The command is over, its exit status decided: from here to the process's end both
@@ -74,7 +111,7 @@ class Signals:
         (status -2 to its parent, not 130); an ignored signal stays ignored through it."""
         for s in HANDLED:
             signal.signal(s, signal.SIG_IGN)
-        self._installed = False  # the next command (in this process) installs it again
+        self._installed, self._raised = False, None  # the next command installs it again
 
     def exit_status(self) -> int:
         return 128 + getattr(signal, self.requested or "SIGINT")
