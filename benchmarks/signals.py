@@ -65,7 +65,7 @@ class Signals:
 
     def _handle(self, signum, frame):
         if self._again:  # the stop that code which cannot raise dropped (see _unraisable)
-            if frame is not None and frame.f_code is Signals._unraisable.__code__:
+            if frame is not None and frame.f_code in _HOOK_CODE:
                 self._deliver_again()  # it came back inside the hook itself: once more
                 return
             self._again = False
@@ -117,4 +117,5 @@ class Signals:
         return 128 + getattr(signal, self.requested or "SIGINT")
 
 
+_HOOK_CODE = (Signals._unraisable.__code__, Signals._deliver_again.__code__)  # cannot raise
 SIGNALS = Signals()  # the process's one handler
