@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks.errors import NoSpace, UserError, no_space
-from benchmarks.signals import FINISH, Signals
+from benchmarks.signals import Signals
 from reports import schema
 from reports.files import remove_temporaries
 
@@ -171,7 +171,7 @@ class RunFolder:
         then report.md; no signal cuts them. Returns the report's path."""
         from reports import render_run
 
-        self.signals.mode = FINISH
+        self.signals.finishing()
         if status is not None:
             self.results["status"] = status
             self.results["finished"] = datetime.now().isoformat(timespec="seconds")

@@ -86,6 +86,11 @@ class Signals:
         self._raised = KeyboardInterrupt()
         raise self._raised
 
+    def finishing(self) -> None:
+        """The folder's last writes begin: from here a signal is noted and ignored; a stop
+        dropped a moment ago and not yet delivered again is moot (the command is ending)."""
+        self.mode, self._again = FINISH, False
+
     def _unraisable(self, unraisable) -> None:
         """``sys.unraisablehook``: where the stop was raised in code that cannot raise (a
         garbage collector's callback, a ``__del__``), Python dropped it; deliver it again.

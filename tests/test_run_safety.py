@@ -76,6 +76,32 @@ def test_once_a_signal_has_stopped_the_command_later_ones_are_only_noted(mode, c
     assert signals.requested == "SIGINT" and signals.exit_status() == 130
 
 
+def test_a_dropped_stop_is_raised_again_unless_the_folder_is_already_finishing(monkeypatch):
+    """The hook's bookkeeping (the real drop, in a real process, is the test below): a dropped
+    stop raises at the handler's next call; once the folder's last writes have begun it is
+    only noted; any other unraisable exception goes to the hook that was there before."""
+    from types import SimpleNamespace
+
+    from benchmarks.signals import Signals
+
+    signals, sent, others = Signals(), [], []
+    signals._installed = True  # its handler and hook are called as Python would call them
+    monkeypatch.setattr(signals, "_deliver_again", lambda: sent.append("again"))
+    monkeypatch.setattr(signals, "_unraisable_before", others.append)
+    with pytest.raises(KeyboardInterrupt) as stop:
+        signals._handle(signal.SIGTERM, None)  # preparing: at once ...
+    signals._unraisable(SimpleNamespace(exc_value=stop.value))  # ... but Python dropped it
+    assert sent == ["again"] and not others
+    with pytest.raises(KeyboardInterrupt) as again:
+        signals._handle(signal.SIGTERM, None)
+    signals._unraisable(SimpleNamespace(exc_value=again.value))  # dropped once more, and
+    signals.finishing()  # the command reached its last writes before it came back
+    signals._handle(signal.SIGTERM, None)  # noted only
+    other = SimpleNamespace(exc_value=ValueError("a library's own"))
+    signals._unraisable(other)
+    assert others == [other] and signals.exit_status() == 143
+
+
 # A signal that lands in code which cannot raise: Python drops the KeyboardInterrupt there
 # ("Exception ignored in ..."). CI saw it in JAX's garbage-collector callback: a SIGTERM while
 # the command prepared its 90,000 runs printed that traceback and went on for a minute.
