@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -136,6 +137,43 @@ def test_ctrl_c_during_a_ray_run_keeps_finished_runs_and_resume_completes(tmp_pa
     assert set(runs) == KEYS and all(r["status"] == "finished" for r in runs.values())
     for key, record in kept.items():  # what finished before Ctrl-C is kept, not run again
         assert runs[key] == record
+
+
+RAY_PRIORITY = textwrap.dedent("""
+    import json, os, ray
+    from benchmarks import executors
+    ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR",
+             runtime_env={"env_vars": executors.ray_task_env("tensorflow")})
+    try:
+        task = ray.get(ray.remote(lambda: os.nice(0)).remote())
+    finally:
+        ray.shutdown()
+    print("RESULT" + json.dumps({"driver": os.nice(0), "task": task}))
+""")
+
+
+@pytest.mark.xdist_group(RAY_GROUP)  # one local Ray instance at a time
+def test_ray_tasks_run_at_the_drivers_priority(tmp_path):
+    """Ray starts task workers at nice 15; beside any other work a run then crawls (its
+    import took 5x as long here) and its images/s measure the neighbours. A local Ray
+    instance started as run_ray starts it gives its tasks the driver's niceness (in a
+    process of its own: Ray keeps its connection for the process's life)."""
+    pytest.importorskip("ray")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RAY_ADDRESS", None)
+    env.pop(executors.RAY_NICENESS, None)
+    proc = subprocess.run([sys.executable, "-c", RAY_PRIORITY], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert got["task"] == got["driver"], got
+
+
+def test_a_ray_niceness_the_user_set_is_theirs(monkeypatch):
+    monkeypatch.setenv(executors.RAY_NICENESS, "7")
+    assert executors.ray_task_env("jax")[executors.RAY_NICENESS] == "7"
+    monkeypatch.delenv(executors.RAY_NICENESS)
+    assert executors.ray_task_env("jax")[executors.RAY_NICENESS] == "0"
 
 
 @pytest.mark.xdist_group(RAY_GROUP)
