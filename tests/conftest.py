@@ -258,18 +258,28 @@ def _share_order(item) -> int:
 
 
 # Where a test run's time goes: with GENBENCH_TEST_TIMELINE=FILE, each test (setup, call and
-# teardown) appends one line "worker start end nodeid" (Unix seconds) to FILE, so the idle
-# time of each xdist worker, and which tests run beside which, can be read after a run
-# (python -m tests.timeline FILE). Off unless set.
+# teardown) appends one line "worker start end cpu nodeid" to FILE (Unix seconds; cpu: the
+# CPU seconds of the worker and of the child processes it waited for during the test, so a
+# command run as a real process counts, a Ray task or the shared JAX process does not), so
+# the idle time of each xdist worker, which tests run beside which, and where the CPU goes
+# can be read after a run (python -m tests.timeline FILE). Off unless set.
 TIMELINE_ENV = "GENBENCH_TEST_TIMELINE"
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     path = os.environ.get(TIMELINE_ENV)
-    start = time.time()
+    start, cpu = time.time(), _cpu_seconds() if path else 0.0
     yield
     if path:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         with open(path, "a") as f:  # one short line per write: appends do not interleave
-            f.write(f"{worker} {start:.3f} {time.time():.3f} {item.nodeid}\n")
+            f.write(f"{worker} {start:.3f} {time.time():.3f} {_cpu_seconds() - cpu:.3f} "
+                    f"{item.nodeid}\n")
