@@ -50,6 +50,10 @@ NOT_RUN = {
     "python -m benchmarks run --models dcgan,ae,vae,flow,ddpm --preset quick --seeds 3 "
     "--workers 2 --tracker none": "fifteen quick-preset runs, 2 h 45 min on 2 cores; each model "
                                   "trains end to end in tests/test_contract.py",
+    "python -m benchmarks run --dataset stacked-mnist --models flow,ddpm --preset quick --seeds 1 "
+    "--samples 26000 --workers 2":
+        "two quick-preset runs on Stacked MNIST, 1 h 25 min on 2 cores; flow and ddpm train end "
+        "to end in tests/test_contract.py, Stacked MNIST is tests/test_stacked.py's",
     "python -m benchmarks run --dataset stacked-mnist --models dcgan --preset quick --seeds 3 "
     "--sweep dcgan.pack=1,2 --samples 26000":
         "needs real MNIST and its classifier (minutes to train); Stacked MNIST is "
