@@ -260,7 +260,8 @@ def _share_order(item) -> int:
 # Where a test run's time goes: with GENBENCH_TEST_TIMELINE=FILE, each test (setup, call and
 # teardown) appends one line "worker start end cpu nodeid" to FILE (Unix seconds; cpu: the
 # CPU seconds of the worker and of the child processes it waited for during the test, so a
-# command run as a real process counts, a Ray task or the shared JAX process does not), so
+# command run as a real process counts, a Ray task does not, and the session's JAX process
+# counts in full in the teardown of its worker's last test, where session fixtures end), so
 # the idle time of each xdist worker, which tests run beside which, and where the CPU goes
 # can be read after a run (python -m tests.timeline FILE). Off unless set.
 TIMELINE_ENV = "GENBENCH_TEST_TIMELINE"
