@@ -48,11 +48,19 @@ def planned(results: dict) -> int:
 
 
 def runs_by_model(results: dict) -> dict[str, list[dict]]:
-    """Every run grouped by model and setting (models without runs map to an empty list)."""
+    """Every run grouped by model and setting (models without runs map to an empty list),
+    each group in seed order: results.json lists runs as they finish, which with several
+    workers varies from one run of a grid to the next, and a bootstrap interval resamples
+    its values by position, so the same seeds must reach it in the same order."""
     grouped: dict[str, list[dict]] = {name: [] for name in models(results)}
-    for run in results.get("runs", []):
+    for run in sorted(results.get("runs", []), key=_seed):
         grouped[arm(run)].append(run)
     return grouped
+
+
+def _seed(run: dict) -> int:
+    seed = run.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else -1
 
 
 def values(results: dict, section: str = "final") -> dict[str, dict[str, list[float]]]:
