@@ -82,6 +82,9 @@ NOT_RUN = {
     "python -m benchmarks run --dataset stacked-mnist --models metz --preset pacgan-table3-cpu "
     "--steps 8000 --set metz.d_filters=4 --sweep metz.pack=1,2 --seeds 16 --workers 2":
         "as the line above (3 h 20 min for its 32 runs)",
+    "python -m benchmarks run --dataset stacked-mnist --models metz --preset pacgan-table3-cpu "
+    "--steps 4000 --set metz.d_filters=4 --sweep metz.pack=1,2 --seeds 12 --workers 2":
+        "as the line above (1 h 28 min for its 24 runs)",
     "python -m benchmarks run --dataset ring --models gan --preset mixture --steps 40000 "
     "--seeds 5 --sweep gan.pack=1,2 --workers 2 --backend jax": "the mixture line above at "
     "40,000 steps, on JAX in two workers (57 min to 1 h for its ten runs)",
