@@ -53,14 +53,9 @@ def runs_by_model(results: dict) -> dict[str, list[dict]]:
     workers varies from one run of a grid to the next, and a bootstrap interval resamples
     its values by position, so the same seeds must reach it in the same order."""
     grouped: dict[str, list[dict]] = {name: [] for name in models(results)}
-    for run in sorted(results.get("runs", []), key=_seed):
+    for run in sorted(results.get("runs", []), key=lambda run: run["seed"]):
         grouped[arm(run)].append(run)
     return grouped
-
-
-def _seed(run: dict) -> int:
-    seed = run.get("seed")
-    return seed if isinstance(seed, int) and not isinstance(seed, bool) else -1
 
 
 def values(results: dict, section: str = "final") -> dict[str, dict[str, list[float]]]:
